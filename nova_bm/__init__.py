@@ -1,0 +1,1 @@
+"""nova-bm: one nova-compute proxy for many bare-metal machines."""

@@ -1,0 +1,1 @@
+"""Commands of ``nova-bm-manage``, one module per command group."""

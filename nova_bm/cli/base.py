@@ -1,0 +1,90 @@
+"""What every ``nova-bm-manage`` command shares.
+
+Commands raise :mod:`nova_bm.exception` errors only: ``run`` turns the
+errors of the libraries underneath (files, YAML, oslo.config, oslo.db) into
+those, so the application prints one line and exits with the error's
+``exit_code``, never a traceback (unless ``--debug``).
+"""
+
+from cliff import columns
+from oslo_config import cfg
+from oslo_db import exception as db_exc
+
+from nova_bm import exception
+
+MASK = '******'
+
+
+class CommandMixin:
+    """Loads the configuration first and translates library errors."""
+
+    def run(self, parsed_args):
+        try:
+            self.app.load_config()
+            return super().run(parsed_args)
+        except exception.NovaBMException:
+            raise
+        except cfg.Error as e:
+            raise exception.ConfigInvalid(reason=_one_line(e)) from None
+        except db_exc.DBError as e:
+            # Never str() the DB error itself: it may quote SQL parameters.
+            raise exception.NovaBMException(
+                'Database error (%s); run with --debug for details.'
+                % type(e).__name__) from None
+        except OSError as e:
+            raise exception.NovaBMException(
+                '%s: %s' % (e.filename or 'I/O error',
+                            e.strerror or _one_line(e))) from None
+
+
+def _one_line(error):
+    return ' '.join(str(error).split())
+
+
+class ListColumn(columns.FormattableColumn):
+    """A list: comma-separated in tables, a real list in JSON/YAML."""
+
+    def human_readable(self):
+        return ', '.join(str(v) for v in self._value or ())
+
+    def machine_readable(self):
+        return list(self._value or ())
+
+
+NODE_FIELDS = ('uuid', 'name', 'service_host', 'cpus', 'memory_mb',
+               'local_gb', 'cpu_arch', 'resource_class', 'traits',
+               'ipmi_address', 'ipmi_port', 'ipmi_username', 'ipmi_password',
+               'interfaces', 'instance_uuid', 'power_state',
+               'provision_state', 'maintenance', 'maintenance_reason',
+               'last_error', 'created_at', 'updated_at')
+
+
+def node_details(node):
+    """``(fields, values)`` of ``node show``; the password is masked."""
+    values = []
+    for field in NODE_FIELDS:
+        if field == 'ipmi_password':
+            value = MASK
+        elif field == 'interfaces':
+            value = ListColumn([i.address for i in node.interfaces])
+        elif field == 'traits':
+            value = ListColumn(node.traits)
+        elif field in ('created_at', 'updated_at'):
+            stamp = getattr(node, field)
+            value = stamp.isoformat() if stamp else None
+        else:
+            value = getattr(node, field)
+        values.append(value)
+    return NODE_FIELDS, tuple(values)
+
+
+def read_password_file(path):
+    """The first line of a password file, without its line ending."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            return f.readline().rstrip('\r\n')
+    except (OSError, UnicodeDecodeError) as e:
+        reason = getattr(e, 'strerror', None) or _one_line(e)
+        raise exception.InvalidField(
+            field='--ipmi-password-file',
+            reason='cannot read %r: %s' % (path, reason)) from None

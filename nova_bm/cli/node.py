@@ -1,0 +1,249 @@
+"""``nova-bm-manage node …``: enrol, list, show, update, delete, import.
+
+NODE is a name or a UUID everywhere. Every input is validated before
+anything is written (``nova_bm.node_spec``); IPMI passwords are shown as
+``******`` and never logged.
+"""
+
+import argparse
+import sys
+
+from cliff import command
+from cliff import lister
+from cliff import show
+
+from nova_bm.cli import base
+from nova_bm.conf import CONF
+from nova_bm.db import api as db_api
+from nova_bm import exception
+from nova_bm import node_file
+from nova_bm import node_spec
+
+
+def _add_hardware_options(parser, required):
+    parser.add_argument('--cpus', type=str, required=required,
+                        metavar='N', help='Number of CPUs.')
+    parser.add_argument('--memory-mb', type=str, required=required,
+                        metavar='N', help='RAM in MiB.')
+    parser.add_argument('--local-gb', type=str, required=required,
+                        metavar='N', help='Root disk in GiB.')
+    parser.add_argument('--cpu-arch', metavar='ARCH',
+                        help='CPU architecture (default: [baremetal] '
+                             'default_cpu_arch, x86_64).')
+    parser.add_argument('--resource-class', metavar='RC',
+                        help='Resource class; flavors request '
+                             'resources:CUSTOM_<RC>=1 (default: '
+                             '[baremetal] default_resource_class).')
+
+
+def _add_ipmi_options(parser, required):
+    parser.add_argument('--ipmi-address', required=required,
+                        metavar='ADDR', help="BMC's IP address or host name.")
+    parser.add_argument('--ipmi-port', metavar='PORT',
+                        help="BMC's UDP port (default 623).")
+    parser.add_argument('--ipmi-username', required=required, metavar='USER',
+                        help='IPMI user name.')
+    password = parser.add_mutually_exclusive_group(required=required)
+    password.add_argument('--ipmi-password', metavar='PW',
+                          help='IPMI password (visible to other local '
+                               'users in the process list: prefer '
+                               '--ipmi-password-file).')
+    password.add_argument('--ipmi-password-file', metavar='FILE',
+                          help='File whose first line is the IPMI password.')
+
+
+def _password(parsed_args):
+    if parsed_args.ipmi_password_file is not None:
+        return base.read_password_file(parsed_args.ipmi_password_file)
+    return parsed_args.ipmi_password
+
+
+def _ipmi_values(parsed_args):
+    return {
+        'ipmi_address': parsed_args.ipmi_address,
+        'ipmi_port': parsed_args.ipmi_port,
+        'ipmi_username': parsed_args.ipmi_username,
+        'ipmi_password': _password(parsed_args),
+    }
+
+
+def _hardware_values(parsed_args):
+    return {
+        'cpus': parsed_args.cpus,
+        'memory_mb': parsed_args.memory_mb,
+        'local_gb': parsed_args.local_gb,
+        'cpu_arch': parsed_args.cpu_arch,
+        'resource_class': parsed_args.resource_class,
+    }
+
+
+class Create(base.CommandMixin, show.ShowOne):
+    """Enrol one bare-metal node."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--name', required=True,
+                            help="Node name: Nova's hypervisor_hostname for "
+                                 'it; it cannot change later.')
+        parser.add_argument('--host', required=True, metavar='SERVICE_HOST',
+                            help='CONF.host of the nova-compute proxy that '
+                                 'owns the node.')
+        parser.add_argument('--uuid', help='Node UUID (default: a new one).')
+        _add_hardware_options(parser, required=True)
+        _add_ipmi_options(parser, required=True)
+        parser.add_argument('--mac', action='append', default=[],
+                            metavar='MAC',
+                            help='MAC address of an interface (repeatable).')
+        parser.add_argument('--trait', action='append', default=[],
+                            metavar='TRAIT',
+                            help='A trait such as CUSTOM_RACK1 '
+                                 '(repeatable).')
+        return parser
+
+    def take_action(self, parsed_args):
+        values = dict(_hardware_values(parsed_args),
+                      **_ipmi_values(parsed_args),
+                      uuid=parsed_args.uuid, name=parsed_args.name,
+                      service_host=parsed_args.host,
+                      traits=parsed_args.trait)
+        row, macs = node_spec.new_node(values, parsed_args.mac)
+        return base.node_details(db_api.create_node(row, macs))
+
+
+class List(base.CommandMixin, lister.Lister):
+    """List nodes."""
+
+    COLUMNS = ('UUID', 'Name', 'Host', 'Power State', 'Provision State',
+               'Maintenance', 'Instance UUID', 'Resource Class')
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--host', help='Only nodes of this proxy.')
+        maintenance = parser.add_mutually_exclusive_group()
+        maintenance.add_argument('--maintenance', dest='maintenance',
+                                 action='store_true', default=None,
+                                 help='Only nodes in maintenance.')
+        maintenance.add_argument('--no-maintenance', dest='maintenance',
+                                 action='store_false',
+                                 help='Only nodes not in maintenance.')
+        return parser
+
+    def take_action(self, parsed_args):
+        nodes = db_api.list_nodes(service_host=parsed_args.host,
+                                  maintenance=parsed_args.maintenance)
+        return self.COLUMNS, [
+            (n.uuid, n.name, n.service_host, n.power_state,
+             n.provision_state, n.maintenance, n.instance_uuid,
+             n.resource_class) for n in nodes]
+
+
+class Show(base.CommandMixin, show.ShowOne):
+    """Show one node (the IPMI password is masked)."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('node', metavar='NODE', help='Name or UUID.')
+        return parser
+
+    def take_action(self, parsed_args):
+        return base.node_details(
+            db_api.get_node(parsed_args.node, with_interfaces=True))
+
+
+class Update(base.CommandMixin, show.ShowOne):
+    """Change a node. Its name cannot change: it is its identity in Nova."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('node', metavar='NODE', help='Name or UUID.')
+        parser.add_argument('--name', help=argparse.SUPPRESS)
+        parser.add_argument('--host', metavar='SERVICE_HOST',
+                            help='Move the node to another proxy.')
+        _add_hardware_options(parser, required=False)
+        _add_ipmi_options(parser, required=False)
+        parser.add_argument('--trait', action='append', metavar='TRAIT',
+                            help='Replace the traits with these '
+                                 '(repeatable).')
+        parser.add_argument('--no-traits', action='store_true',
+                            help='Remove every trait.')
+        maintenance = parser.add_mutually_exclusive_group()
+        maintenance.add_argument('--maintenance', dest='maintenance',
+                                 action='store_true', default=None,
+                                 help='Put the node into maintenance: Nova '
+                                      'will not schedule to it.')
+        maintenance.add_argument('--no-maintenance', dest='maintenance',
+                                 action='store_false',
+                                 help='Take the node out of maintenance.')
+        parser.add_argument('--reason', metavar='TEXT',
+                            help='Why the node is in maintenance (with '
+                                 '--maintenance).')
+        return parser
+
+    def take_action(self, parsed_args):
+        traits = [] if parsed_args.no_traits else parsed_args.trait
+        values = dict(_hardware_values(parsed_args),
+                      **_ipmi_values(parsed_args),
+                      name=parsed_args.name,
+                      service_host=parsed_args.host, traits=traits,
+                      maintenance=parsed_args.maintenance,
+                      maintenance_reason=parsed_args.reason)
+        changes = node_spec.node_changes(values)
+        if not changes:
+            raise exception.Invalid(
+                'Nothing to update: give at least one option.')
+        return base.node_details(db_api.update_node(parsed_args.node,
+                                                    changes))
+
+
+class Delete(base.CommandMixin, command.Command):
+    """Delete a node; refused while an instance holds it."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('node', metavar='NODE', help='Name or UUID.')
+        return parser
+
+    def take_action(self, parsed_args):
+        db_api.destroy_node(parsed_args.node)
+        self.app.stdout.write('Deleted node %s.\n' % parsed_args.node)
+
+
+class Import(base.CommandMixin, command.Command):
+    """Enrol every node of an Ironic node file (YAML or JSON), or none."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('file', metavar='FILE',
+                            help='Node file, as for "baremetal create".')
+        parser.add_argument('--host', metavar='SERVICE_HOST',
+                            help='Proxy for nodes that do not name one '
+                                 '(default: this host, CONF.host).')
+        return parser
+
+    def take_action(self, parsed_args):
+        specs = node_file.load(parsed_args.file,
+                               parsed_args.host or CONF.host)
+        progress = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+        nodes, ports = db_api.create_nodes(specs, progress=progress)
+        if progress is not None:
+            progress.close()
+        self.app.stdout.write('Created %d nodes and %d ports from %s.\n'
+                              % (nodes, ports, parsed_args.file))
+
+
+class _ProgressBar:
+    """A one-line progress bar on a terminal."""
+
+    WIDTH = 40
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def __call__(self, done, total):
+        filled = self.WIDTH * done // total
+        self._stream.write('\rEnrolling [%s%s] %d/%d' % (
+            '#' * filled, '.' * (self.WIDTH - filled), done, total))
+        self._stream.flush()
+
+    def close(self):
+        self._stream.write('\n')

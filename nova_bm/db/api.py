@@ -1,0 +1,446 @@
+"""Every query of the node database. No other module talks SQL.
+
+Functions take and return plain values or detached model objects; each call
+is one transaction (oslo.db enginefacade, configured from
+``[baremetal_database]``). Callers may rely on:
+
+* claiming a node for an instance is one conditional UPDATE
+  (``… WHERE instance_uuid IS NULL``): of any number of concurrent
+  claimants, on any backend, exactly one wins;
+* bulk creation is atomic: all nodes and interfaces are written, or none;
+* errors come out as :mod:`nova_bm.exception` types whose messages never
+  carry SQL parameters (which include IPMI passwords).
+"""
+
+import contextlib
+import itertools
+import threading
+
+from oslo_db import exception as db_exc
+from oslo_db.sqlalchemy import enginefacade
+from oslo_log import log as logging
+from oslo_utils import uuidutils
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from nova_bm.conf import CONF
+from nova_bm import exception
+from nova_bm.db import models
+
+LOG = logging.getLogger(__name__)
+
+# Rows per INSERT batch and values per IN (...) list: well under every
+# backend's limit on bound parameters.
+_CHUNK = 500
+
+_lock = threading.Lock()
+_context_manager = None
+
+
+@enginefacade.transaction_context_provider
+class _Context:
+    """A private transaction holder, so that no caller's context (Nova's
+    RequestContext carries Nova's own database transaction) is mixed with
+    the node database's."""
+
+
+def _db_options():
+    options = dict(CONF.baremetal_database.items())
+    # oslo.db's transaction factory takes these; drop what it does not.
+    for name in ('backend', 'use_db_reconnect', 'db_retry_interval',
+                 'db_inc_retry_interval', 'db_max_retry_interval',
+                 'db_max_retries', 'asyncio_connection',
+                 'asyncio_slave_connection'):
+        options.pop(name, None)
+    options['sqlite_fk'] = True
+    return options
+
+
+def _get_context_manager():
+    global _context_manager
+    with _lock:
+        if _context_manager is None:
+            manager = enginefacade.transaction_context()
+            manager.configure(**_db_options())
+            _context_manager = manager
+        return _context_manager
+
+
+def dispose():
+    """Forget the engine, so the next call reads the configuration again.
+
+    Tests call this after changing ``[baremetal_database] connection``.
+    """
+    global _context_manager
+    with _lock:
+        manager, _context_manager = _context_manager, None
+    if manager is not None:
+        manager.dispose_pool()
+
+
+def engine():
+    """The writer engine (for migrations and tests)."""
+    with _translate_errors():
+        return _engine(_get_context_manager().writer)
+
+
+def _engine(mode):
+    eng = mode.get_engine()
+    # SQL parameters include IPMI passwords: keep them out of every error
+    # message and echo log line SQLAlchemy would otherwise write.
+    eng.hide_parameters = True
+    return eng
+
+
+@contextlib.contextmanager
+def _translate_errors():
+    try:
+        yield
+    except db_exc.DBConnectionError as e:
+        raise exception.DatabaseUnavailable(reason=_reason(e)) from None
+    except db_exc.DBNonExistentDatabase as e:
+        raise exception.DatabaseUnavailable(reason=_reason(e)) from None
+    except db_exc.DBNonExistentTable as e:
+        raise exception.DatabaseNotReady(reason=_reason(e)) from None
+
+
+def _reason(error):
+    """The database server's own words, without SQL or parameters."""
+    inner = getattr(error, 'inner_exception', None) or error
+    inner = getattr(inner, 'orig', None) or inner
+    args = getattr(inner, 'args', ())
+    text = str(args[-1]) if args else str(inner)
+    return ' '.join(text.split())
+
+
+@contextlib.contextmanager
+def _session(writer=False):
+    manager = _get_context_manager()
+    mode = manager.writer if writer else manager.reader
+    with _translate_errors():
+        _engine(mode)
+        with mode.using(_Context()) as session:
+            yield session
+
+
+def _chunks(values, size=_CHUNK):
+    iterator = iter(values)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def _node_query(session, ident):
+    column = (models.Node.uuid if uuidutils.is_uuid_like(ident)
+              else models.Node.name)
+    return session.query(models.Node).filter(column == ident)
+
+
+def _get_node(session, ident, with_interfaces=False):
+    query = _node_query(session, ident)
+    if with_interfaces:
+        query = query.options(orm.selectinload(models.Node.interfaces))
+    node = query.one_or_none()
+    if node is None:
+        raise exception.NodeNotFound(node=ident)
+    return node
+
+
+# -- nodes -----------------------------------------------------------------
+
+def get_node(ident, with_interfaces=False):
+    """A node by name or UUID.
+
+    :raises: NodeNotFound
+    """
+    with _session() as session:
+        return _get_node(session, ident, with_interfaces)
+
+
+def list_nodes(service_host=None, maintenance=None):
+    """Nodes, oldest first, optionally of one proxy or maintenance state."""
+    with _session() as session:
+        query = session.query(models.Node)
+        if service_host is not None:
+            query = query.filter(models.Node.service_host == service_host)
+        if maintenance is not None:
+            query = query.filter(models.Node.maintenance == maintenance)
+        return query.order_by(models.Node.id).all()
+
+
+def count_nodes():
+    with _session() as session:
+        return session.query(sa.func.count(models.Node.id)).scalar()
+
+
+def create_node(row, macs=()):
+    """Create one node and its interfaces in one transaction.
+
+    :param row: validated column values (``node_spec.new_node``).
+    :returns: the new node, with its interfaces loaded.
+    :raises: DuplicateNode, DuplicateInterface
+    """
+    create_nodes([(row, macs)])
+    return get_node(row['uuid'], with_interfaces=True)
+
+
+def create_nodes(specs, progress=None):
+    """Create many nodes with their interfaces: all of them, or none.
+
+    :param specs: a list of ``(row, macs)`` pairs (``node_spec.new_node``).
+    :param progress: optional ``callable(done, total)``, called as batches
+        of nodes are written.
+    :returns: ``(number of nodes, number of interfaces)`` created.
+    :raises: DuplicateNode or DuplicateInterface naming the first clash,
+        among the specs or with nodes already enrolled; nothing is written.
+    """
+    _check_unique_among(specs)
+    with _session(writer=True) as session:
+        _check_unique_in_db(session, specs)
+        try:
+            interfaces = _insert_nodes(session, specs, progress)
+        except db_exc.DBDuplicateEntry as e:
+            # A concurrent writer got there between our check and insert.
+            raise _duplicate_error(e) from None
+    return len(specs), interfaces
+
+
+def _insert_nodes(session, specs, progress):
+    total = len(specs)
+    done = 0
+    interfaces = 0
+    for chunk in _chunks(specs):
+        rows = [dict(row, provision_state='available', maintenance=False)
+                for row, _macs in chunk]
+        session.execute(sa.insert(models.Node), rows)
+        ids = dict(session.execute(
+            sa.select(models.Node.uuid, models.Node.id).where(
+                models.Node.uuid.in_([r['uuid'] for r in rows]))).all())
+        ports = [{'node_id': ids[row['uuid']], 'address': mac}
+                 for row, macs in chunk for mac in macs]
+        if ports:
+            session.execute(sa.insert(models.Interface), ports)
+        interfaces += len(ports)
+        done += len(chunk)
+        if progress is not None:
+            progress(done, total)
+    return interfaces
+
+
+def _bmc(row):
+    return '%s:%s' % (row['ipmi_address'], row['ipmi_port'])
+
+
+def _check_unique_among(specs):
+    """Refuse a batch that clashes with itself before asking the DB."""
+    seen = {'uuid': set(), 'name': set(), 'bmc': set(), 'mac': set()}
+    for row, macs in specs:
+        for field, value in (('uuid', row['uuid']), ('name', row['name']),
+                             ('bmc', _bmc(row))):
+            if value in seen[field]:
+                raise exception.DuplicateInBatch(field=_FIELD_LABELS[field],
+                                                 value=repr(value))
+            seen[field].add(value)
+        for mac in macs:
+            if mac in seen['mac']:
+                raise exception.DuplicateInBatch(field='MAC address',
+                                                 value=mac)
+            seen['mac'].add(mac)
+
+
+def _check_unique_in_db(session, specs):
+    """Refuse nodes whose name, UUID, BMC or MAC is already enrolled.
+
+    A few chunked IN queries, whatever the number of nodes, so the error
+    can name the field and value (a constraint violation cannot on every
+    backend).
+    """
+    node = models.Node
+    for field, column in (('uuid', node.uuid), ('name', node.name)):
+        for chunk in _chunks([row[field] for row, _ in specs]):
+            clash = session.execute(
+                sa.select(column).where(column.in_(chunk)).limit(1)).scalar()
+            if clash is not None:
+                raise _duplicate(field, clash)
+    wanted = {(row['ipmi_address'], row['ipmi_port']) for row, _ in specs}
+    for chunk in _chunks(sorted({address for address, _ in wanted})):
+        for address, port in session.execute(
+                sa.select(node.ipmi_address, node.ipmi_port).where(
+                    node.ipmi_address.in_(chunk))):
+            if (address, port) in wanted:
+                raise _duplicate('bmc', '%s:%s' % (address, port))
+    for chunk in _chunks([mac for _, macs in specs for mac in macs]):
+        clash = session.execute(
+            sa.select(models.Interface.address, node.name)
+            .join(node, models.Interface.node_id == node.id)
+            .where(models.Interface.address.in_(chunk)).limit(1)).first()
+        if clash is not None:
+            raise exception.DuplicateInterface(address=clash[0],
+                                               node=clash[1])
+
+
+_FIELD_LABELS = {'bmc': 'BMC address:port', 'name': 'name', 'uuid': 'UUID'}
+
+
+def _duplicate(field, value):
+    return exception.DuplicateNode(field=_FIELD_LABELS[field],
+                                   value=repr(value))
+
+
+def _duplicate_error(error):
+    columns = set(error.columns or ())
+    if 'address' in columns:
+        return exception.DuplicateInterface(address=error.value or '?',
+                                            node='another node')
+    for field in ('name', 'uuid'):
+        if field in columns:
+            return _duplicate(field, error.value or '?')
+    if columns & {'ipmi_address', 'ipmi_port'}:
+        return _duplicate('bmc', error.value or '?')
+    return exception.DuplicateNode(field=', '.join(sorted(columns)) or '?',
+                                   value='(same value)')
+
+
+def update_node(ident, changes):
+    """Apply validated changes (``node_spec.node_changes``) to a node.
+
+    :returns: the updated node, with its interfaces loaded.
+    :raises: NodeNotFound, DuplicateNode (BMC address:port taken)
+    """
+    with _session(writer=True) as session:
+        node = _get_node(session, ident)
+        if 'ipmi_address' in changes or 'ipmi_port' in changes:
+            address = changes.get('ipmi_address', node.ipmi_address)
+            port = changes.get('ipmi_port', node.ipmi_port)
+            clash = session.query(models.Node.id).filter(
+                models.Node.ipmi_address == address,
+                models.Node.ipmi_port == port,
+                models.Node.id != node.id).first()
+            if clash is not None:
+                raise _duplicate('bmc', '%s:%s' % (address, port))
+        if changes.get('maintenance') is False:
+            changes = dict(changes, maintenance_reason=None)
+        for field, value in changes.items():
+            setattr(node, field, value)
+        try:
+            session.flush()
+        except db_exc.DBDuplicateEntry as e:
+            raise _duplicate_error(e) from None
+        uuid = node.uuid
+    return get_node(uuid, with_interfaces=True)
+
+
+def destroy_node(ident):
+    """Delete a node and its interfaces, unless an instance holds it.
+
+    The delete is conditional on ``instance_uuid IS NULL`` in the same
+    statement, so it cannot race with a claim.
+
+    :raises: NodeNotFound, NodeInUse
+    """
+    with _session(writer=True) as session:
+        node = _get_node(session, ident)
+        deleted = session.query(models.Node).filter(
+            models.Node.id == node.id,
+            models.Node.instance_uuid.is_(None)).delete(
+                synchronize_session=False)
+        if not deleted:
+            session.refresh(node)
+            raise exception.NodeInUse(node=ident,
+                                      instance=node.instance_uuid)
+
+
+# -- claims ----------------------------------------------------------------
+
+def claim_node(ident, instance_uuid):
+    """Give a node to an instance: one conditional UPDATE, race-free.
+
+    Succeeds when the node is free and not in maintenance, or already held
+    by this same instance (so a retried spawn is harmless).
+
+    :returns: the claimed node.
+    :raises: NodeNotFound; NodeNotAvailable when it is held by another
+        instance or in maintenance (including when another claimant won).
+    """
+    with _session(writer=True) as session:
+        node = _get_node(session, ident)
+        claimed = session.query(models.Node).filter(
+            models.Node.id == node.id,
+            models.Node.maintenance == sa.false(),
+            sa.or_(models.Node.instance_uuid.is_(None),
+                   models.Node.instance_uuid == instance_uuid),
+        ).update({'instance_uuid': instance_uuid},
+                 synchronize_session=False)
+        session.refresh(node)
+        if not claimed:
+            if node.maintenance:
+                reason = 'it is in maintenance'
+            else:
+                reason = 'it is held by instance %s' % node.instance_uuid
+            raise exception.NodeNotAvailable(node=ident, reason=reason)
+        return node
+
+
+def release_node(ident, instance_uuid):
+    """Free a node held by ``instance_uuid``; a no-op when it is not.
+
+    :returns: True when this call released the node.
+    :raises: NodeNotFound
+    """
+    with _session(writer=True) as session:
+        node = _get_node(session, ident)
+        released = session.query(models.Node).filter(
+            models.Node.id == node.id,
+            models.Node.instance_uuid == instance_uuid,
+        ).update({'instance_uuid': None}, synchronize_session=False)
+        return bool(released)
+
+
+# -- interfaces ------------------------------------------------------------
+
+def add_interface(ident, address):
+    """Add an interface (a normalised MAC) to a node.
+
+    :raises: NodeNotFound, DuplicateInterface
+    """
+    with _session(writer=True) as session:
+        node = _get_node(session, ident)
+        clash = session.execute(
+            sa.select(models.Node.name)
+            .join(models.Interface,
+                  models.Interface.node_id == models.Node.id)
+            .where(models.Interface.address == address)).scalar()
+        if clash is not None:
+            raise exception.DuplicateInterface(address=address, node=clash)
+        interface = models.Interface(node_id=node.id, address=address)
+        session.add(interface)
+        try:
+            session.flush()
+        except db_exc.DBDuplicateEntry as e:
+            raise _duplicate_error(e) from None
+        return interface
+
+
+def list_interfaces(ident=None):
+    """``(interface, node name, node uuid)`` tuples, of one node or all."""
+    with _session() as session:
+        query = session.query(models.Interface, models.Node.name,
+                              models.Node.uuid).join(
+            models.Node, models.Interface.node_id == models.Node.id)
+        if ident is not None:
+            query = query.filter(models.Interface.node_id ==
+                                 _get_node(session, ident).id)
+        return [tuple(row) for row in
+                query.order_by(models.Node.id, models.Interface.id)]
+
+
+def delete_interface(address):
+    """Delete the interface with this (normalised) MAC.
+
+    :raises: InterfaceNotFound
+    """
+    with _session(writer=True) as session:
+        deleted = session.query(models.Interface).filter(
+            models.Interface.address == address).delete(
+                synchronize_session=False)
+        if not deleted:
+            raise exception.InterfaceNotFound(address=address)

@@ -1,0 +1,87 @@
+"""SQLAlchemy models of the node database.
+
+Every schema change is an alembic migration under ``migrations/``; a unit
+test compares these models with the migrated schema on every backend.
+Unique constraints follow oslo.db's ``uniq_<table>0<column>…`` naming so
+that oslo.db can tell which column a duplicate hit on every backend.
+"""
+
+from oslo_db.sqlalchemy import models
+from oslo_db.sqlalchemy import types as db_types
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+
+class _NovaBMBase(models.TimestampMixin, models.ModelBase):
+    pass
+
+
+Base = orm.declarative_base(cls=_NovaBMBase)
+
+
+class Node(Base):
+    """One bare-metal machine, proxied by one nova-compute service."""
+
+    __tablename__ = 'bm_nodes'
+    __table_args__ = (
+        sa.UniqueConstraint('uuid', name='uniq_bm_nodes0uuid'),
+        sa.UniqueConstraint('name', name='uniq_bm_nodes0name'),
+        sa.UniqueConstraint('instance_uuid',
+                            name='uniq_bm_nodes0instance_uuid'),
+        sa.UniqueConstraint('ipmi_address', 'ipmi_port',
+                            name='uniq_bm_nodes0ipmi_address0ipmi_port'),
+        sa.Index('bm_nodes_service_host_idx', 'service_host'),
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
+    uuid = sa.Column(sa.String(36), nullable=False)
+    """Stable identity; Nova's compute node UUID for this node."""
+    name = sa.Column(sa.String(255), nullable=False)
+    """Nova's hypervisor_hostname for this node; never changes."""
+    service_host = sa.Column(sa.String(255), nullable=False)
+    """CONF.host of the nova-compute proxy that owns this node."""
+    cpus = sa.Column(sa.Integer, nullable=False)
+    memory_mb = sa.Column(sa.Integer, nullable=False)
+    local_gb = sa.Column(sa.Integer, nullable=False)
+    cpu_arch = sa.Column(sa.String(32), nullable=False)
+    resource_class = sa.Column(sa.String(80), nullable=False)
+    """As the operator named it; placement sees CUSTOM_<normalised>."""
+    traits = sa.Column(db_types.JsonEncodedList(), nullable=False)
+    ipmi_address = sa.Column(sa.String(255), nullable=False)
+    ipmi_port = sa.Column(sa.Integer, nullable=False)
+    ipmi_username = sa.Column(sa.String(255), nullable=False)
+    ipmi_password = sa.Column(sa.String(255), nullable=False)
+    """Secret: never printed, logged or put in a notification."""
+    instance_uuid = sa.Column(sa.String(36), nullable=True)
+    """The instance holding the node; set only by a conditional UPDATE."""
+    power_state = sa.Column(sa.String(16), nullable=True)
+    """Last power state read from the BMC (None: never read)."""
+    provision_state = sa.Column(sa.String(16), nullable=False,
+                                default='available')
+    maintenance = sa.Column(sa.Boolean, nullable=False, default=False)
+    maintenance_reason = sa.Column(sa.Text, nullable=True)
+    last_error = sa.Column(sa.Text, nullable=True)
+
+    interfaces = orm.relationship(
+        'Interface', back_populates='node', order_by='Interface.id',
+        cascade='all, delete-orphan', passive_deletes=True)
+
+
+class Interface(Base):
+    """A network interface (port) of a node, known by its MAC address."""
+
+    __tablename__ = 'bm_interfaces'
+    __table_args__ = (
+        sa.UniqueConstraint('address', name='uniq_bm_interfaces0address'),
+        sa.Index('bm_interfaces_node_id_idx', 'node_id'),
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
+    node_id = sa.Column(sa.Integer,
+                        sa.ForeignKey('bm_nodes.id', ondelete='CASCADE'),
+                        nullable=False)
+    address = sa.Column(sa.String(17), nullable=False)
+    """Lower-case aa:bb:cc:dd:ee:ff."""
+    vif_id = sa.Column(sa.String(36), nullable=True)
+
+    node = orm.relationship('Node', back_populates='interfaces')

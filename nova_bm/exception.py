@@ -1,0 +1,91 @@
+"""The exceptions of nova-bm: one family, each message one actionable line.
+
+Like sushy's and Nova's, the base class fills ``message`` (a class-level
+format) from keyword arguments. ``exit_code`` is what ``nova-bm-manage``
+exits with when the error reaches it: 2 for input that was refused before
+anything was written, 1 for failures at run time.
+"""
+
+
+class NovaBMException(Exception):
+    """Base of every nova-bm error."""
+
+    message = 'An unknown error occurred.'
+    exit_code = 1
+
+    def __init__(self, message=None, **kwargs):
+        self.kwargs = kwargs
+        if message is None:
+            message = self.message % kwargs
+        super().__init__(message)
+
+
+class Invalid(NovaBMException):
+    """Input was refused; nothing was written."""
+
+    message = 'Invalid input.'
+    exit_code = 2
+
+
+class InvalidField(Invalid):
+    message = '%(field)s: %(reason)s'
+
+
+class NodeFileInvalid(Invalid):
+    message = '%(path)s: %(reason)s'
+
+
+class DuplicateNode(Invalid):
+    message = 'A node with %(field)s %(value)s already exists.'
+
+
+class DuplicateInBatch(Invalid):
+    message = '%(field)s %(value)s is given to more than one node.'
+
+
+class DuplicateInterface(Invalid):
+    message = ('MAC address %(address)s is already an interface of node '
+               '%(node)s.')
+
+
+class NodeRenameRefused(Invalid):
+    message = ('Node %(node)s cannot be renamed: its name is its '
+               'hypervisor_hostname, its identity in Nova.')
+
+
+class ConfigInvalid(Invalid):
+    message = 'Configuration error: %(reason)s'
+
+
+class NotFound(NovaBMException):
+    message = 'Resource could not be found.'
+
+
+class NodeNotFound(NotFound):
+    message = 'Node %(node)s could not be found.'
+
+
+class InterfaceNotFound(NotFound):
+    message = 'No interface has MAC address %(address)s.'
+
+
+class Conflict(NovaBMException):
+    message = 'Conflicting state.'
+
+
+class NodeInUse(Conflict):
+    message = ('Node %(node)s is held by instance %(instance)s; delete or '
+               'move that instance first.')
+
+
+class NodeNotAvailable(Conflict):
+    message = 'Node %(node)s cannot be claimed: %(reason)s'
+
+
+class DatabaseUnavailable(NovaBMException):
+    message = 'The node database is unavailable: %(reason)s'
+
+
+class DatabaseNotReady(NovaBMException):
+    message = ('The node database has no schema or an old one (%(reason)s); '
+               'run "nova-bm-manage db sync".')

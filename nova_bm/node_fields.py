@@ -1,0 +1,171 @@
+"""Validation and normalisation of node and interface fields.
+
+One place says what a well-formed node is, so the CLI, the node-file import
+and the driver agree. Every function returns the normalised value or raises
+:class:`nova_bm.exception.InvalidField` naming the field and the value; none
+touches the database or a BMC (duplicates are the database layer's job).
+"""
+
+import ipaddress
+import re
+
+import os_traits
+from oslo_utils import uuidutils
+
+from nova_bm import exception
+
+# Nova's nova.objects.fields.Architecture.ALL; a unit test keeps them equal.
+CPU_ARCHITECTURES = (
+    'alpha', 'armv6', 'armv7l', 'armv7b', 'aarch64', 'cris', 'i686', 'ia64',
+    'lm32', 'm68k', 'microblaze', 'microblazeel', 'mips', 'mipsel', 'mips64',
+    'mips64el', 'openrisc', 'parisc', 'parisc64', 'ppc', 'ppcle', 'ppc64',
+    'ppc64le', 'ppcemb', 's390', 's390x', 'sh4', 'sh4eb', 'sparc', 'sparc64',
+    'unicore32', 'x86_64', 'xtensa', 'xtensaeb')
+
+# A resource class as operators write it (Ironic style, e.g. "baremetal-gold").
+# Placement sees CUSTOM_ + its upper-cased form with [.-] turned into "_".
+RESOURCE_CLASS_PATTERN = r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$'
+_RESOURCE_CLASS_RE = re.compile(RESOURCE_CLASS_PATTERN)
+
+# A node name becomes Nova's hypervisor_hostname: host-name characters only.
+_NAME_RE = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$')
+_HOSTNAME_LABEL_RE = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$')
+_MAC_RE = re.compile(r'^([0-9a-f]{2})([:-]?)([0-9a-f]{2})(\2[0-9a-f]{2}){4}$')
+_CUSTOM_TRAIT_RE = re.compile(r'^CUSTOM_[A-Z0-9_]{1,248}$')
+_STANDARD_TRAITS = frozenset(os_traits.get_traits())
+
+MAX_INT = 2 ** 31 - 1
+
+
+def _invalid(field, value, reason):
+    return exception.InvalidField(field=field,
+                                  reason='%s %r' % (reason, value))
+
+
+def name(value, field='name'):
+    """A node name: 1-63 host-name characters, and not UUID-shaped.
+
+    UUID-shaped names are refused because every command accepts a name or
+    a UUID for a node, and the two must never be confused.
+    """
+    if not isinstance(value, str) or not _NAME_RE.match(value):
+        raise _invalid(field, value,
+                       'must be 1-63 letters, digits, ".", "_" or "-", '
+                       'starting and ending with a letter or digit, got')
+    if uuidutils.is_uuid_like(value):
+        raise _invalid(field, value, 'must not look like a UUID, got')
+    return value
+
+
+def mac_address(value, field='mac'):
+    """A unicast-or-multicast 48-bit MAC, returned as lower-case aa:bb:..."""
+    text = value.strip().lower() if isinstance(value, str) else value
+    if not isinstance(text, str) or not _MAC_RE.match(text):
+        raise _invalid(field, value, 'is not a valid MAC address:')
+    digits = text.replace(':', '').replace('-', '')
+    return ':'.join(digits[i:i + 2] for i in range(0, 12, 2))
+
+
+def bmc_address(value, field='ipmi_address'):
+    """An IPv4/IPv6 address or a DNS host name of a BMC."""
+    if not isinstance(value, str) or not value:
+        raise _invalid(field, value, 'must be an IP address or host name, got')
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        pass
+    host = value[:-1] if value.endswith('.') else value
+    labels = host.split('.')
+    if (len(host) > 253 or not all(_HOSTNAME_LABEL_RE.match(label)
+                                   for label in labels)
+            or labels[-1].isdigit()):
+        raise _invalid(field, value, 'is not an IP address or host name:')
+    return host.lower()
+
+
+def port(value, field='ipmi_port'):
+    """A UDP port, 1-65535."""
+    number = _integer(value, field)
+    if not 1 <= number <= 65535:
+        raise _invalid(field, value, 'must be a port number from 1 to 65535, '
+                                     'got')
+    return number
+
+
+def positive_int(value, field):
+    """A whole number from 1 up (cpus, memory_mb, local_gb)."""
+    number = _integer(value, field)
+    if not 1 <= number <= MAX_INT:
+        raise _invalid(field, value, 'must be a whole number from 1 to %d, '
+                                     'got' % MAX_INT)
+    return number
+
+
+def cpu_arch(value, field='cpu_arch'):
+    """One of Nova's CPU architectures (x86_64, aarch64, ppc64le, …)."""
+    if value not in CPU_ARCHITECTURES:
+        raise _invalid(field, value, 'is not a CPU architecture Nova knows:')
+    return value
+
+
+def resource_class(value, field='resource_class'):
+    """A resource class as operators name it, e.g. ``baremetal-gold``."""
+    if not isinstance(value, str) or not _RESOURCE_CLASS_RE.match(value):
+        raise _invalid(field, value,
+                       'must be 1-80 letters, digits, ".", "_" or "-", '
+                       'starting with a letter or digit, got')
+    return value
+
+
+def placement_resource_class(value):
+    """The placement name of a resource class: ``CUSTOM_BAREMETAL_GOLD``.
+
+    The same normalisation as Nova's ``utils.normalize_rc_name`` (and its
+    ironic driver): upper case, anything but [A-Z0-9_] becomes ``_``.
+    """
+    normalised = re.sub('[^A-Z0-9_]+', '_', value.upper())
+    if normalised.startswith('CUSTOM_'):
+        return normalised
+    return 'CUSTOM_' + normalised
+
+
+def trait(value, field='trait'):
+    """A standard os-traits trait or a CUSTOM_ one ([A-Z0-9_])."""
+    if not isinstance(value, str) or not (
+            value in _STANDARD_TRAITS or _CUSTOM_TRAIT_RE.match(value)):
+        raise _invalid(field, value,
+                       'must be a standard trait or CUSTOM_ followed by '
+                       'upper-case letters, digits or "_", got')
+    return value
+
+
+def traits(values, field='traits'):
+    """A list of traits, de-duplicated, in the order given."""
+    if not isinstance(values, (list, tuple)):
+        raise _invalid(field, values, 'must be a list of traits, got')
+    result = []
+    for index, value in enumerate(values):
+        checked = trait(value, '%s[%d]' % (field, index))
+        if checked not in result:
+            result.append(checked)
+    return result
+
+
+def text(value, field, max_length=255, allow_empty=False):
+    """A string of printable characters, at most ``max_length`` long."""
+    if not isinstance(value, str) or (not value and not allow_empty) or (
+            len(value) > max_length) or not value.isprintable():
+        raise _invalid(field, '******' if 'password' in field else value,
+                       'must be printable text of at most %d characters, got'
+                       % max_length)
+    return value
+
+
+def _integer(value, field):
+    if isinstance(value, bool):
+        raise _invalid(field, value, 'must be a whole number, got')
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r'\s*[+-]?\d+\s*', value):
+        return int(value)
+    raise _invalid(field, value, 'must be a whole number, got')

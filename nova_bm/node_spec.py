@@ -1,0 +1,118 @@
+"""Turn what a caller gives for a node into validated database values.
+
+``nova-bm-manage node create``, ``node update`` and ``node import`` all go
+through here, so a node enrolled any way obeys the same rules. Nothing here
+touches the database: uniqueness is checked where the rows are written.
+"""
+
+from oslo_utils import uuidutils
+
+from nova_bm.conf import CONF
+from nova_bm import exception
+from nova_bm import node_fields
+
+DEFAULT_IPMI_PORT = 623
+
+REQUIRED_FIELDS = ('name', 'service_host', 'cpus', 'memory_mb', 'local_gb',
+                   'ipmi_address', 'ipmi_username', 'ipmi_password')
+
+# field -> normaliser(value, field); the fields a node may be created with.
+_NORMALISERS = {
+    'uuid': lambda v, f: _uuid(v, f),
+    'name': node_fields.name,
+    'service_host': lambda v, f: node_fields.text(v, f),
+    'cpus': node_fields.positive_int,
+    'memory_mb': node_fields.positive_int,
+    'local_gb': node_fields.positive_int,
+    'cpu_arch': node_fields.cpu_arch,
+    'resource_class': node_fields.resource_class,
+    'traits': node_fields.traits,
+    'ipmi_address': node_fields.bmc_address,
+    'ipmi_port': node_fields.port,
+    'ipmi_username': lambda v, f: node_fields.text(v, f, allow_empty=True),
+    'ipmi_password': lambda v, f: node_fields.text(v, f, allow_empty=True),
+}
+
+# Fields "node update" may change. The name is not among them: it is the
+# node's hypervisor_hostname, and Nova 34 refuses to start a compute service
+# whose nodes changed names (ComputeManager._get_nodes).
+UPDATABLE_FIELDS = (frozenset(_NORMALISERS) - {'uuid', 'name'}) | {
+    'maintenance', 'maintenance_reason'}
+
+
+def new_node(values, macs=()):
+    """Validate a node to create.
+
+    :param values: field -> value; ``None`` values count as not given.
+    :param macs: MAC addresses of the node's interfaces.
+    :returns: ``(row, macs)``: every column of the new node, defaults filled
+        in and values normalised, and the normalised MACs.
+    :raises: InvalidField for the first field that is missing or malformed,
+        including a MAC given twice.
+    """
+    given = {k: v for k, v in values.items() if v is not None}
+    unknown = sorted(set(given) - set(_NORMALISERS))
+    if unknown:
+        raise exception.InvalidField(field=unknown[0],
+                                     reason='is not a node field')
+    for field in REQUIRED_FIELDS:
+        if field not in given:
+            raise exception.InvalidField(field=field,
+                                         reason='is required but missing')
+    row = {
+        'uuid': uuidutils.generate_uuid(),
+        'cpu_arch': CONF.baremetal.default_cpu_arch,
+        'resource_class': CONF.baremetal.default_resource_class,
+        'traits': [],
+        'ipmi_port': DEFAULT_IPMI_PORT,
+    }
+    for field, value in given.items():
+        row[field] = _NORMALISERS[field](value, field)
+    return row, interface_addresses(macs)
+
+
+def node_changes(values):
+    """Validate the changes of ``node update``.
+
+    :returns: field -> normalised value, only for fields given.
+    :raises: NodeRenameRefused for ``name``; InvalidField otherwise.
+    """
+    given = {k: v for k, v in values.items() if v is not None}
+    if 'name' in given:
+        raise exception.NodeRenameRefused(node=given['name'])
+    changes = {}
+    for field, value in given.items():
+        if field not in UPDATABLE_FIELDS:
+            raise exception.InvalidField(field=field,
+                                         reason='cannot be updated')
+        if field == 'maintenance':
+            changes[field] = bool(value)
+        elif field == 'maintenance_reason':
+            changes[field] = node_fields.text(value, field, max_length=1024)
+        else:
+            changes[field] = _NORMALISERS[field](value, field)
+    if 'maintenance_reason' in changes and not changes.get('maintenance'):
+        raise exception.InvalidField(
+            field='maintenance_reason',
+            reason='goes only with putting the node into maintenance')
+    return changes
+
+
+def interface_addresses(macs, field='mac'):
+    """Normalise a list of MACs; a MAC given twice is refused."""
+    result = []
+    for index, mac in enumerate(macs):
+        address = node_fields.mac_address(mac, '%s[%d]' % (field, index)
+                                          if len(macs) > 1 else field)
+        if address in result:
+            raise exception.InvalidField(
+                field=field, reason='MAC address %s is given twice' % address)
+        result.append(address)
+    return result
+
+
+def _uuid(value, field):
+    if not uuidutils.is_uuid_like(value):
+        raise exception.InvalidField(field=field,
+                                     reason='is not a UUID: %r' % (value,))
+    return str(value).lower()
