@@ -9,6 +9,7 @@ Exit status: 0 on success, 2 when input was refused (nothing written), 1
 for failures at run time. Errors are one line on stderr.
 """
 
+import logging
 import sys
 
 from cliff import app
@@ -72,6 +73,12 @@ class NovaBMManage(app.App):
                             metavar='DIR',
                             help='Directory of *.conf files to read too.')
         return parser
+
+    def configure_logging(self):
+        super().configure_logging()
+        if self.options.verbose_level < 2:
+            # alembic narrates every migration step at INFO.
+            logging.getLogger('alembic').setLevel(logging.WARNING)
 
     def load_config(self):
         """Parse nova.conf once, before the first command runs."""

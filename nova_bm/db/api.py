@@ -15,6 +15,7 @@ is one transaction (oslo.db enginefacade, configured from
 import contextlib
 import itertools
 import threading
+import weakref
 
 from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import enginefacade
@@ -89,7 +90,33 @@ def _engine(mode):
     # SQL parameters include IPMI passwords: keep them out of every error
     # message and echo log line SQLAlchemy would otherwise write.
     eng.hide_parameters = True
+    if eng.dialect.name == 'sqlite' and eng not in _sqlite_engines:
+        sa.event.listen(eng, 'begin', _sqlite_begin)
+        _sqlite_engines.add(eng)
     return eng
+
+
+# Set while a writer session is open on this thread.
+_write_intent = threading.local()
+_sqlite_engines = weakref.WeakSet()
+
+
+def _sqlite_begin(connection):
+    """Make SQLite write transactions BEGIN IMMEDIATE.
+
+    oslo.db starts every SQLite transaction with a plain (deferred) BEGIN
+    from its own "begin" listener, which runs before this one. A deferred
+    transaction that reads and then writes fails at once with "database is
+    locked", without waiting, when another writer got there first; one that
+    takes the write lock up front waits its turn (pysqlite's busy timeout).
+    The deferred BEGIN has taken no lock yet, so swapping it is harmless.
+    """
+    if not getattr(_write_intent, 'active', False):
+        return
+    if 'in_transaction' in connection.info:
+        connection.exec_driver_sql('ROLLBACK')
+    connection.exec_driver_sql('BEGIN IMMEDIATE')
+    connection.info['in_transaction'] = True
 
 
 @contextlib.contextmanager
@@ -102,6 +129,25 @@ def _translate_errors():
         raise exception.DatabaseUnavailable(reason=_reason(e)) from None
     except db_exc.DBNonExistentTable as e:
         raise exception.DatabaseNotReady(reason=_reason(e)) from None
+    except (db_exc.DBError, sa.exc.DBAPIError) as e:
+        if _is_missing_table(e):
+            raise exception.DatabaseNotReady(reason=_reason(e)) from None
+        raise
+
+
+# What MySQL/MariaDB (error 1146) and PostgreSQL (SQLSTATE 42P01) say of a
+# table that does not exist; oslo.db names only SQLite's case.
+_MYSQL_NO_SUCH_TABLE = 1146
+_PG_UNDEFINED_TABLE = '42P01'
+
+
+def _is_missing_table(error):
+    inner = getattr(error, 'inner_exception', None) or error
+    orig = getattr(inner, 'orig', None) or inner
+    if getattr(orig, 'pgcode', None) == _PG_UNDEFINED_TABLE:
+        return True
+    args = getattr(orig, 'args', ())
+    return bool(args) and args[0] == _MYSQL_NO_SUCH_TABLE
 
 
 def _reason(error):
@@ -119,8 +165,13 @@ def _session(writer=False):
     mode = manager.writer if writer else manager.reader
     with _translate_errors():
         _engine(mode)
-        with mode.using(_Context()) as session:
-            yield session
+        # The transaction begins at the session's first statement.
+        _write_intent.active = writer
+        try:
+            with mode.using(_Context()) as session:
+                yield session
+        finally:
+            _write_intent.active = False
 
 
 def _chunks(values, size=_CHUNK):

@@ -1,0 +1,16 @@
+"""Test bases shared by unit and functional tests."""
+
+from oslo_config import fixture as config_fixture
+from oslotest import base
+
+from nova_bm.conf import CONF
+from nova_bm.db import api as db_api
+
+
+class TestCase(base.BaseTestCase):
+    """Isolates configuration and the node-database engine per test."""
+
+    def setUp(self):
+        super().setUp()
+        self.conf = self.useFixture(config_fixture.Config(CONF))
+        self.addCleanup(db_api.dispose)
