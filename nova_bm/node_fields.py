@@ -29,7 +29,8 @@ _RESOURCE_CLASS_RE = re.compile(RESOURCE_CLASS_PATTERN)
 
 # A node name becomes Nova's hypervisor_hostname: host-name characters only.
 _NAME_RE = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$')
-_HOSTNAME_LABEL_RE = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$')
+_HOSTNAME_LABEL_RE = re.compile(
+    r'^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$')
 _MAC_RE = re.compile(r'^([0-9a-f]{2})([:-]?)([0-9a-f]{2})(\2[0-9a-f]{2}){4}$')
 _CUSTOM_TRAIT_RE = re.compile(r'^CUSTOM_[A-Z0-9_]{1,248}$')
 _STANDARD_TRAITS = frozenset(os_traits.get_traits())

@@ -111,8 +111,8 @@ def _nodes(path, document):
                                           'chassis')):
         where = 'chassis[%d]' % index
         if not isinstance(chassis, dict):
-            raise exception.NodeFileInvalid(path=path,
-                                            reason='%s is not a mapping' % where)
+            raise exception.NodeFileInvalid(
+                path=path, reason='%s is not a mapping' % where)
         yield from _node_list(path, chassis.get('nodes', []),
                               where + '.nodes')
 

@@ -224,9 +224,15 @@ class Import(base.CommandMixin, command.Command):
         specs = node_file.load(parsed_args.file,
                                parsed_args.host or CONF.host)
         progress = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
-        nodes, ports = db_api.create_nodes(specs, progress=progress)
-        if progress is not None:
-            progress.close()
+        try:
+            nodes, ports = db_api.create_nodes(specs, progress=progress)
+        except (exception.DuplicateInBatch, exception.DuplicateNode,
+                exception.DuplicateInterface) as e:
+            raise exception.NodeFileInvalid(path=parsed_args.file,
+                                            reason=str(e)) from None
+        finally:
+            if progress is not None:
+                progress.close()
         self.app.stdout.write('Created %d nodes and %d ports from %s.\n'
                               % (nodes, ports, parsed_args.file))
 

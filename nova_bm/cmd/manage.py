@@ -36,9 +36,10 @@ COMMANDS = {
 }
 
 # A CLI should tell an operator at once that the database is down, not
-# after oslo.db's default 10 retries 10 s apart; nova.conf may still say
-# otherwise.
-_CLI_DB_MAX_RETRIES = 1
+# after oslo.db's default 10 tries 10 s apart (even one try sleeps 10 s
+# before it gives up); 0 skips the start-up probe, so the first query fails
+# at once. nova.conf may still say otherwise.
+_CLI_DB_MAX_RETRIES = 0
 
 
 def _version():
@@ -102,7 +103,11 @@ class NovaBMManage(app.App):
 
 
 def main(argv=None):
-    return NovaBMManage().run(sys.argv[1:] if argv is None else argv)
+    """Run one command; return the exit status (usage errors give 2)."""
+    try:
+        return NovaBMManage().run(sys.argv[1:] if argv is None else argv)
+    except SystemExit as e:  # argparse's usage errors and --help
+        return e.code
 
 
 if __name__ == '__main__':

@@ -410,17 +410,24 @@ def claim_node(ident, instance_uuid):
 
     :returns: the claimed node.
     :raises: NodeNotFound; NodeNotAvailable when it is held by another
-        instance or in maintenance (including when another claimant won).
+        instance or in maintenance (including when another claimant won), or
+        when this instance already holds another node.
     """
     with _session(writer=True) as session:
         node = _get_node(session, ident)
-        claimed = session.query(models.Node).filter(
-            models.Node.id == node.id,
-            models.Node.maintenance == sa.false(),
-            sa.or_(models.Node.instance_uuid.is_(None),
-                   models.Node.instance_uuid == instance_uuid),
-        ).update({'instance_uuid': instance_uuid},
-                 synchronize_session=False)
+        try:
+            claimed = session.query(models.Node).filter(
+                models.Node.id == node.id,
+                models.Node.maintenance == sa.false(),
+                sa.or_(models.Node.instance_uuid.is_(None),
+                       models.Node.instance_uuid == instance_uuid),
+            ).update({'instance_uuid': instance_uuid},
+                     synchronize_session=False)
+        except db_exc.DBDuplicateEntry:
+            # instance_uuid is unique: one instance, one node.
+            raise exception.NodeNotAvailable(
+                node=ident, reason='instance %s already holds another node'
+                % instance_uuid) from None
         session.refresh(node)
         if not claimed:
             if node.maintenance:

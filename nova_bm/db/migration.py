@@ -21,7 +21,8 @@ def _config(connection=None):
 
 def head():
     """The newest revision this code knows."""
-    return alembic_script.ScriptDirectory.from_config(_config()).get_current_head()
+    scripts = alembic_script.ScriptDirectory.from_config(_config())
+    return scripts.get_current_head()
 
 
 def upgrade(revision='head'):

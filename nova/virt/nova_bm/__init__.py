@@ -1,4 +1,4 @@
-"""Lets nova-compute load nova-bm: ``compute_driver = nova_bm.BareMetalDriver``.
+"""Lets nova-compute load nova-bm (compute_driver = nova_bm.BareMetalDriver).
 
 Nova 34 imports a driver only as ``nova.virt.<compute_driver>``
 (``nova.virt.driver.load_compute_driver``), so this one module is shipped

@@ -175,7 +175,9 @@ class ClaimTestCase(base.DbTestCase):
         instance = uuidutils.generate_uuid()
         db_api.claim_node('node-1', instance)
         # instance_uuid is unique: the database itself refuses a second.
-        self.assertRaises(Exception, db_api.claim_node, 'node-2', instance)
+        error = self.assertRaises(exception.NodeNotAvailable,
+                                  db_api.claim_node, 'node-2', instance)
+        self.assertIn('already holds another node', str(error))
         self.assertIsNone(db_api.get_node('node-2').instance_uuid)
 
     def test_concurrent_claims_exactly_one_wins(self):

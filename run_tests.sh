@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The test command of README.rst's quick start. It does its own set-up:
+# tox in a private virtualenv (.venv-tools), pinned by upper-constraints.txt,
+# then tox's own environments for lint, unit/database and functional tests.
+#   ./run_tests.sh                  # pep8, py3, functional
+#   ./run_tests.sh -e py3 -- -n tests.unit.db   # any tox arguments
+set -euo pipefail
+cd "$(dirname "$0")"
+
+tools=.venv-tools
+python=${PYTHON:-python3}
+
+if [ ! -x "$tools/bin/tox" ]; then
+    if ! "$python" -m venv "$tools" 2>/dev/null; then
+        # Debian ships venv separately.
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+            apt-get update -qq && apt-get install -y -qq python3-venv
+            rm -rf "$tools" && "$python" -m venv "$tools"
+        else
+            echo "run_tests.sh: '$python -m venv' failed; install python3-venv" >&2
+            exit 1
+        fi
+    fi
+    "$tools/bin/pip" install -q -c upper-constraints.txt tox
+fi
+
+if [ $# -eq 0 ]; then
+    set -- -e pep8,py3,functional
+fi
+exec "$tools/bin/tox" "$@"

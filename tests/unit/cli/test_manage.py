@@ -1,0 +1,216 @@
+"""nova-bm-manage: what operators type, what they get back."""
+
+import json
+
+from nova_bm.db import api as db_api
+from tests.unit.cli import base
+from tests import utils
+
+PASSWORD = 'Sup3r-secret-pw'
+
+
+def create_args(index=1, **overrides):
+    options = {
+        '--name': 'node-%d' % index, '--host': 'proxy-1', '--cpus': '8',
+        '--memory-mb': '16384', '--local-gb': '100',
+        '--ipmi-address': '127.0.0.1', '--ipmi-port': str(6230 + index),
+        '--ipmi-username': 'admin', '--ipmi-password': PASSWORD,
+        '--mac': utils.mac(index),
+    }
+    options.update(overrides)
+    args = ['node', 'create']
+    for option, value in options.items():
+        if value is not None:
+            args += [option, value]
+    return args
+
+
+class DbCommandsTestCase(base.ManageTestCase):
+
+    def test_sync_and_version(self):
+        self.assertEqual('None\n', self.assertManage('db', 'version'))
+        out = self.assertManage('db', 'sync')
+        self.assertIn('Node database at revision', out)
+        version = self.assertManage('db', 'version').strip()
+        self.assertIn(version, out)
+        self.assertManage('db', 'sync')  # again: nothing to do, no error
+
+    def test_commands_before_sync_say_to_sync(self):
+        self.assertRefused(1, 'db sync', 'node', 'list')
+
+    def test_unreachable_database(self):
+        config = self.write_config(
+            '[baremetal_database]\n'
+            'connection = mysql+pymysql://nova:%s@127.0.0.1:1/nova_bm\n'
+            % PASSWORD, name='dead.conf')
+        line = self.assertRefused(1, 'node database is unavailable',
+                                  'node', 'list', config_file=config)
+        self.assertNotIn(PASSWORD, line)
+
+    def test_missing_config_file(self):
+        self.assertRefused(2, 'Configuration error', 'node', 'list',
+                           config_file='/nonexistent/nova.conf')
+
+
+class NodeCommandsTestCase(base.ManageTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.assertManage('db', 'sync')
+
+    def count(self):
+        return db_api.count_nodes()
+
+    def test_create_show_list_json_without_password(self):
+        out = self.assertManage(*create_args(1, **{'--trait': 'CUSTOM_R1'}),
+                                '-f', 'json')
+        created = json.loads(out)
+        self.assertEqual('******', created['ipmi_password'])
+        self.assertEqual(['CUSTOM_R1'], created['traits'])
+        self.assertEqual([utils.mac(1)], created['interfaces'])
+        shown = json.loads(self.assertManage('node', 'show', created['uuid'],
+                                             '-f', 'json'))
+        self.assertEqual(created, shown)
+        self.assertEqual('node-1', shown['name'])
+        self.assertEqual(16384, shown['memory_mb'])
+        listed = json.loads(self.assertManage('node', 'list', '-f', 'json'))
+        self.assertEqual(['node-1'], [n['Name'] for n in listed])
+        for text in (out, json.dumps(shown), json.dumps(listed),
+                     self.assertManage('node', 'show', 'node-1', '-f',
+                                       'yaml')):
+            self.assertNotIn(PASSWORD, text)
+        self.assertEqual(PASSWORD, db_api.get_node('node-1').ipmi_password)
+
+    def test_password_from_file(self):
+        path = self.write_file('pw', PASSWORD + '\n')
+        self.assertManage(*create_args(1, **{'--ipmi-password': None,
+                                             '--ipmi-password-file': path}))
+        self.assertEqual(PASSWORD, db_api.get_node('node-1').ipmi_password)
+
+    def test_bad_input_refused_nothing_written(self):
+        self.assertManage(*create_args(1))
+        cases = [
+            ('--mac', 'zz:54:00:00:00:02', 'mac', 'zz:54:00:00:00:02'),
+            ('--ipmi-address', '300.1.1.1', 'ipmi_address', '300.1.1.1'),
+            ('--ipmi-address', 'bad host!', 'ipmi_address', 'bad host!'),
+            ('--ipmi-port', '0', 'ipmi_port', "'0'"),
+            ('--ipmi-port', '65536', 'ipmi_port', '65536'),
+            ('--cpus', '0', 'cpus', "'0'"),
+            ('--cpus', '-4', 'cpus', '-4'),
+            ('--memory-mb', 'lots', 'memory_mb', 'lots'),
+            ('--local-gb', '0', 'local_gb', "'0'"),
+            ('--cpu-arch', 'z80', 'cpu_arch', 'z80'),
+            ('--resource-class', 'gold class!', 'resource_class',
+             'gold class!'),
+            ('--trait', 'custom_lower', 'trait', 'custom_lower'),
+            ('--name', 'node-1', 'name', 'node-1'),
+            ('--name', 'bad name', 'name', 'bad name'),
+            ('--mac', utils.mac(1), 'MAC address', utils.mac(1)),
+            ('--ipmi-port', '6231', 'BMC address:port', '127.0.0.1:6231'),
+            ('--ipmi-password-file', '/nonexistent/pw',
+             '--ipmi-password-file', '/nonexistent/pw'),
+        ]
+        for option, value, field, shown in cases:
+            overrides = {'--name': 'node-2', '--ipmi-port': '6232',
+                         '--mac': utils.mac(2), option: value}
+            if option == '--ipmi-password-file':
+                overrides['--ipmi-password'] = None
+            line = self.assertRefused(2, field, *create_args(**overrides))
+            self.assertIn(shown, line)
+            self.assertNotIn(PASSWORD, line)
+            self.assertEqual(1, self.count(), (option, value))
+
+    def test_missing_required_option_is_a_usage_error(self):
+        code, out, err = self.manage(*create_args(2, **{'--cpus': None}))
+        self.assertEqual(2, code)
+        self.assertIn('--cpus', err)
+        self.assertEqual(0, self.count())
+
+    def test_list_filters(self):
+        self.assertManage(*create_args(1))
+        self.assertManage(*create_args(2, **{'--host': 'proxy-2'}))
+        self.assertManage('node', 'update', 'node-2', '--maintenance',
+                          '--reason', 'fan')
+        names = lambda *a: [n['Name'] for n in json.loads(self.assertManage(
+            'node', 'list', '-f', 'json', *a))]
+        self.assertEqual(['node-1', 'node-2'], names())
+        self.assertEqual(['node-2'], names('--host', 'proxy-2'))
+        self.assertEqual(['node-2'], names('--maintenance'))
+        self.assertEqual(['node-1'], names('--no-maintenance'))
+        self.assertEqual('node-1\nnode-2\n', self.assertManage(
+            'node', 'list', '-f', 'value', '-c', 'Name'))
+        csv = self.assertManage('node', 'list', '-f', 'csv')
+        self.assertTrue(csv.startswith('"UUID","Name"'), csv)
+
+    def test_update(self):
+        self.assertManage(*create_args(1))
+        shown = json.loads(self.assertManage(
+            'node', 'update', 'node-1', '--cpus', '16', '--maintenance',
+            '--reason', 'bad DIMM', '-f', 'json'))
+        self.assertEqual((16, True, 'bad DIMM'),
+                         (shown['cpus'], shown['maintenance'],
+                          shown['maintenance_reason']))
+        shown = json.loads(self.assertManage(
+            'node', 'update', 'node-1', '--no-maintenance', '-f', 'json'))
+        self.assertEqual((False, None), (shown['maintenance'],
+                                         shown['maintenance_reason']))
+
+    def test_update_refusals(self):
+        self.assertManage(*create_args(1))
+        self.assertManage(*create_args(2))
+        self.assertRefused(2, 'cannot be renamed', 'node', 'update',
+                           'node-1', '--name', 'node-9')
+        self.assertRefused(2, 'ipmi_port', 'node', 'update', 'node-1',
+                           '--ipmi-port', '99999')
+        self.assertRefused(2, '127.0.0.1:6232', 'node', 'update', 'node-1',
+                           '--ipmi-port', '6232')
+        self.assertRefused(2, 'Nothing to update', 'node', 'update',
+                           'node-1')
+        self.assertRefused(1, 'could not be found', 'node', 'update', 'nope',
+                           '--cpus', '2')
+        node = db_api.get_node('node-1')
+        self.assertEqual(('node-1', 6231, 8),
+                         (node.name, node.ipmi_port, node.cpus))
+
+    def test_delete(self):
+        self.assertManage(*create_args(1))
+        self.assertManage(*create_args(2))
+        db_api.claim_node('node-2', '9d0a3c4e-5b6f-4a1b-8c2d-3e4f5a6b7c8d')
+        self.assertRefused(1, 'held by instance', 'node', 'delete', 'node-2')
+        self.assertIn('Deleted node node-1',
+                      self.assertManage('node', 'delete', 'node-1'))
+        self.assertEqual(['node-2'],
+                         [n.name for n in db_api.list_nodes()])
+        self.assertRefused(1, 'could not be found', 'node', 'delete',
+                           'node-1')
+
+
+class InterfaceCommandsTestCase(base.ManageTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.assertManage('db', 'sync')
+        self.assertManage(*create_args(1))
+        self.assertManage(*create_args(2))
+
+    def test_add_list_delete(self):
+        self.assertManage('interface', 'add', 'node-1', '52-54-00-AA-BB-CC')
+        rows = json.loads(self.assertManage('interface', 'list', 'node-1',
+                                            '-f', 'json'))
+        self.assertEqual([utils.mac(1), '52:54:00:aa:bb:cc'],
+                         [r['Address'] for r in rows])
+        self.assertEqual(3, len(json.loads(self.assertManage(
+            'interface', 'list', '-f', 'json'))))
+        self.assertManage('interface', 'delete', '52:54:00:aa:bb:cc')
+        self.assertEqual(2, len(db_api.list_interfaces()))
+
+    def test_refusals(self):
+        self.assertRefused(2, 'not a valid MAC', 'interface', 'add', 'node-1',
+                           'nonsense')
+        self.assertRefused(2, 'node-2', 'interface', 'add', 'node-1',
+                           utils.mac(2))
+        self.assertRefused(1, 'could not be found', 'interface', 'add',
+                           'nope', '52:54:00:aa:bb:cc')
+        self.assertRefused(1, 'No interface', 'interface', 'delete',
+                           '52:54:00:aa:bb:cc')
+        self.assertEqual(2, len(db_api.list_interfaces()))
