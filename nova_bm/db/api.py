@@ -19,7 +19,6 @@ import weakref
 
 from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import enginefacade
-from oslo_log import log as logging
 from oslo_utils import uuidutils
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -27,8 +26,6 @@ from sqlalchemy import orm
 from nova_bm.conf import CONF
 from nova_bm import exception
 from nova_bm.db import models
-
-LOG = logging.getLogger(__name__)
 
 # Rows per INSERT batch and values per IN (...) list: well under every
 # backend's limit on bound parameters.
