@@ -10,6 +10,20 @@ cd "$(dirname "$0")"
 tools=.venv-tools
 python=${PYTHON:-python3}
 
+# The IPMI tests talk to the fake BMCs with ipmitool and FreeIPMI too.
+missing=()
+command -v ipmitool >/dev/null || missing+=(ipmitool)
+command -v ipmipower >/dev/null || missing+=(freeipmi-tools)
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    else
+        echo "run_tests.sh: install ${missing[*]} (Debian packages)" >&2
+        exit 1
+    fi
+fi
+
 if [ ! -x "$tools/bin/tox" ]; then
     if ! "$python" -m venv "$tools" 2>/dev/null; then
         # Debian ships venv separately.

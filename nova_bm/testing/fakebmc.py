@@ -1,0 +1,372 @@
+"""A fleet of fake BMCs that speak real IPMI 2.0 (RMCP+, lanplus) over UDP.
+
+Shared by the tests, the demo and ``nova-bm-fakebmc``. Each BMC is a
+``pyghmi.ipmi.bmc.Bmc`` on its own UDP port that keeps a power state and a
+boot device (with its persistent flag); pyghmi's client, ``ipmitool -I
+lanplus`` and FreeIPMI's ``ipmipower`` all talk to it.
+
+Two things pyghmi's own server does not do, and this one does:
+
+* cipher suites: pyghmi 1.6.19's server always answers an RMCP+ open
+  session request with suite 3 (SHA-1) and a *success* status, even when
+  the client proposed suite 17 (SHA-256). pyghmi's client, which proposes 17
+  first, then breaks in RAKP. Real BMCs that lack suite 17 answer "no cipher
+  suite match" (RMCP+ status 0x11), and pyghmi's client then retries with
+  suite 3; so does this fake.
+* faults, per BMC, changeable while it runs: drop every reply, delay replies,
+  reject the credentials.
+
+A fleet is served by ``workers`` processes (each a single pyghmi I/O loop
+over its share of the sockets; select() cannot watch more than ~1,000), and
+is controlled over a UNIX socket with one JSON request per line.
+"""
+
+import argparse
+import json
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+
+from pyghmi.ipmi import bmc as pyghmi_bmc
+from pyghmi.ipmi.private import serversession
+from pyghmi.ipmi.private import session as ipmisession
+
+# RMCP+ status code (IPMI 2.0 table 13-15).
+_NO_CIPHER_SUITE_MATCH = 0x11
+_SHA1 = 1          # authentication algorithm RAKP-HMAC-SHA1
+_SHA1_96 = 1       # integrity algorithm HMAC-SHA1-96
+
+DEFAULT_USERNAME = 'admin'
+DEFAULT_PASSWORD = 'password'
+
+
+class Faults:
+    """What one BMC does wrong at the moment."""
+
+    def __init__(self):
+        self.drop = False
+        self.delay = 0.0
+        self.reject = False
+
+    def as_dict(self):
+        return {'drop': self.drop, 'delay': self.delay,
+                'reject': self.reject}
+
+
+class FakeServerSession(serversession.ServerSession):
+    """pyghmi's server session, refusing suites it cannot do."""
+
+    def create_open_session_response(self, request):
+        request = bytearray(request)
+        auth, integrity = request[12], request[20]
+        if auth != _SHA1 or integrity != _SHA1_96:
+            # Tag, status, reserved, remote console session id.
+            return (bytearray([request[0], _NO_CIPHER_SUITE_MATCH, 0, 0])
+                    + request[4:8])
+        return super().create_open_session_response(request)
+
+
+class FakeBmc(pyghmi_bmc.Bmc):
+    """One BMC: a power state and a boot device, answered over IPMI."""
+
+    def __init__(self, username, password, port, address, faults):
+        self.username = username
+        self.password = password
+        self.faults = faults
+        self.power = 'off'
+        self.boot_device = 'default'
+        self.boot_persistent = False
+        super().__init__({username: password}, port=port, address=address)
+
+    # pyghmi creates server sessions from here; use ours.
+    def sessionless_data(self, data, sockaddr):
+        if len(data) >= 22 and data[0] == 6 and data[4] == 6 and (
+                data[5] == 16):
+            self.authdata = {self.username: (
+                self.password + '-rejected' if self.faults.reject
+                else self.password)}
+            FakeServerSession(self.authdata, self.kg, sockaddr,
+                              self.serversocket, bytearray(data[16:]),
+                              self.uuid, bmc=self)
+            return
+        return super().sessionless_data(data, sockaddr)
+
+    def get_power_state(self):
+        return self.power
+
+    def power_on(self):
+        self.power = 'on'
+
+    def power_off(self):
+        self.power = 'off'
+
+    def power_shutdown(self):
+        # A soft off: the "operating system" obeys at once.
+        self.power = 'off'
+
+    def power_reset(self):
+        if self.power != 'on':
+            return 0xd5  # command not supported in present state
+        self.power = 'on'
+
+    def power_cycle(self):
+        if self.power != 'on':
+            return 0xd5
+        self.power = 'on'
+
+    def get_boot_device(self):
+        return self.boot_device
+
+    def get_system_boot_options(self, request, session):
+        if request['data'][0] == 5:
+            device = pyghmi_bmc.ipmicommand.boot_devices[self.boot_device]
+            flags = 0x80 | (0x40 if self.boot_persistent else 0)
+            return session.send_ipmi_response(
+                data=[1, 5, flags, device, 0, 0, 0])
+        return super().get_system_boot_options(request, session)
+
+    def set_system_boot_options(self, request, session):
+        data = request['data']
+        if data[0] == 5 and len(data) >= 3:
+            device = pyghmi_bmc.ipmicommand.boot_devices.get(
+                (data[2] >> 2) & 0b1111)
+            if device is None:
+                return session.send_ipmi_response(code=0xcc)
+            self.boot_device = device
+            self.boot_persistent = bool(data[1] & 0x40)
+            return session.send_ipmi_response()
+        return super().set_system_boot_options(request, session)
+
+    def state(self):
+        return {'port': self.port, 'power': self.power,
+                'boot_device': self.boot_device,
+                'boot_persistent': self.boot_persistent,
+                'faults': self.faults.as_dict()}
+
+
+class _ReplyFilter:
+    """Applies the drop and delay faults to every reply a BMC sends.
+
+    pyghmi sends every server reply through ``session._io_sendto``; this
+    process runs only fake BMCs, so wrapping it here affects nothing else.
+    """
+
+    def __init__(self):
+        self.faults_by_socket = {}
+        self._send = ipmisession._io_sendto
+
+    def install(self):
+        ipmisession._io_sendto = self
+
+    def __call__(self, mysocket, packet, sockaddr):
+        faults = self.faults_by_socket.get(mysocket)
+        if faults is not None:
+            if faults.drop:
+                return
+            if faults.delay:
+                timer = threading.Timer(faults.delay, self._send,
+                                        (mysocket, bytes(packet), sockaddr))
+                timer.daemon = True
+                timer.start()
+                return
+        return self._send(mysocket, packet, sockaddr)
+
+
+def _serve(address, ports, username, password, control_path, ready):
+    """One worker process: serve ``ports`` until SIGTERM."""
+    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
+    reply_filter = _ReplyFilter()
+    reply_filter.install()
+    bmcs = {}
+    try:
+        for port in ports:
+            faults = Faults()
+            bmc = FakeBmc(username, password, port, address, faults)
+            reply_filter.faults_by_socket[bmc.serversocket] = faults
+            bmcs[port] = bmc
+    except OSError as e:
+        ready.put('error: cannot listen on %s:%s: %s' % (address, port,
+                                                         e.strerror))
+        return
+    control = threading.Thread(target=_control_loop,
+                               args=(control_path, bmcs), daemon=True)
+    control.start()
+    ready.put('ok')
+    while True:
+        ipmisession.Session.wait_for_rsp(timeout=5)
+
+
+def _control_loop(path, bmcs):
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(16)
+    while True:
+        connection, _ = server.accept()
+        with connection, connection.makefile('rw') as stream:
+            for line in stream:
+                stream.write(json.dumps(_control(json.loads(line), bmcs))
+                             + '\n')
+                stream.flush()
+
+
+def _control(request, bmcs):
+    bmc = bmcs.get(request.get('port'))
+    if bmc is None:
+        return {'error': 'no BMC on port %s' % request.get('port')}
+    for key in ('drop', 'delay', 'reject'):
+        if key in request:
+            setattr(bmc.faults, key, request[key])
+    for key in ('power', 'boot_device'):
+        if key in request:
+            setattr(bmc, key, request[key])
+    return bmc.state()
+
+
+class Fleet:
+    """N fake BMCs on consecutive UDP ports, in ``workers`` processes.
+
+    Use as a context manager or call ``start()``/``stop()``. ``ports`` are
+    ``base_port … base_port + count - 1`` on ``address``.
+    """
+
+    def __init__(self, count, base_port, address='127.0.0.1',
+                 username=DEFAULT_USERNAME, password=DEFAULT_PASSWORD,
+                 workers=None, control_dir=None):
+        self.count = count
+        self.base_port = base_port
+        self.address = address
+        self.username = username
+        self.password = password
+        self.workers = max(1, min(workers or (1 + count // 250), count))
+        self._control_dir = control_dir
+        self._processes = []
+        self._control_paths = {}
+
+    @property
+    def ports(self):
+        return list(range(self.base_port, self.base_port + self.count))
+
+    def start(self, timeout=60):
+        import tempfile
+        directory = self._control_dir or tempfile.mkdtemp(
+            prefix='nova_bm_fakebmc_')
+        context = multiprocessing.get_context('spawn')
+        ready = context.Queue()
+        ports = self.ports
+        share = -(-len(ports) // self.workers)
+        for index in range(self.workers):
+            chunk = ports[index * share:(index + 1) * share]
+            if not chunk:
+                continue
+            path = os.path.join(directory, 'control-%d.sock' % index)
+            for port in chunk:
+                self._control_paths[port] = path
+            process = context.Process(
+                target=_serve, daemon=True,
+                args=(self.address, chunk, self.username, self.password,
+                      path, ready))
+            process.start()
+            self._processes.append(process)
+        deadline = time.monotonic() + timeout
+        for _ in self._processes:
+            status = ready.get(timeout=max(0.1, deadline - time.monotonic()))
+            if status != 'ok':
+                self.stop()
+                raise RuntimeError(status)
+        return self
+
+    def stop(self):
+        for process in self._processes:
+            if process.is_alive():
+                process.terminate()
+        for process in self._processes:
+            process.join(10)
+        self._processes = []
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def control(self, port, **request):
+        """Set faults or state of the BMC on ``port``; return its state."""
+        request['port'] = port
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.settimeout(10)
+            client.connect(self._control_paths[port])
+            with client.makefile('rw') as stream:
+                stream.write(json.dumps(request) + '\n')
+                stream.flush()
+                return json.loads(stream.readline())
+
+    def state(self, port):
+        return self.control(port)
+
+
+def free_port_range(count, address='127.0.0.1', start=20000, end=60000):
+    """A base port whose ``count`` consecutive UDP ports are free now."""
+    import random
+    for _ in range(200):
+        base = random.randrange(start, end - count)
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sockets.append(sock)
+                sock.bind((address, port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError('no %d consecutive free UDP ports' % count)
+
+
+def main(argv=None):
+    """``nova-bm-fakebmc``: serve N fake BMCs until SIGTERM."""
+    parser = argparse.ArgumentParser(
+        prog='nova-bm-fakebmc',
+        description='Serve N fake IPMI 2.0 BMCs on consecutive UDP ports.')
+    parser.add_argument('--count', type=int, required=True)
+    parser.add_argument('--base-port', type=int, required=True)
+    parser.add_argument('--address', default='127.0.0.1')
+    parser.add_argument('--username', default=DEFAULT_USERNAME)
+    parser.add_argument('--password', default=DEFAULT_PASSWORD)
+    parser.add_argument('--workers', type=int,
+                        help='Processes serving the fleet (default: one '
+                             'per 250 BMCs).')
+    parser.add_argument('--control-dir',
+                        help='Directory for the control sockets.')
+    args = parser.parse_args(argv)
+    if args.count < 1:
+        parser.error('--count must be at least 1')
+    if not 1 <= args.base_port <= 65536 - args.count:
+        parser.error('--base-port: ports %d-%d are not all valid UDP ports'
+                     % (args.base_port, args.base_port + args.count - 1))
+    fleet = Fleet(args.count, args.base_port, args.address, args.username,
+                  args.password, workers=args.workers,
+                  control_dir=args.control_dir)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: stopped.set())
+    signal.signal(signal.SIGINT, lambda *a: stopped.set())
+    try:
+        fleet.start()
+    except RuntimeError as e:
+        print('nova-bm-fakebmc: %s' % e, file=sys.stderr)
+        return 1
+    print('nova-bm-fakebmc: %d BMCs on %s:%d-%d (user %s); SIGTERM stops'
+          % (args.count, args.address, args.base_port,
+             args.base_port + args.count - 1, args.username), flush=True)
+    stopped.wait()
+    fleet.stop()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
