@@ -89,3 +89,47 @@ class DatabaseUnavailable(NovaBMException):
 class DatabaseNotReady(NovaBMException):
     message = ('The node database has no schema or an old one (%(reason)s); '
                'run "nova-bm-manage db sync".')
+
+
+class InvalidBmcParameters(Invalid):
+    message = 'Node %(node)s cannot be managed over IPMI: %(reason)s'
+
+
+class BmcError(NovaBMException):
+    """A BMC did not do what was asked; ``bmc`` is its ``address:port``.
+
+    ``counts_against_bmc`` says whether the failure means the BMC is not
+    healthy (it feeds the per-BMC breaker); a BMC that answered with a
+    refusal is alive.
+    """
+
+    message = 'BMC %(bmc)s failed: %(reason)s'
+    counts_against_bmc = True
+
+
+class BmcUnreachable(BmcError):
+    message = 'BMC %(bmc)s is unreachable: %(reason)s'
+
+
+class BmcTimeout(BmcError):
+    message = 'BMC %(bmc)s did not answer %(command)s within %(timeout)s s.'
+
+
+class BmcAuthFailed(BmcError):
+    message = 'BMC %(bmc)s refused the IPMI credentials: %(reason)s'
+
+
+class BmcCommandRefused(BmcError):
+    message = 'BMC %(bmc)s refused %(command)s: %(reason)s'
+    counts_against_bmc = False
+
+
+class BmcBreakerOpen(BmcUnreachable):
+    message = ('BMC %(bmc)s failed %(failures)d times in a row (last: '
+               '%(reason)s); it is not contacted again for %(remaining)d s.')
+
+
+class PowerStateTimeout(BmcError):
+    message = ('BMC %(bmc)s accepted "power %(target)s" but still reports '
+               '%(state)s after %(timeout)s s.')
+    counts_against_bmc = False

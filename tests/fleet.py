@@ -2,6 +2,7 @@
 
 import shutil
 import subprocess
+import types
 
 import fixtures
 
@@ -11,19 +12,31 @@ from nova_bm.testing import fakebmc
 class FleetFixture(fixtures.Fixture):
     """``count`` fake BMCs on free consecutive UDP ports of 127.0.0.1."""
 
-    def __init__(self, count, workers=None):
+    def __init__(self, count, workers=None,
+                 password=fakebmc.DEFAULT_PASSWORD):
         super().__init__()
         self.count = count
         self.workers = workers
+        self.password = password
 
     def _setUp(self):
         base = fakebmc.free_port_range(self.count)
-        self.fleet = fakebmc.Fleet(self.count, base, workers=self.workers)
+        self.fleet = fakebmc.Fleet(self.count, base, workers=self.workers,
+                                   password=self.password)
         self.fleet.start()
         self.addCleanup(self.fleet.stop)
         self.ports = self.fleet.ports
         self.username = self.fleet.username
-        self.password = self.fleet.password
+
+    def node(self, index, **overrides):
+        """A node row-like object for the BMC ``ports[index]``."""
+        values = {'uuid': 'uuid-%d' % index, 'name': 'node-%d' % index,
+                  'ipmi_address': '127.0.0.1',
+                  'ipmi_port': self.ports[index],
+                  'ipmi_username': self.username,
+                  'ipmi_password': self.password}
+        values.update(overrides)
+        return types.SimpleNamespace(**values)
 
 
 def ipmitool(port, *args, username=fakebmc.DEFAULT_USERNAME,
@@ -37,3 +50,8 @@ def ipmitool(port, *args, username=fakebmc.DEFAULT_USERNAME,
         [tool, '-I', 'lanplus', '-H', '127.0.0.1', '-p', str(port),
          '-U', username, '-P', password, '-R', '1', '-N', '1'] + list(args),
         capture_output=True, text=True, timeout=60)
+
+
+def unused_port():
+    """A UDP port on 127.0.0.1 where nothing listens: a dead BMC."""
+    return fakebmc.free_port_range(1)

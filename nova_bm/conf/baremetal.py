@@ -9,7 +9,7 @@ GROUP = cfg.OptGroup(
     title='Bare-metal proxy options',
     help='Options of the nova-bm virt driver, power layer and tools.')
 
-opts = [
+node_opts = [
     cfg.StrOpt(
         'default_resource_class',
         default='baremetal',
@@ -24,6 +24,56 @@ opts = [
         choices=node_fields.CPU_ARCHITECTURES,
         help='CPU architecture given to a node enrolled without one.'),
 ]
+
+ipmi_opts = [
+    cfg.FloatOpt(
+        'ipmi_timeout',
+        default=5.0, min=0.5, max=10.0,
+        help='Seconds one IPMI call to one BMC may take, session logon '
+             'included, before it fails. Packets are retransmitted within '
+             'this time; a BMC that never answers costs it once and '
+             'delays no other BMC.'),
+    cfg.IntOpt(
+        'ipmi_retries',
+        default=2, min=0, max=10,
+        help='How many times a call is retried when the BMC answered but '
+             'could not do it now (busy) or dropped the session. A call '
+             'that timed out is not retried.'),
+    cfg.FloatOpt(
+        'ipmi_retry_interval',
+        default=0.5, min=0.0,
+        help='Seconds before the first retry; each further retry waits '
+             'twice as long.'),
+    cfg.IntOpt(
+        'ipmi_breaker_threshold',
+        default=3, min=1,
+        help='After this many consecutive failed calls (unreachable, '
+             'timed out, credentials refused) a BMC is not contacted '
+             'for ipmi_breaker_cooldown seconds; calls fail at once.'),
+    cfg.FloatOpt(
+        'ipmi_breaker_cooldown',
+        default=60.0, min=0.0,
+        help='Seconds a failing BMC is left alone before one probe call '
+             'is let through again.'),
+    cfg.IntOpt(
+        'ipmi_parallelism',
+        default=256, min=1,
+        help='How many BMCs one process talks to at the same time. More '
+             'BMCs wait for a free slot; a power sweep over N nodes takes '
+             'about N / ipmi_parallelism round trips.'),
+    cfg.IntOpt(
+        'power_state_timeout',
+        default=60, min=1,
+        help='Seconds to wait, after power on, off or reboot, until the '
+             'BMC reports the target power state.'),
+    cfg.FloatOpt(
+        'power_state_poll_interval',
+        default=1.0, min=0.05,
+        help='Seconds between power state reads while waiting for the '
+             'target state.'),
+]
+
+opts = node_opts + ipmi_opts
 
 
 def register_opts(conf):

@@ -5,7 +5,7 @@ Shared by the tests, the demo and ``nova-bm-fakebmc``. Each BMC is a
 boot device (with its persistent flag); pyghmi's client, ``ipmitool -I
 lanplus`` and FreeIPMI's ``ipmipower`` all talk to it.
 
-Two things pyghmi's own server does not do, and this one does:
+Three things pyghmi's own server does not do, and this one does:
 
 * cipher suites: pyghmi 1.6.19's server always answers an RMCP+ open
   session request with suite 3 (SHA-1) and a *success* status, even when
@@ -13,8 +13,13 @@ Two things pyghmi's own server does not do, and this one does:
   first, then breaks in RAKP. Real BMCs that lack suite 17 answer "no cipher
   suite match" (RMCP+ status 0x11), and pyghmi's client then retries with
   suite 3; so does this fake.
+* sessions per BMC: when a client logs on again from the same UDP port,
+  pyghmi's server drops that client's sessions on every BMC of the process;
+  this one drops only the BMC's own (a real BMC is alone in its box).
 * faults, per BMC, changeable while it runs: drop every reply, delay replies,
-  reject the credentials.
+  reject the credentials, answer the next N chassis commands "node busy",
+  accept power commands without changing the power state ("stuck"),
+  forget every session (as a BMC reset does).
 
 A fleet is served by ``workers`` processes (each a single pyghmi I/O loop
 over its share of the sockets; select() cannot watch more than ~1,000), and
@@ -35,10 +40,14 @@ from pyghmi.ipmi import bmc as pyghmi_bmc
 from pyghmi.ipmi.private import serversession
 from pyghmi.ipmi.private import session as ipmisession
 
+from nova_bm.power import ipmi_session
+
 # RMCP+ status code (IPMI 2.0 table 13-15).
 _NO_CIPHER_SUITE_MATCH = 0x11
 _SHA1 = 1          # authentication algorithm RAKP-HMAC-SHA1
 _SHA1_96 = 1       # integrity algorithm HMAC-SHA1-96
+_CHASSIS_NETFN = 0x00
+_NODE_BUSY = 0xc0  # completion code
 
 DEFAULT_USERNAME = 'admin'
 DEFAULT_PASSWORD = 'password'
@@ -51,10 +60,13 @@ class Faults:
         self.drop = False
         self.delay = 0.0
         self.reject = False
+        self.busy = 0
+        self.stuck = False
 
     def as_dict(self):
         return {'drop': self.drop, 'delay': self.delay,
-                'reject': self.reject}
+                'reject': self.reject, 'busy': self.busy,
+                'stuck': self.stuck}
 
 
 class FakeServerSession(serversession.ServerSession):
@@ -67,7 +79,30 @@ class FakeServerSession(serversession.ServerSession):
             # Tag, status, reserved, remote console session id.
             return (bytearray([request[0], _NO_CIPHER_SUITE_MATCH, 0, 0])
                     + request[4:8])
+        self.bmc.logons += 1
         return super().create_open_session_response(request)
+
+    def _handle_ipmi_packet(self, data, sockaddr=None, qent=None):
+        if (data[4] in (0, 2) and len(data) >= 13
+                and not any(data[5:13])):
+            # A client logging on again from the same UDP port. pyghmi
+            # 1.6.19 handles this by deleting the sessions of that client
+            # address on *every* BMC of the process, which silences all
+            # the other BMCs a client talks to over one shared socket
+            # (pyghmi's client puts up to 64 BMCs on a socket). A BMC
+            # forgets only its own session.
+            handlers = ipmisession.Session.bmc_handlers.get(sockaddr, {})
+            handlers.pop(self.bmc.port, None)
+            if not handlers:
+                ipmisession.Session.bmc_handlers.pop(sockaddr, None)
+            return self.bmc.sessionless_data(data, sockaddr)
+        return super()._handle_ipmi_packet(data, sockaddr, qent)
+
+    def sessionless_data(self, data, sockaddr):
+        # pyghmi 1.6.19 hands a session a packet that arrived for it after
+        # it closed (a client that logs out and straight back in) as
+        # "sessionless data", which only the BMC object can take.
+        return self.bmc.sessionless_data(data, sockaddr)
 
 
 class FakeBmc(pyghmi_bmc.Bmc):
@@ -80,6 +115,7 @@ class FakeBmc(pyghmi_bmc.Bmc):
         self.power = 'off'
         self.boot_device = 'default'
         self.boot_persistent = False
+        self.logons = 0
         super().__init__({username: password}, port=port, address=address)
 
     # pyghmi creates server sessions from here; use ours.
@@ -95,18 +131,33 @@ class FakeBmc(pyghmi_bmc.Bmc):
             return
         return super().sessionless_data(data, sockaddr)
 
+    def handle_raw_request(self, request, session):
+        if self.faults.busy and request['netfn'] == _CHASSIS_NETFN:
+            self.faults.busy -= 1
+            return session.send_ipmi_response(code=_NODE_BUSY)
+        return super().handle_raw_request(request, session)
+
+    def forget_sessions(self):
+        """Drop every session, as a BMC does when it resets."""
+        for handlers in list(ipmisession.Session.bmc_handlers.values()):
+            if isinstance(handlers, dict):
+                handlers.pop(self.port, None)
+
     def get_power_state(self):
         return self.power
 
     def power_on(self):
-        self.power = 'on'
+        if not self.faults.stuck:
+            self.power = 'on'
 
     def power_off(self):
-        self.power = 'off'
+        if not self.faults.stuck:
+            self.power = 'off'
 
     def power_shutdown(self):
         # A soft off: the "operating system" obeys at once.
-        self.power = 'off'
+        if not self.faults.stuck:
+            self.power = 'off'
 
     def power_reset(self):
         if self.power != 'on':
@@ -145,6 +196,7 @@ class FakeBmc(pyghmi_bmc.Bmc):
         return {'port': self.port, 'power': self.power,
                 'boot_device': self.boot_device,
                 'boot_persistent': self.boot_persistent,
+                'logons': self.logons,
                 'faults': self.faults.as_dict()}
 
 
@@ -179,6 +231,7 @@ class _ReplyFilter:
 def _serve(address, ports, username, password, control_path, ready):
     """One worker process: serve ``ports`` until SIGTERM."""
     signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
+    ipmi_session.install_fixes()
     reply_filter = _ReplyFilter()
     reply_filter.install()
     bmcs = {}
@@ -192,24 +245,34 @@ def _serve(address, ports, username, password, control_path, ready):
         ready.put('error: cannot listen on %s:%s: %s' % (address, port,
                                                          e.strerror))
         return
+    # Listening before "ok" is reported: the parent may call control() next.
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(control_path)
+    server.listen(16)
     control = threading.Thread(target=_control_loop,
-                               args=(control_path, bmcs), daemon=True)
+                               args=(server, bmcs), daemon=True)
     control.start()
     ready.put('ok')
+    wakeup = threading.Event()
     while True:
-        ipmisession.Session.wait_for_rsp(timeout=5)
+        wakeup.clear()
+        try:
+            ipmi_session.pump(5, wakeup)
+        except Exception as e:
+            # One malformed exchange must not silence every BMC here.
+            print('nova-bm-fakebmc: ignoring %r' % e, file=sys.stderr)
 
 
-def _control_loop(path, bmcs):
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(path)
-    server.listen(16)
+def _control_loop(server, bmcs):
     while True:
         connection, _ = server.accept()
         with connection, connection.makefile('rw') as stream:
             for line in stream:
-                stream.write(json.dumps(_control(json.loads(line), bmcs))
-                             + '\n')
+                try:
+                    reply = _control(json.loads(line), bmcs)
+                except Exception as e:
+                    reply = {'error': repr(e)}
+                stream.write(json.dumps(reply) + '\n')
                 stream.flush()
 
 
@@ -217,9 +280,11 @@ def _control(request, bmcs):
     bmc = bmcs.get(request.get('port'))
     if bmc is None:
         return {'error': 'no BMC on port %s' % request.get('port')}
-    for key in ('drop', 'delay', 'reject'):
+    for key in ('drop', 'delay', 'reject', 'busy', 'stuck'):
         if key in request:
             setattr(bmc.faults, key, request[key])
+    if request.get('forget_sessions'):
+        bmc.forget_sessions()
     for key in ('power', 'boot_device'):
         if key in request:
             setattr(bmc, key, request[key])

@@ -1,0 +1,1 @@
+"""The power layer: talking to the BMCs of bare-metal nodes."""

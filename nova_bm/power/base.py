@@ -1,0 +1,78 @@
+"""The power interface every power implementation offers.
+
+Like Ironic's ``PowerInterface``: ``validate`` checks a node's parameters and
+never talks to the BMC; every other method does, and raises only
+:class:`nova_bm.exception.BmcError` subclasses for BMC trouble. A node is
+anything with the attributes of a ``bm_nodes`` row (``uuid``, ``name``,
+``ipmi_address``, ``ipmi_port``, ``ipmi_username``, ``ipmi_password``).
+"""
+
+import abc
+
+POWER_ON = 'on'
+POWER_OFF = 'off'
+
+#: Boot devices a caller may ask for.
+BOOT_DEVICES = ('pxe', 'disk', 'cdrom', 'bios', 'safe', 'default')
+
+SOFT = 'soft'
+HARD = 'hard'
+
+
+class PowerInterface(metaclass=abc.ABCMeta):
+    """Power and boot-device control of bare-metal nodes."""
+
+    @abc.abstractmethod
+    def validate(self, node):
+        """Check the node's BMC parameters without contacting the BMC.
+
+        :raises: InvalidBmcParameters naming what is wrong.
+        """
+
+    @abc.abstractmethod
+    def check_access(self, node):
+        """Log into the node's BMC with its stored credentials.
+
+        :raises: BmcError when the BMC cannot be reached or refuses them.
+        """
+
+    @abc.abstractmethod
+    def get_power_state(self, node):
+        """Return ``POWER_ON`` or ``POWER_OFF``, as the BMC reports it now."""
+
+    @abc.abstractmethod
+    def get_power_states(self, nodes):
+        """Ask many BMCs at once.
+
+        :returns: ``{node.uuid: POWER_ON | POWER_OFF | BmcError}``, one entry
+            per node; a failing BMC costs at most one timeout and does not
+            delay the answers of the others.
+        """
+
+    @abc.abstractmethod
+    def power_on(self, node):
+        """Power on; return once the BMC reports on (bounded)."""
+
+    @abc.abstractmethod
+    def power_off(self, node):
+        """Hard power off; return once the BMC reports off (bounded)."""
+
+    @abc.abstractmethod
+    def soft_power_off(self, node, timeout):
+        """Ask the OS to shut down; return once off within ``timeout`` s.
+
+        :raises: PowerStateTimeout when the node is still on afterwards;
+            the caller decides whether to force it off.
+        """
+
+    @abc.abstractmethod
+    def reboot(self, node, kind=HARD):
+        """Reboot (``SOFT`` or ``HARD``); return once the BMC reports on."""
+
+    @abc.abstractmethod
+    def set_boot_device(self, node, device, persistent=False):
+        """Boot from ``device`` (one of BOOT_DEVICES) next time or always."""
+
+    @abc.abstractmethod
+    def get_boot_device(self, node):
+        """Return ``{'boot_device': …, 'persistent': bool}``."""

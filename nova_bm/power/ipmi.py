@@ -1,0 +1,190 @@
+"""Power control over IPMI 2.0 (lanplus) with pyghmi.
+
+A thin class over the process's IPMI loop (:mod:`nova_bm.power.ipmi_loop`),
+which owns sessions, timeouts, retries and the per-BMC breaker. This module
+adds what a power operation means: which requests to send, and, for power
+changes, polling until the BMC reports the target state. It never reports a
+state it has not read back from the BMC.
+"""
+
+import time
+
+from oslo_log import log as logging
+
+from nova_bm.conf import CONF
+from nova_bm import exception
+from nova_bm.power import base
+from nova_bm.power import ipmi_loop
+from nova_bm.power import ipmi_messages
+
+LOG = logging.getLogger(__name__)
+
+# IPMI 2.0 §13.8/§22.28: user names up to 16 bytes, passwords up to 20.
+_MAX_USERNAME = 16
+_MAX_PASSWORD = 20
+
+
+def _node_label(node):
+    return getattr(node, 'name', None) or getattr(node, 'uuid', '?')
+
+
+def bmc_target(node):
+    """The node's BMC as a :class:`~ipmi_loop.BmcTarget`, checked offline.
+
+    :raises: InvalidBmcParameters naming the first missing or bad field.
+    """
+    def refuse(reason):
+        raise exception.InvalidBmcParameters(node=_node_label(node),
+                                             reason=reason)
+
+    address = getattr(node, 'ipmi_address', None)
+    port = getattr(node, 'ipmi_port', None) or 623
+    username = getattr(node, 'ipmi_username', None)
+    password = getattr(node, 'ipmi_password', None)
+    if not address:
+        refuse('it has no ipmi_address')
+    try:
+        port = int(port)
+    except (TypeError, ValueError):
+        refuse('ipmi_port %r is not a number' % (port,))
+    if not 1 <= port <= 65535:
+        refuse('ipmi_port %d is not a UDP port' % port)
+    if not username:
+        refuse('it has no ipmi_username')
+    if len(username.encode('utf-8')) > _MAX_USERNAME:
+        refuse('ipmi_username is longer than IPMI allows (16 bytes)')
+    if password is None:
+        refuse('it has no ipmi_password')
+    if len(password.encode('utf-8')) > _MAX_PASSWORD:
+        refuse('ipmi_password is longer than IPMI 2.0 allows (20 bytes)')
+    return ipmi_loop.BmcTarget(address, port, username, password)
+
+
+class IPMIPower(base.PowerInterface):
+    """:class:`~nova_bm.power.base.PowerInterface` over IPMI 2.0.
+
+    Safe to share between threads (and green threads): all state lives in
+    the IPMI loop. ``loop`` is for tests; by default the process's loop.
+    """
+
+    def __init__(self, loop=None):
+        self._loop = loop
+
+    @property
+    def loop(self):
+        return self._loop or ipmi_loop.get_loop()
+
+    @staticmethod
+    def _submit_options():
+        group = CONF.baremetal
+        return {'timeout': group.ipmi_timeout,
+                'retries': group.ipmi_retries,
+                'retry_interval': group.ipmi_retry_interval}
+
+    def _call(self, node, request):
+        target = bmc_target(node)
+        future = self.loop.submit(target, request, **self._submit_options())
+        try:
+            return future.result()
+        except exception.BmcError as e:
+            LOG.warning('IPMI %(request)s for node %(node)s failed: '
+                        '%(error)s', {'request': request.name,
+                                      'node': _node_label(node), 'error': e})
+            raise
+
+    # -- interface ------------------------------------------------------
+
+    def validate(self, node):
+        bmc_target(node)
+
+    def check_access(self, node):
+        self._call(node, ipmi_messages.logon_check())
+
+    def get_power_state(self, node):
+        return self._call(node, ipmi_messages.get_power_state())
+
+    def get_power_states(self, nodes):
+        results = {}
+        work = []
+        for node in nodes:
+            try:
+                work.append((node, bmc_target(node)))
+            except exception.InvalidBmcParameters as e:
+                results[node.uuid] = e
+        futures = self.loop.submit_many(
+            [(target, ipmi_messages.get_power_state())
+             for _, target in work], **self._submit_options())
+        failed = 0
+        for (node, _), future in zip(work, futures, strict=True):
+            try:
+                results[node.uuid] = future.result()
+            except exception.BmcError as e:
+                results[node.uuid] = e
+                failed += 1
+        if failed:
+            LOG.warning('Power status: %(failed)d of %(total)d BMCs did not '
+                        'answer', {'failed': failed, 'total': len(work)})
+        return results
+
+    def power_on(self, node):
+        return self._change_power(node, ipmi_messages.CONTROL_POWER_ON,
+                                  'power on', base.POWER_ON,
+                                  CONF.baremetal.power_state_timeout)
+
+    def power_off(self, node):
+        return self._change_power(node, ipmi_messages.CONTROL_POWER_OFF,
+                                  'power off', base.POWER_OFF,
+                                  CONF.baremetal.power_state_timeout)
+
+    def soft_power_off(self, node, timeout):
+        return self._change_power(node, ipmi_messages.CONTROL_SOFT_OFF,
+                                  'soft power off', base.POWER_OFF, timeout)
+
+    def reboot(self, node, kind=base.HARD):
+        if kind not in (base.SOFT, base.HARD):
+            raise exception.InvalidBmcParameters(
+                node=_node_label(node), reason='unknown reboot kind %r'
+                % (kind,))
+        if kind == base.SOFT:
+            # As Ironic: a soft reboot is an orderly shutdown, then power on.
+            if self.get_power_state(node) == base.POWER_ON:
+                self.soft_power_off(node, CONF.baremetal.power_state_timeout)
+            return self.power_on(node)
+        if self.get_power_state(node) == base.POWER_OFF:
+            # Hard reset is refused by a powered-off chassis.
+            return self.power_on(node)
+        return self._change_power(node, ipmi_messages.CONTROL_HARD_RESET,
+                                  'reset', base.POWER_ON,
+                                  CONF.baremetal.power_state_timeout)
+
+    def set_boot_device(self, node, device, persistent=False):
+        if device not in base.BOOT_DEVICES:
+            raise exception.InvalidBmcParameters(
+                node=_node_label(node), reason='unknown boot device %r; '
+                'expected one of %s' % (device, ', '.join(base.BOOT_DEVICES)))
+        self._call(node, ipmi_messages.set_boot_device(device, persistent))
+
+    def get_boot_device(self, node):
+        return self._call(node, ipmi_messages.get_boot_device())
+
+    # -- helpers ----------------------------------------------------------
+
+    def _change_power(self, node, action, name, target_state, timeout):
+        """Send a chassis control, then poll until ``target_state``.
+
+        :raises: PowerStateTimeout when the BMC still reports another state
+            after ``timeout`` seconds.
+        """
+        self._call(node, ipmi_messages.chassis_control(action, name))
+        deadline = time.monotonic() + timeout
+        interval = CONF.baremetal.power_state_poll_interval
+        while True:
+            state = self.get_power_state(node)
+            if state == target_state:
+                return state
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise exception.PowerStateTimeout(
+                    bmc=bmc_target(node).label, target=target_state,
+                    state=state, timeout=timeout)
+            time.sleep(min(interval, remaining))

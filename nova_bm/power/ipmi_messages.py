@@ -1,0 +1,117 @@
+"""The IPMI 2.0 requests nova-bm sends, and how their answers read.
+
+Each :class:`Request` is a short list of raw IPMI commands and a function
+that turns their response data into a result. Pure data, no I/O: the IPMI
+loop sends them, the unit tests check them against the spec's tables.
+"""
+
+import collections
+
+from nova_bm.power import base
+
+#: One raw IPMI command: network function, command, request data, and a
+#: name for error messages.
+Command = collections.namedtuple('Command', 'netfn command data name')
+
+# IPMI 2.0 §28.2 Get Chassis Status, §28.3 Chassis Control,
+# §28.12/28.13 Set/Get System Boot Options.
+_CHASSIS = 0x00
+_GET_CHASSIS_STATUS = 0x01
+_CHASSIS_CONTROL = 0x02
+_SET_BOOT_OPTIONS = 0x08
+_GET_BOOT_OPTIONS = 0x09
+_APP = 0x06
+_GET_DEVICE_ID = 0x01
+
+CONTROL_POWER_OFF = 0
+CONTROL_POWER_ON = 1
+CONTROL_HARD_RESET = 3
+CONTROL_SOFT_OFF = 5
+
+_BOOT_FLAGS = 5
+_BOOT_FLAG_VALID = 0x80
+_BOOT_PERSISTENT = 0x40
+_BOOT_INFO_ACK = 3      # parameter 3: boot info acknowledge / timer
+# Boot device selector (data byte 2, bits 5:2) per boot device.
+_DEVICE_CODES = {'default': 0x00, 'pxe': 0x04, 'disk': 0x08, 'safe': 0x0c,
+                 'cdrom': 0x14, 'bios': 0x18}
+_DEVICE_NAMES = {code: name for name, code in _DEVICE_CODES.items()}
+
+#: Completion codes (IPMI 2.0 table 5-2) that mean "not now, try again".
+RETRYABLE_CODES = frozenset((0xc0, 0xc3, 0xce))
+
+_COMPLETION_CODES = {
+    0xc0: 'node busy', 0xc1: 'invalid command',
+    0xc3: 'timeout while processing', 0xcc: 'invalid data field',
+    0xce: 'response could not be provided',
+    0xd4: 'insufficient privilege level',
+    0xd5: 'not supported in present state',
+}
+
+
+class Request:
+    """What to send to one BMC and how to read the answers."""
+
+    def __init__(self, name, commands, parse=lambda responses: None):
+        self.name = name
+        self.commands = tuple(commands)
+        self.parse = parse
+
+    def __repr__(self):
+        return '<Request %s>' % self.name
+
+
+def describe_code(code):
+    return '%s (completion code 0x%02x)' % (
+        _COMPLETION_CODES.get(code, 'error'), code)
+
+
+def _power_state(responses):
+    # Get Chassis Status, byte 1 bit 0: "power is on".
+    return base.POWER_ON if responses[0][0] & 1 else base.POWER_OFF
+
+
+def get_power_state():
+    return Request('power status', [Command(
+        _CHASSIS, _GET_CHASSIS_STATUS, (), 'power status')], _power_state)
+
+
+def chassis_control(action, name):
+    return Request(name, [Command(_CHASSIS, _CHASSIS_CONTROL, (action,),
+                                  name)])
+
+
+def set_boot_device(device, persistent):
+    flags = _BOOT_FLAG_VALID | (_BOOT_PERSISTENT if persistent else 0)
+    code = _DEVICE_CODES[device]
+    if code == 0:
+        flags = 0   # "no override": clear the valid bit as well.
+    name = 'set boot device %s' % device
+    return Request(name, [
+        # Acknowledge the previous boot info, as pyghmi and ipmitool do,
+        # so that the BMC's 60 s boot-flag timer does not fire.
+        Command(_CHASSIS, _SET_BOOT_OPTIONS, (_BOOT_INFO_ACK, 8), name),
+        Command(_CHASSIS, _SET_BOOT_OPTIONS,
+                (_BOOT_FLAGS, flags, code, 0, 0, 0), name),
+    ])
+
+
+def _boot_device(responses):
+    # Response: parameter version, parameter 5, flags, device, …
+    data = responses[0]
+    flags, code = data[2], data[3] & 0b00111100
+    if not flags & _BOOT_FLAG_VALID:
+        return {'boot_device': 'default', 'persistent': False}
+    return {'boot_device': _DEVICE_NAMES.get(code, 'unknown'),
+            'persistent': bool(flags & _BOOT_PERSISTENT)}
+
+
+def get_boot_device():
+    return Request('get boot device', [Command(
+        _CHASSIS, _GET_BOOT_OPTIONS, (_BOOT_FLAGS, 0, 0), 'get boot device')],
+        _boot_device)
+
+
+def logon_check():
+    """Log on and ask for the device id: proves address and credentials."""
+    return Request('logon', [Command(_APP, _GET_DEVICE_ID, (), 'logon')])

@@ -1,0 +1,243 @@
+"""The IPMI power layer against fake BMCs over real UDP, faults included."""
+
+import threading
+import time
+
+import fixtures
+
+from nova_bm import exception
+from nova_bm.power import base as power_base
+from nova_bm.power import ipmi
+from nova_bm.power import ipmi_loop
+from tests import base
+from tests import fleet as fleet_fixture
+
+PASSWORD = 'Pw-4bd2c9e1'
+
+
+class IPMIPowerTestCase(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.conf.config(group='baremetal', ipmi_timeout=1.5,
+                         ipmi_retry_interval=0.05, power_state_timeout=3,
+                         power_state_poll_interval=0.05)
+        self.fleet = self.useFixture(
+            fleet_fixture.FleetFixture(6, password=PASSWORD))
+        self.logs = self.useFixture(fixtures.FakeLogger(level='DEBUG'))
+        ipmi_loop.reset_loop()
+        self.addCleanup(ipmi_loop.reset_loop)
+        self.power = ipmi.IPMIPower()
+        self.node = self.fleet.node(0)
+        self.port = self.fleet.ports[0]
+
+    def bmc(self, port=None, **request):
+        return self.fleet.fleet.control(port or self.port, **request)
+
+    def ipmitool(self, *args):
+        return fleet_fixture.ipmitool(self.port, *args, password=PASSWORD)
+
+    def timed(self, function, *args):
+        start = time.monotonic()
+        try:
+            return function(*args), time.monotonic() - start
+        except exception.NovaBMException as e:
+            return e, time.monotonic() - start
+
+    def test_power_on_and_off_seen_by_the_bmc_and_ipmitool(self):
+        self.assertEqual('off', self.power.get_power_state(self.node))
+        self.assertEqual('on', self.power.power_on(self.node))
+        self.assertEqual('on', self.bmc()['power'])
+        self.assertEqual('Chassis Power is on',
+                         self.ipmitool('power', 'status').stdout.strip())
+        self.assertEqual('off', self.power.power_off(self.node))
+        self.assertEqual('off', self.bmc()['power'])
+
+    def test_change_made_by_ipmitool_is_read_back(self):
+        self.assertEqual('off', self.power.get_power_state(self.node))
+        self.assertEqual(0, self.ipmitool('power', 'on').returncode)
+        self.assertEqual('on', self.power.get_power_state(self.node))
+
+    def test_soft_off_and_reboots(self):
+        self.power.power_on(self.node)
+        self.assertEqual('off', self.power.soft_power_off(self.node, 2))
+        self.assertEqual('on', self.power.reboot(self.node, 'hard'))
+        self.assertEqual('on', self.power.reboot(self.node, 'soft'))
+        self.assertEqual('on', self.bmc()['power'])
+
+    def test_boot_device_round_trip(self):
+        self.power.set_boot_device(self.node, 'pxe', persistent=True)
+        state = self.bmc()
+        self.assertEqual(('network', True),
+                         (state['boot_device'], state['boot_persistent']))
+        self.assertEqual({'boot_device': 'pxe', 'persistent': True},
+                         self.power.get_boot_device(self.node))
+        self.power.set_boot_device(self.node, 'disk')
+        self.assertEqual({'boot_device': 'disk', 'persistent': False},
+                         self.power.get_boot_device(self.node))
+
+    def test_session_is_reused_across_calls(self):
+        for _ in range(3):
+            self.power.get_power_state(self.node)
+        self.power.check_access(self.node)
+        self.assertEqual(1, self.bmc()['logons'])
+
+    def test_session_dropped_by_the_bmc_is_established_again(self):
+        self.power.get_power_state(self.node)
+        self.bmc(forget_sessions=True, power='on')
+        self.assertEqual('on', self.power.get_power_state(self.node))
+        self.assertEqual(2, self.bmc()['logons'])
+
+    def test_dead_bmc_costs_one_timeout(self):
+        dead = self.fleet.node(0, ipmi_port=fleet_fixture.unused_port())
+        error, elapsed = self.timed(self.power.get_power_state, dead)
+        self.assertIsInstance(error, exception.BmcUnreachable)
+        self.assertIn('no answer to the session logon within 1.5 s',
+                      str(error))
+        self.assertLess(elapsed, 1.5 + 0.5)
+
+    def test_bmc_that_stops_answering_times_out_then_recovers(self):
+        self.power.get_power_state(self.node)
+        self.bmc(drop=True)
+        error, elapsed = self.timed(self.power.get_power_state, self.node)
+        self.assertIsInstance(error, exception.BmcTimeout)
+        self.assertLess(elapsed, 1.5 + 0.5)
+        self.bmc(drop=False, power='on')
+        self.assertEqual('on', self.power.get_power_state(self.node))
+
+    def test_slow_bmc_within_the_timeout_answers(self):
+        self.power.get_power_state(self.node)
+        self.bmc(delay=0.4)
+        self.assertEqual('off', self.power.get_power_state(self.node))
+
+    def test_rejected_credentials(self):
+        self.bmc(reject=True)
+        error, _ = self.timed(self.power.check_access, self.node)
+        self.assertIsInstance(error, exception.BmcAuthFailed)
+        self.assertIn('Incorrect password', str(error))
+
+    def test_busy_bmc_is_retried_with_backoff(self):
+        self.conf.config(group='baremetal', ipmi_retries=2)
+        self.bmc(busy=2)
+        self.assertEqual('off', self.power.get_power_state(self.node))
+        self.bmc(busy=3)
+        error, _ = self.timed(self.power.get_power_state, self.node)
+        self.assertIsInstance(error, exception.BmcCommandRefused)
+        self.assertIn('node busy (completion code 0xc0)', str(error))
+        # A refusal means the BMC is alive: no breaker trip, no relogon.
+        self.assertEqual('off', self.power.get_power_state(self.node))
+        self.assertEqual(1, self.bmc()['logons'])
+
+    def test_power_change_not_read_back_is_an_error(self):
+        self.conf.config(group='baremetal', power_state_timeout=1)
+        self.bmc(stuck=True)
+        error, elapsed = self.timed(self.power.power_on, self.node)
+        self.assertIsInstance(error, exception.PowerStateTimeout)
+        self.assertIn('still reports off after 1 s', str(error))
+        self.assertLess(elapsed, 2.5)
+
+    def test_breaker_fails_fast_then_probes(self):
+        ipmi_loop.reset_loop()
+        self.conf.config(group='baremetal', ipmi_breaker_threshold=2,
+                         ipmi_breaker_cooldown=1.0, ipmi_timeout=0.5)
+        self.bmc(drop=True)
+        for _ in range(2):
+            error, _ = self.timed(self.power.get_power_state, self.node)
+            self.assertIsInstance(error, exception.BmcUnreachable)
+        error, elapsed = self.timed(self.power.get_power_state, self.node)
+        self.assertIsInstance(error, exception.BmcBreakerOpen)
+        self.assertIn('failed 2 times in a row', str(error))
+        self.assertLess(elapsed, 0.2)
+        # Other BMCs are not affected.
+        self.assertEqual('off',
+                         self.power.get_power_state(self.fleet.node(1)))
+        self.bmc(drop=False)
+        time.sleep(1.1)
+        self.assertEqual('off', self.power.get_power_state(self.node))
+
+    def test_bulk_status_isolates_failing_bmcs(self):
+        self.bmc(self.fleet.ports[1], power='on')
+        self.bmc(self.fleet.ports[2], drop=True)
+        self.bmc(self.fleet.ports[3], reject=True)
+        nodes = [self.fleet.node(i) for i in range(6)]
+        nodes.append(self.fleet.node(
+            0, uuid='uuid-6', ipmi_port=fleet_fixture.unused_port()))
+        nodes.append(self.fleet.node(0, uuid='uuid-7', ipmi_address=''))
+        states, elapsed = self.timed(self.power.get_power_states, nodes)
+        self.assertLess(elapsed, 1.5 + 1.0)
+        self.assertEqual('off', states['uuid-0'])
+        self.assertEqual('on', states['uuid-1'])
+        self.assertIsInstance(states['uuid-2'], exception.BmcUnreachable)
+        self.assertIsInstance(states['uuid-3'], exception.BmcAuthFailed)
+        self.assertEqual(['off', 'off'], [states['uuid-4'], states['uuid-5']])
+        self.assertIsInstance(states['uuid-6'], exception.BmcUnreachable)
+        self.assertIsInstance(states['uuid-7'],
+                              exception.InvalidBmcParameters)
+
+    def test_concurrent_callers_share_the_loop(self):
+        results = {}
+
+        def worker(index):
+            node = self.fleet.node(index % 6)
+            results[index] = [self.power.get_power_state(node)
+                              for _ in range(5)]
+
+        threads = [threading.Thread(target=worker, args=(i,))
+                   for i in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        self.assertEqual({i: ['off'] * 5 for i in range(12)}, results)
+        self.assertEqual(1, self.bmc()['logons'])
+
+    def test_password_never_logged(self):
+        self.bmc(reject=True)
+        self.timed(self.power.check_access, self.node)
+        self.bmc(self.fleet.ports[1], drop=True)
+        self.power.get_power_states([self.fleet.node(1)])
+        output = self.logs.output
+        self.assertIn('refused the IPMI credentials', output)
+        self.assertNotIn(PASSWORD, output)
+
+
+class ValidateTestCase(base.TestCase):
+    """validate() checks parameters only; no BMC is contacted."""
+
+    def node(self, **overrides):
+        values = {'uuid': 'u', 'name': 'n1', 'ipmi_address': '10.0.0.1',
+                  'ipmi_port': 623, 'ipmi_username': 'admin',
+                  'ipmi_password': 'secret'}
+        values.update(overrides)
+        import types
+        return types.SimpleNamespace(**values)
+
+    def test_valid(self):
+        target = ipmi.bmc_target(self.node())
+        self.assertEqual('10.0.0.1:623', target.label)
+        self.assertNotIn('secret', repr(target))
+
+    def test_refusals(self):
+        power = ipmi.IPMIPower(loop=object())   # would fail if used
+        for overrides, reason in [
+                ({'ipmi_address': None}, 'no ipmi_address'),
+                ({'ipmi_port': 70000}, 'not a UDP port'),
+                ({'ipmi_username': ''}, 'no ipmi_username'),
+                ({'ipmi_username': 'u' * 17}, '16 bytes'),
+                ({'ipmi_password': None}, 'no ipmi_password'),
+                ({'ipmi_password': 'p' * 21}, '20 bytes')]:
+            error = self.assertRaises(exception.InvalidBmcParameters,
+                                      power.validate, self.node(**overrides))
+            self.assertIn(reason, str(error))
+            self.assertIn('n1', str(error))
+
+    def test_unknown_boot_device_and_reboot_kind(self):
+        power = ipmi.IPMIPower(loop=object())
+        self.assertRaises(exception.InvalidBmcParameters,
+                          power.set_boot_device, self.node(), 'usb')
+        self.assertRaises(exception.InvalidBmcParameters,
+                          power.reboot, self.node(), 'gentle')
+
+    def test_interface_names(self):
+        self.assertEqual(('on', 'off'),
+                         (power_base.POWER_ON, power_base.POWER_OFF))
