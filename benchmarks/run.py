@@ -13,12 +13,12 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
-BENCHMARKS = ('enrol',)
+BENCHMARKS = ('enrol', 'power_sweep')
 
 
 def _table(rows):
     headers = ('work', 'nova-bm', 'reference', 'ratio', 'goal', 'met')
-    cells = [(r['work'], r['nova_bm'], r['reference'], '%.2fx' % r['ratio'],
+    cells = [(r['work'], r['nova_bm'], r['reference'], '%.3gx' % r['ratio'],
               r['goal'], 'yes' if r['met'] else 'NO') for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells))
               for i, h in enumerate(headers)]

@@ -19,6 +19,7 @@ import pbr.version
 from nova_bm.cli import db as db_commands
 from nova_bm.cli import interface as interface_commands
 from nova_bm.cli import node as node_commands
+from nova_bm.cli import power as power_commands
 from nova_bm.conf import CONF
 
 COMMANDS = {
@@ -30,6 +31,11 @@ COMMANDS = {
     'node update': node_commands.Update,
     'node delete': node_commands.Delete,
     'node import': node_commands.Import,
+    'node power status': power_commands.PowerStatus,
+    'node power on': power_commands.PowerOn,
+    'node power off': power_commands.PowerOff,
+    'node power reboot': power_commands.Reboot,
+    'node validate': power_commands.Validate,
     'interface add': interface_commands.Add,
     'interface list': interface_commands.List,
     'interface delete': interface_commands.Delete,

@@ -215,6 +215,53 @@ def list_nodes(service_host=None, maintenance=None):
         return query.order_by(models.Node.id).all()
 
 
+def get_nodes(idents):
+    """Nodes by name or UUID, in the order given, with one query per 500.
+
+    :raises: NodeNotFound naming the first ident that matches no node.
+    """
+    idents = list(dict.fromkeys(idents))
+    found = {}
+    with _session() as session:
+        for chunk in _chunks(idents):
+            for node in session.query(models.Node).filter(sa.or_(
+                    models.Node.uuid.in_(chunk),
+                    models.Node.name.in_(chunk))):
+                found[node.uuid] = found[node.name] = node
+    for ident in idents:
+        if ident not in found:
+            raise exception.NodeNotFound(node=ident)
+    return list({found[i].id: found[i] for i in idents}.values())
+
+
+def record_power_states(results):
+    """Store what the BMCs said: ``{uuid: state | BmcError}``.
+
+    A state is stored and clears ``last_error``; an error is stored in
+    ``last_error`` and leaves the last known state alone. Two statements,
+    whatever the number of nodes.
+    """
+    states = [{'b_uuid': uuid, 'b_state': value}
+              for uuid, value in results.items()
+              if not isinstance(value, Exception)]
+    errors = [{'b_uuid': uuid, 'b_error': str(value)}
+              for uuid, value in results.items()
+              if isinstance(value, Exception)]
+    table = models.Node.__table__
+    with _session(writer=True) as session:
+        if states:
+            session.execute(
+                table.update()
+                .where(table.c.uuid == sa.bindparam('b_uuid'))
+                .values(power_state=sa.bindparam('b_state'),
+                        last_error=None), states)
+        if errors:
+            session.execute(
+                table.update()
+                .where(table.c.uuid == sa.bindparam('b_uuid'))
+                .values(last_error=sa.bindparam('b_error')), errors)
+
+
 def count_nodes():
     with _session() as session:
         return session.query(sa.func.count(models.Node.id)).scalar()

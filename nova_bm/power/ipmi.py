@@ -104,6 +104,17 @@ class IPMIPower(base.PowerInterface):
         return self._call(node, ipmi_messages.get_power_state())
 
     def get_power_states(self, nodes):
+        return self._call_many(nodes, ipmi_messages.get_power_state)
+
+    def check_access_many(self, nodes):
+        """Log into many BMCs at once: ``{node.uuid: None | error}``."""
+        return self._call_many(nodes, ipmi_messages.logon_check)
+
+    def _call_many(self, nodes, make_request):
+        """One request per node, all submitted at once.
+
+        :returns: ``{node.uuid: result | BmcError | InvalidBmcParameters}``.
+        """
         results = {}
         work = []
         for node in nodes:
@@ -111,9 +122,10 @@ class IPMIPower(base.PowerInterface):
                 work.append((node, bmc_target(node)))
             except exception.InvalidBmcParameters as e:
                 results[node.uuid] = e
+        request = make_request()
         futures = self.loop.submit_many(
-            [(target, ipmi_messages.get_power_state())
-             for _, target in work], **self._submit_options())
+            [(target, request) for _, target in work],
+            **self._submit_options())
         failed = 0
         for (node, _), future in zip(work, futures, strict=True):
             try:
@@ -122,8 +134,9 @@ class IPMIPower(base.PowerInterface):
                 results[node.uuid] = e
                 failed += 1
         if failed:
-            LOG.warning('Power status: %(failed)d of %(total)d BMCs did not '
-                        'answer', {'failed': failed, 'total': len(work)})
+            LOG.warning('IPMI %(request)s: %(failed)d of %(total)d BMCs '
+                        'failed', {'request': request.name,
+                                   'failed': failed, 'total': len(work)})
         return results
 
     def power_on(self, node):

@@ -13,6 +13,7 @@ import sys
 import fixtures
 import testtools
 
+from tests import fleet as fleet_fixture
 from tests import utils
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -92,3 +93,26 @@ class ManageScriptTestCase(testtools.TestCase):
         hosts = json.loads(self.run_ok('node', 'list', '--host', 'proxy-3',
                                        '-f', 'json'))
         self.assertEqual(100, len(hosts))
+
+    def test_power_commands_against_fake_bmcs(self):
+        fleet = self.useFixture(fleet_fixture.FleetFixture(
+            5, password=PASSWORD))
+        path = os.path.join(self.state, 'nodes.json')
+        ports = fleet.ports + [fleet_fixture.unused_port()]
+        with open(path, 'w') as f:
+            json.dump({'nodes': [utils.ironic_node(i, driver_info={
+                'ipmi_address': '127.0.0.1', 'ipmi_port': port,
+                'ipmi_username': 'admin', 'ipmi_password': PASSWORD})
+                for i, port in enumerate(ports)]}, f)
+        self.run_ok('node', 'import', path)
+        self.run_ok('node', 'power', 'on', 'node-2')
+        self.assertEqual('on', fleet.fleet.state(fleet.ports[2])['power'])
+        result = self.run_manage('node', 'power', 'status', '--all',
+                                 '-f', 'json')
+        self.assertEqual(1, result.returncode)
+        states = {r['Name']: r['Power State']
+                  for r in json.loads(result.stdout)}
+        self.assertEqual(['off', 'off', 'on', 'off', 'off'],
+                         [states['node-%d' % i] for i in range(5)])
+        self.assertIn('unreachable', states['node-5'])
+        self.assertIn('1 of the nodes failed.', result.stderr)

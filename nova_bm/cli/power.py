@@ -1,0 +1,187 @@
+"""``nova-bm-manage node power …`` and ``node validate``: talk to the BMCs.
+
+Nodes are named on the command line (names or UUIDs, all looked up in one
+query; an unknown one is refused before any BMC is contacted) or chosen
+with ``--all [--host H]``. Every node gets a row: its state, or
+``error: …`` when its BMC failed; the other nodes are still answered, and
+any failure makes the exit status 1. What the BMCs said is recorded in the
+node database (``power_state``, ``last_error``).
+"""
+
+import concurrent.futures
+
+from cliff import lister
+
+from nova_bm.cli import base
+from nova_bm.conf import CONF
+from nova_bm.db import api as db_api
+from nova_bm import exception
+from nova_bm.power import base as power_base
+from nova_bm.power import ipmi
+from nova_bm.power import ipmi_loop
+
+COLUMNS = ('UUID', 'Name', 'BMC', 'Power State')
+
+
+def _add_node_selection(parser):
+    parser.add_argument('nodes', metavar='NODE', nargs='*',
+                        help='Name or UUID (repeatable).')
+    parser.add_argument('--all', action='store_true',
+                        help='Every node (of --host, if given).')
+    parser.add_argument('--host', metavar='SERVICE_HOST',
+                        help='With --all: only the nodes of this proxy.')
+
+
+def _selected_nodes(parsed_args):
+    if parsed_args.all == bool(parsed_args.nodes):
+        raise exception.Invalid('Name nodes or give --all, not both and '
+                                'not neither.')
+    if parsed_args.host and not parsed_args.all:
+        raise exception.Invalid('--host selects nodes only with --all.')
+    if parsed_args.all:
+        return db_api.list_nodes(service_host=parsed_args.host)
+    return db_api.get_nodes(parsed_args.nodes)
+
+
+def _bmc_label(node):
+    return '%s:%s' % (node.ipmi_address, node.ipmi_port or 623)
+
+
+def _cell(value):
+    if isinstance(value, Exception):
+        return 'error: %s' % value
+    return value
+
+
+class _BmcCommand(base.CommandMixin, lister.Lister):
+    """A per-node table; exit status 1 when any node failed."""
+
+    def run(self, parsed_args):
+        self.failed = 0
+        try:
+            status = super().run(parsed_args)
+        finally:
+            # Log out of every BMC: real BMCs have few session slots.
+            ipmi_loop.reset_loop()
+        if status == 0 and self.failed:
+            self.app.stderr.write('%d of the nodes failed.\n' % self.failed)
+            return 1
+        return status
+
+    def rows(self, nodes, results):
+        self.failed = sum(isinstance(results[n.uuid], Exception)
+                          for n in nodes)
+        return [(n.uuid, n.name, _bmc_label(n), _cell(results[n.uuid]))
+                for n in nodes]
+
+
+class PowerStatus(_BmcCommand):
+    """Read nodes' power state from their BMCs, all at once."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        _add_node_selection(parser)
+        return parser
+
+    def take_action(self, parsed_args):
+        nodes = _selected_nodes(parsed_args)
+        results = ipmi.IPMIPower().get_power_states(nodes)
+        db_api.record_power_states(results)
+        return COLUMNS, self.rows(nodes, results)
+
+
+class _PowerChange(_BmcCommand):
+    """Apply one power action to each node, concurrently."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        _add_node_selection(parser)
+        return parser
+
+    def act(self, power, node, parsed_args):
+        raise NotImplementedError
+
+    def take_action(self, parsed_args):
+        nodes = _selected_nodes(parsed_args)
+        power = ipmi.IPMIPower()
+        results = {}
+        # Each action waits (bounded) for the BMC to report the new state;
+        # the waits overlap, the IPMI traffic goes through the one loop.
+        workers = max(1, min(len(nodes), CONF.baremetal.ipmi_parallelism))
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            futures = {n.uuid: pool.submit(self.act, power, n, parsed_args)
+                       for n in nodes}
+            for uuid, future in futures.items():
+                try:
+                    results[uuid] = future.result()
+                except (exception.BmcError,
+                        exception.InvalidBmcParameters) as e:
+                    results[uuid] = e
+        db_api.record_power_states(
+            {uuid: value for uuid, value in results.items()
+             if not isinstance(value, exception.InvalidBmcParameters)})
+        return COLUMNS, self.rows(nodes, results)
+
+
+class PowerOn(_PowerChange):
+    """Power nodes on; each row shows the state read back afterwards."""
+
+    def act(self, power, node, parsed_args):
+        return power.power_on(node)
+
+
+class PowerOff(_PowerChange):
+    """Power nodes off (hard, or --soft first with a timeout)."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--soft', action='store_true',
+                            help='Ask the OS to shut down first; power off '
+                                 'hard if it is still on after --timeout.')
+        parser.add_argument('--timeout', type=int, default=None,
+                            metavar='SECONDS',
+                            help='With --soft (default: [baremetal] '
+                                 'power_state_timeout).')
+        return parser
+
+    def act(self, power, node, parsed_args):
+        if parsed_args.soft:
+            timeout = (parsed_args.timeout
+                       or CONF.baremetal.power_state_timeout)
+            try:
+                return power.soft_power_off(node, timeout)
+            except exception.PowerStateTimeout:
+                pass
+        return power.power_off(node)
+
+
+class Reboot(_PowerChange):
+    """Reboot nodes (hard reset, or --soft: shut down, then power on)."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--soft', action='store_true',
+                            help='Orderly shutdown, then power on.')
+        return parser
+
+    def act(self, power, node, parsed_args):
+        kind = power_base.SOFT if parsed_args.soft else power_base.HARD
+        return power.reboot(node, kind)
+
+
+class Validate(_BmcCommand):
+    """Check nodes' BMC parameters, then log into each BMC with them."""
+
+    COLUMNS = ('UUID', 'Name', 'BMC', 'Result')
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        _add_node_selection(parser)
+        return parser
+
+    def take_action(self, parsed_args):
+        nodes = _selected_nodes(parsed_args)
+        results = ipmi.IPMIPower().check_access_many(nodes)
+        results = {uuid: 'ok' if value is None else value
+                   for uuid, value in results.items()}
+        return self.COLUMNS, self.rows(nodes, results)
