@@ -56,6 +56,11 @@ def _cell(value):
 class _BmcCommand(base.CommandMixin, lister.Lister):
     """A per-node table; exit status 1 when any node failed."""
 
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        _add_node_selection(parser)
+        return parser
+
     def run(self, parsed_args):
         self.failed = 0
         try:
@@ -78,11 +83,6 @@ class _BmcCommand(base.CommandMixin, lister.Lister):
 class PowerStatus(_BmcCommand):
     """Read nodes' power state from their BMCs, all at once."""
 
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        _add_node_selection(parser)
-        return parser
-
     def take_action(self, parsed_args):
         nodes = _selected_nodes(parsed_args)
         results = ipmi.IPMIPower().get_power_states(nodes)
@@ -92,11 +92,6 @@ class PowerStatus(_BmcCommand):
 
 class _PowerChange(_BmcCommand):
     """Apply one power action to each node, concurrently."""
-
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        _add_node_selection(parser)
-        return parser
 
     def act(self, power, node, parsed_args):
         raise NotImplementedError
@@ -173,11 +168,6 @@ class Validate(_BmcCommand):
     """Check nodes' BMC parameters, then log into each BMC with them."""
 
     COLUMNS = ('UUID', 'Name', 'BMC', 'Result')
-
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        _add_node_selection(parser)
-        return parser
 
     def take_action(self, parsed_args):
         nodes = _selected_nodes(parsed_args)

@@ -50,6 +50,9 @@ _PYGHMI_TIMEOUT_CODE = 0xffff
 # would log on again only after ~9 s of retransmits. After this fraction of
 # the call's timeout without an answer we log on again ourselves.
 _RELOGON_AFTER = 0.5
+# Sessions unused this long are logged out (checked every interval).
+_SESSION_IDLE = 600.0
+_IDLE_CHECK_INTERVAL = 60.0
 # Words in pyghmi's logon errors that mean "credentials refused".
 _AUTH_WORDS = ('password', 'nauthorized', 'RAKP', 'privilege', 'Kg')
 
@@ -113,6 +116,8 @@ class _Connection:
         self.generation = 0
         self.queue = collections.deque()
         self.call = None
+        self.waiting = False      # in the loop's queue for a slot
+        self.last_used = 0.0
 
 
 class IpmiLoop:
@@ -137,6 +142,7 @@ class IpmiLoop:
         self._busy = []                       # sessions busy with keepalive
         self._backoff = []                    # heap of (due, seq, conn)
         self._seq = itertools.count()
+        self._next_idle_check = 0.0
 
     # -- callers' side (any thread) -----------------------------------
 
@@ -218,8 +224,11 @@ class IpmiLoop:
             conn.call.deadline = now + conn.call.timeout
             self._send(conn)
         self._expire(now)
+        if now >= self._next_idle_check:
+            self._close_idle_sessions(now)
         while self._waiting and len(self._active) < self.parallelism:
             conn = self._waiting.popleft()
+            conn.waiting = False
             self._active.add(conn)
             self._start_next(conn)
 
@@ -249,7 +258,8 @@ class IpmiLoop:
         if not call.future.set_running_or_notify_cancel():
             return
         conn.queue.append(call)
-        if conn not in self._active and conn not in self._waiting:
+        if conn not in self._active and not conn.waiting:
+            conn.waiting = True
             self._waiting.append(conn)
 
     def _start_next(self, conn):
@@ -266,6 +276,7 @@ class IpmiLoop:
             self._send(conn)
             return
         conn.call = None
+        conn.last_used = self._clock()
         self._active.discard(conn)
 
     def _send(self, conn):
@@ -400,6 +411,21 @@ class IpmiLoop:
             # Calls queued behind a logon that never got an answer would
             # only wait for the same silence.
             self._finish(conn, error=error, whole_queue=not logged_on)
+
+    def _close_idle_sessions(self, now):
+        """Log out of BMCs not used for a while.
+
+        BMCs have few session slots (often 4 to 16, shared with every other
+        tool), and credentials change: a session nobody used for
+        ``_SESSION_IDLE`` seconds is closed; the next call logs on again.
+        """
+        self._next_idle_check = now + _IDLE_CHECK_INTERVAL
+        for key, conn in list(self._connections.items()):
+            if (conn.call is None and not conn.queue and not conn.waiting
+                    and now - conn.last_used > _SESSION_IDLE):
+                self._drop_session(conn)
+                if not conn.breaker.is_open:
+                    del self._connections[key]
 
     def _timeout_error(self, conn):
         call = conn.call

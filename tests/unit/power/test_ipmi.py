@@ -191,6 +191,20 @@ class IPMIPowerTestCase(base.TestCase):
         self.assertEqual({i: ['off'] * 5 for i in range(12)}, results)
         self.assertEqual(1, self.bmc()['logons'])
 
+    def test_idle_sessions_are_logged_out(self):
+        skew = [0.0]
+        loop = ipmi_loop.IpmiLoop(
+            8, 3, 60, clock=lambda: time.monotonic() + skew[0])
+        self.addCleanup(loop.close)
+        power = ipmi.IPMIPower(loop=loop)
+        power.get_power_state(self.node)
+        power.get_power_state(self.node)
+        self.assertEqual(1, self.bmc()['logons'])
+        skew[0] = 3600.0
+        time.sleep(1.5)   # the loop wakes at least once a second
+        power.get_power_state(self.node)
+        self.assertEqual(2, self.bmc()['logons'])
+
     def test_password_never_logged(self):
         self.bmc(reject=True)
         self.timed(self.power.check_access, self.node)
