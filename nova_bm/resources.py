@@ -1,0 +1,81 @@
+"""What Nova is told about a node: resources, inventory, traits, host stats.
+
+Pure functions of a node row (and of whether its BMC is failing), so the
+driver stays thin and the shapes are unit-tested on their own. The shapes
+follow Nova's contract for multi-node drivers (nova/virt/driver.py) and what
+Nova's ironic driver reports, with one difference asked of this plugin: the
+node's real vcpus/memory/disk are reported, all of them "used" while the
+node cannot take a new instance.
+"""
+
+from oslo_serialization import jsonutils
+
+from nova_bm import node_fields
+
+HYPERVISOR_TYPE = 'baremetal'
+HYPERVISOR_VERSION = 1
+# nova.objects.fields.VMMode.HVM: a bare-metal machine runs its OS natively.
+_VM_MODE = 'hvm'
+
+
+def is_claimed(node):
+    """Whether an instance holds the node."""
+    return node.instance_uuid is not None
+
+
+def is_unusable(node, bmc_failing=False):
+    """Whether the node must not take a new instance, claimed or not."""
+    return bool(node.maintenance or bmc_failing)
+
+
+def resource_class(node):
+    """The node's placement resource class, ``CUSTOM_<NORMALISED RC>``."""
+    return node_fields.placement_resource_class(node.resource_class)
+
+
+def node_resources(node, bmc_failing=False):
+    """The dict ``get_available_resource(node.name)`` returns."""
+    full = is_claimed(node) or is_unusable(node, bmc_failing)
+    return {
+        'uuid': node.uuid,
+        'hypervisor_hostname': node.name,
+        'hypervisor_type': HYPERVISOR_TYPE,
+        'hypervisor_version': HYPERVISOR_VERSION,
+        'resource_class': node.resource_class,
+        'cpu_info': jsonutils.dumps({'arch': node.cpu_arch}),
+        'vcpus': node.cpus,
+        'vcpus_used': node.cpus if full else 0,
+        'memory_mb': node.memory_mb,
+        'memory_mb_used': node.memory_mb if full else 0,
+        'local_gb': node.local_gb,
+        'local_gb_used': node.local_gb if full else 0,
+        'disk_available_least': 0 if full else node.local_gb,
+        'supported_instances': [(node.cpu_arch, HYPERVISOR_TYPE, _VM_MODE)],
+        'stats': {'cpu_arch': node.cpu_arch,
+                  'resource_class': node.resource_class},
+        'numa_topology': None,
+    }
+
+
+def inventory(node, bmc_failing=False):
+    """Placement inventory: one unit of the node's custom resource class.
+
+    Reserved while the node is in maintenance or its BMC is failing, so
+    placement offers it to no one; a claimed node's unit is allocated to
+    its instance already.
+    """
+    return {resource_class(node): {
+        'total': 1,
+        'reserved': int(is_unusable(node, bmc_failing)),
+        'min_unit': 1,
+        'max_unit': 1,
+        'step_size': 1,
+        'allocation_ratio': 1.0,
+    }}
+
+
+def host_stats(host, node, bmc_failing=False):
+    """One entry of ``get_host_stats()``: keyed ``<host>/<node name>``."""
+    stats = node_resources(node, bmc_failing)
+    stats['host'] = '%s/%s' % (host, node.name)
+    return stats
