@@ -1,12 +1,17 @@
 """pyghmi's client session, made fully asynchronous for the IPMI loop.
 
-pyghmi 1.6.19's ``Session`` can log on and run commands with callbacks, but
-the last logon step (Set Session Privilege Level) is synchronous: it runs a
-nested event loop inside a packet callback, so one BMC that answers RAKP but
-not that request would stall every other session of the process for
-seconds. :class:`AsyncSession` sends that request with a callback instead.
-Everything else is pyghmi's own code; these helpers touch its internals in
-one place, pinned to the pyghmi version in upper-constraints.txt.
+The one module that touches pyghmi internals, pinned to the pyghmi version
+in upper-constraints.txt. It fixes three things pyghmi 1.6.19 does that
+silence healthy BMCs for whole timeouts under load (found with 200 fake
+BMCs; each is explained where it is fixed):
+
+* the last logon step (Set Session Privilege Level) runs a nested,
+  synchronous wait inside a packet callback, stalling every other session:
+  :class:`AsyncSession` sends it with a callback instead;
+* ``Session.wait_for_rsp`` can sleep its whole timeout with packets already
+  received, and no other thread can wake it: :func:`pump`;
+* ``_io_sendto`` switches sockets to blocking under pyghmi's reading I/O
+  thread, which can then block in recvfrom(): :func:`install_fixes`.
 """
 
 import random

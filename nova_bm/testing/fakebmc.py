@@ -21,6 +21,10 @@ Three things pyghmi's own server does not do, and this one does:
   accept power commands without changing the power state ("stuck"),
   forget every session (as a BMC reset does).
 
+It also takes the power layer's fixes for two pyghmi I/O races
+(``nova_bm.power.ipmi_session``), which otherwise leave a whole worker deaf
+for seconds under load.
+
 A fleet is served by ``workers`` processes (each a single pyghmi I/O loop
 over its share of the sockets; select() cannot watch more than ~1,000), and
 is controlled over a UNIX socket with one JSON request per line.
