@@ -2,7 +2,8 @@
 # The test command of README.rst's quick start. It does its own set-up:
 # tox in a private virtualenv (.venv-tools), pinned by upper-constraints.txt,
 # then tox's own environments for lint, unit/database and functional tests.
-#   ./run_tests.sh                  # pep8, py3, functional
+#   ./run_tests.sh                  # pep8, py3, functional (native
+#                                   # threads), functional-eventlet
 #   ./run_tests.sh -e py3 -- -n tests.unit.db   # any tox arguments
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -39,6 +40,6 @@ if [ ! -x "$tools/bin/tox" ]; then
 fi
 
 if [ $# -eq 0 ]; then
-    set -- -e pep8,py3,functional
+    set -- -e pep8,py3,functional,functional-eventlet
 fi
 exec "$tools/bin/tox" "$@"

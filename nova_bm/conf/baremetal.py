@@ -73,7 +73,19 @@ ipmi_opts = [
              'target state.'),
 ]
 
-opts = node_opts + ipmi_opts
+driver_opts = [
+    cfg.IntOpt(
+        'power_sync_interval',
+        default=60, min=0,
+        help='Seconds between two sweeps in which the compute driver asks '
+             'every BMC it owns for its power state, all at once. Nova '
+             'answers power state queries from the last sweep; a node '
+             'whose BMC fails in a sweep is reserved in placement until '
+             'a later sweep reaches it. 0 sweeps only when nova-compute '
+             'starts.'),
+]
+
+opts = node_opts + ipmi_opts + driver_opts
 
 
 def register_opts(conf):

@@ -482,19 +482,43 @@ def claim_node(ident, instance_uuid):
         return node
 
 
-def release_node(ident, instance_uuid):
+def release_node(ident, instance_uuid, maintenance_reason=None):
     """Free a node held by ``instance_uuid``; a no-op when it is not.
+
+    With ``maintenance_reason``, the same statement also puts the node in
+    maintenance (for a node whose machine could not be confirmed off, so
+    that no one else gets it before an operator has looked).
 
     :returns: True when this call released the node.
     :raises: NodeNotFound
     """
+    values = {'instance_uuid': None}
+    if maintenance_reason is not None:
+        values.update(maintenance=True,
+                      maintenance_reason=maintenance_reason)
     with _session(writer=True) as session:
         node = _get_node(session, ident)
         released = session.query(models.Node).filter(
             models.Node.id == node.id,
             models.Node.instance_uuid == instance_uuid,
-        ).update({'instance_uuid': None}, synchronize_session=False)
+        ).update(values, synchronize_session=False)
         return bool(released)
+
+
+def get_node_by_instance(instance_uuid):
+    """The node an instance holds, or None."""
+    with _session() as session:
+        return session.query(models.Node).filter(
+            models.Node.instance_uuid == instance_uuid).first()
+
+
+def list_instance_uuids(service_host):
+    """UUIDs of the instances on the nodes of one proxy, in one query."""
+    with _session() as session:
+        rows = session.query(models.Node.instance_uuid).filter(
+            models.Node.service_host == service_host,
+            models.Node.instance_uuid.isnot(None)).order_by(models.Node.id)
+        return [row.instance_uuid for row in rows]
 
 
 # -- interfaces ------------------------------------------------------------

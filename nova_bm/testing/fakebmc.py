@@ -120,6 +120,8 @@ class FakeBmc(pyghmi_bmc.Bmc):
         self.boot_device = 'default'
         self.boot_persistent = False
         self.logons = 0
+        # Chassis controls obeyed, by kind: on, off, shutdown, reset, cycle.
+        self.actions = {}
         super().__init__({username: password}, port=port, address=address)
 
     # pyghmi creates server sessions from here; use ours.
@@ -150,27 +152,35 @@ class FakeBmc(pyghmi_bmc.Bmc):
     def get_power_state(self):
         return self.power
 
+    def _count(self, action):
+        self.actions[action] = self.actions.get(action, 0) + 1
+
     def power_on(self):
+        self._count('on')
         if not self.faults.stuck:
             self.power = 'on'
 
     def power_off(self):
+        self._count('off')
         if not self.faults.stuck:
             self.power = 'off'
 
     def power_shutdown(self):
         # A soft off: the "operating system" obeys at once.
+        self._count('shutdown')
         if not self.faults.stuck:
             self.power = 'off'
 
     def power_reset(self):
         if self.power != 'on':
             return 0xd5  # command not supported in present state
+        self._count('reset')
         self.power = 'on'
 
     def power_cycle(self):
         if self.power != 'on':
             return 0xd5
+        self._count('cycle')
         self.power = 'on'
 
     def get_boot_device(self):
@@ -201,6 +211,7 @@ class FakeBmc(pyghmi_bmc.Bmc):
                 'boot_device': self.boot_device,
                 'boot_persistent': self.boot_persistent,
                 'logons': self.logons,
+                'actions': dict(self.actions),
                 'faults': self.faults.as_dict()}
 
 

@@ -1,0 +1,379 @@
+"""The Nova virt driver: one nova-compute service, many bare-metal nodes.
+
+nova-compute loads it with ``compute_driver = nova_bm.BareMetalDriver``
+(through the shim ``nova/virt/nova_bm``). It owns the nodes whose
+``service_host`` is this service's ``CONF.host`` and reports each as a
+compute node of its own (``hypervisor_hostname`` = the node's name), the
+way Nova's ironic driver reports Ironic nodes. It stays thin: what Nova is
+told comes from :mod:`nova_bm.resources`, the nodes from
+:mod:`nova_bm.node_cache` (one query per resource cycle), BMC answers from
+:mod:`nova_bm.power_sync` and the power layer, and every write goes through
+:mod:`nova_bm.db.api`.
+"""
+
+import os
+
+from nova.compute import power_state
+from nova import context as nova_context
+from nova import exception as nova_exception
+from nova import objects
+import nova.virt.driver
+from nova.virt import hardware
+import nova.virt.node
+from oslo_log import log as logging
+from oslo_utils import uuidutils
+
+from nova_bm.conf import CONF
+from nova_bm.db import api as db_api
+from nova_bm import exception
+from nova_bm import node_cache
+from nova_bm.power import base as power_base
+from nova_bm.power import ipmi
+from nova_bm import power_sync
+from nova_bm import resources
+
+LOG = logging.getLogger(__name__)
+
+_NOVA_POWER_STATES = {
+    power_base.POWER_ON: power_state.RUNNING,
+    power_base.POWER_OFF: power_state.SHUTDOWN,
+}
+
+#: The boot device a node is given for its instance: the machine boots its
+#: operating system from the network, as prepared by the cloud's PXE
+#: service, on every boot of this instance.
+BOOT_DEVICE = 'pxe'
+
+
+def nova_power_state(state):
+    """Nova's power state for a BMC's answer (None: unknown)."""
+    return _NOVA_POWER_STATES.get(state, power_state.NOSTATE)
+
+
+class BareMetalDriver(nova.virt.driver.ComputeDriver):
+    """Bare-metal nodes as Nova compute nodes, powered over IPMI."""
+
+    # What a bare-metal node managed only through its BMC can do: no
+    # images are written (the machine boots from the network), no
+    # migration, no attaching devices or interfaces to a running machine.
+    # Everything is False, which is the base class's answer; Nova handles
+    # the NotImplementedError of the operations behind these.
+    capabilities = dict(nova.virt.driver.ComputeDriver.capabilities)
+
+    # Ownership is static: a node belongs to the proxy named in its
+    # service_host, and never moves between compute services by itself.
+    rebalances_nodes = False
+
+    def __init__(self, virtapi, read_only=False, power=None):
+        super().__init__(virtapi)
+        self._power = power or ipmi.IPMIPower()
+        self._cache = node_cache.NodeCache(CONF.host)
+        self._sync = power_sync.PowerSync(self._power)
+
+    # -- service life ----------------------------------------------------
+
+    def init_host(self, host):
+        """Know the nodes and their BMCs before Nova's first cycle.
+
+        One sweep runs here, so that a node whose BMC does not answer is
+        reserved from the very first inventory Nova reports; it costs at
+        most one IPMI timeout, whatever the number of nodes.
+        """
+        self._cache = node_cache.NodeCache(host)
+        self._ensure_proxy_identity()
+        nodes = self._cache.refresh()
+        LOG.info('Proxy %(host)s owns %(count)d bare-metal nodes',
+                 {'host': host, 'count': len(nodes)})
+        if nodes:
+            self._sync.sweep(nodes)
+        self._sync.start(CONF.baremetal.power_sync_interval,
+                         self.sync_power_states)
+
+    def cleanup_host(self, host):
+        self._sync.stop()
+
+    def sync_power_states(self):
+        """One sweep over every owned node: one query, one bulk IPMI call.
+
+        Run every ``[baremetal] power_sync_interval`` seconds by a thread of
+        the driver. :returns: ``{node uuid: state | error}``.
+        """
+        return self._sync.sweep(self._cache.refresh())
+
+    @staticmethod
+    def _ensure_proxy_identity():
+        """Give this proxy the local identity file Nova requires.
+
+        Nova 34 refuses to start a compute service a second time unless a
+        ``compute_id`` file exists under ``state_path``
+        (``ComputeManager._ensure_existing_node_identity``); it is the
+        identity of single-node drivers, which lose it with the host, and
+        only drivers named "ironic" are exempt. This driver's compute nodes
+        take their UUIDs from the node database, which outlives the proxy,
+        so the file carries no node's identity: it names the proxy, and is
+        written once, at the first start.
+        """
+        if nova.virt.node.read_local_node_uuid() is None:
+            nova.virt.node.write_local_node_uuid(
+                uuidutils.generate_uuid())
+            LOG.info('Wrote the proxy identity file %s',
+                     os.path.join(CONF.state_path,
+                                  nova.virt.node.COMPUTE_ID_FILE))
+
+    # -- nodes and resources (Nova's multi-node contract) -----------------
+
+    def get_available_nodes(self, refresh=False):
+        """Names of the nodes this proxy owns, maintenance ones included.
+
+        Nova calls this first in each resource cycle, so this is where the
+        cycle's single query runs.
+        """
+        return [node.name for node in self._cache.refresh()]
+
+    def get_nodenames_by_uuid(self, refresh=False):
+        nodes = self._cache.refresh() if refresh else self._cache.nodes()
+        return {node.uuid: node.name for node in nodes}
+
+    def node_is_available(self, nodename):
+        return self._cache.get(nodename) is not None
+
+    def is_node_deleted(self, nodename):
+        """True only when the node is gone from the node database.
+
+        Nova then deletes its compute node and resource provider; a node
+        merely moved to another proxy is not deleted.
+        """
+        try:
+            db_api.get_node(nodename)
+        except exception.NodeNotFound:
+            return True
+        return False
+
+    def _owned_node(self, nodename):
+        node = self._cache.get(nodename)
+        if node is None:
+            raise nova_exception.ComputeHostNotFound(host=nodename)
+        return node
+
+    def get_available_resource(self, nodename):
+        node = self._owned_node(nodename)
+        return resources.node_resources(node, self._sync.failing(node.uuid))
+
+    def update_provider_tree(self, provider_tree, nodename, allocations=None):
+        """One unit of the node's resource class, and the node's traits.
+
+        The unit is reserved while the node is in maintenance or its BMC is
+        failing, so placement offers it to no one.
+        """
+        node = self._owned_node(nodename)
+        provider_tree.update_inventory(
+            nodename, resources.inventory(node, self._sync.failing(node.uuid)))
+        provider_tree.update_traits(nodename, node.traits)
+
+    def get_host_stats(self, refresh=False):
+        """One dict per node, ``host`` = ``<CONF.host>/<node name>``."""
+        nodes = self._cache.refresh() if refresh else self._cache.nodes()
+        return [resources.host_stats(self._cache.host, node,
+                                     self._sync.failing(node.uuid))
+                for node in nodes]
+
+    # -- instances -------------------------------------------------------
+
+    def list_instance_uuids(self):
+        return db_api.list_instance_uuids(self._cache.host)
+
+    def list_instances(self):
+        """Names of the instances on this proxy's nodes (two queries)."""
+        uuids = self.list_instance_uuids()
+        if not uuids:
+            return []
+        instances = objects.InstanceList.get_by_filters(
+            nova_context.get_admin_context(), {'uuid': uuids},
+            expected_attrs=[])
+        return [instance.name for instance in instances]
+
+    def get_num_instances(self):
+        return len(self.list_instance_uuids())
+
+    def instance_exists(self, instance):
+        return self._instance_node(instance) is not None
+
+    def _instance_node(self, instance):
+        node = db_api.get_node_by_instance(instance.uuid)
+        if node is not None and node.service_host != self._cache.host:
+            return None
+        return node
+
+    def _node_of(self, instance):
+        node = self._instance_node(instance)
+        if node is None:
+            raise nova_exception.InstanceNotFound(instance_id=instance.uuid)
+        return node
+
+    def get_info(self, instance, use_cache=True):
+        """The instance's power state: from the last sweep, or asked now."""
+        node = self._instance_node(instance)
+        if node is None:
+            return hardware.InstanceInfo(state=power_state.NOSTATE)
+        if use_cache and (self._sync.state(node.uuid) is not None
+                          or self._sync.failing(node.uuid)):
+            return hardware.InstanceInfo(
+                state=nova_power_state(self._sync.state(node.uuid)))
+        try:
+            state = self._power.get_power_state(node)
+        except exception.BmcError as e:
+            self._remember_error(node, e)
+            return hardware.InstanceInfo(state=power_state.NOSTATE)
+        self._sync.record(node, state)
+        return hardware.InstanceInfo(state=nova_power_state(state))
+
+    def spawn(self, context, instance, image_meta, injected_files,
+              admin_password, allocations, network_info=None,
+              block_device_info=None, power_on=True, accel_info=None):
+        """Claim the node, boot it from the network, power it on.
+
+        Any failure after the claim powers the node off and releases it
+        before raising, so Nova can reschedule the instance elsewhere.
+        """
+        node = self._claim(instance)
+        try:
+            self._power.set_boot_device(node, BOOT_DEVICE, persistent=True)
+            if power_on:
+                self._sync.record(node, self._power.power_on(node))
+        except exception.BmcError as e:
+            self._remember_error(node, e)
+            self._undo_claim(node, instance)
+            raise nova_exception.InstanceDeployFailure(
+                reason='node %s: %s' % (node.name, e)) from None
+        except BaseException:
+            self._undo_claim(node, instance)
+            raise
+        LOG.info('Instance is on node %s', node.name, instance=instance)
+
+    def _claim(self, instance):
+        """Give ``instance.node`` to the instance, or say why not.
+
+        :raises: ComputeResourcesUnavailable, on which Nova reschedules.
+        """
+        node = self._cache.get(instance.node)
+        if node is None:
+            raise nova_exception.ComputeResourcesUnavailable(
+                reason='node %s is not managed by %s'
+                % (instance.node, self._cache.host))
+        if self._sync.failing(node.uuid):
+            raise nova_exception.ComputeResourcesUnavailable(
+                reason='the BMC of node %s is failing: %s'
+                % (node.name, self._sync.error(node.uuid)))
+        try:
+            node = db_api.claim_node(node.uuid, instance.uuid)
+        except (exception.NodeNotAvailable, exception.NodeNotFound) as e:
+            raise nova_exception.ComputeResourcesUnavailable(
+                reason=str(e)) from None
+        self._cache.put(node)
+        return node
+
+    def _undo_claim(self, node, instance):
+        """After a failed spawn: power off if possible, then release."""
+        reason = None
+        try:
+            self._sync.record(node, self._power.power_off(node))
+        except exception.BmcError as e:
+            reason = ('power off not confirmed after a failed spawn of '
+                      'instance %s: %s' % (instance.uuid, e))
+        self._release(node, instance, reason)
+
+    def _release(self, node, instance, maintenance_reason=None):
+        if maintenance_reason:
+            LOG.error('Node %(node)s goes into maintenance: %(reason)s',
+                      {'node': node.name, 'reason': maintenance_reason},
+                      instance=instance)
+        try:
+            db_api.release_node(node.uuid, instance.uuid,
+                                maintenance_reason=maintenance_reason)
+            self._cache.put(db_api.get_node(node.uuid))
+        except exception.NodeNotFound:
+            pass
+
+    def destroy(self, context, instance, network_info, block_device_info=None,
+                destroy_disks=True, destroy_secrets=True):
+        """Power the node off and free it; a no-op when nothing is held.
+
+        A node whose machine cannot be confirmed off is freed from the
+        instance (so the delete succeeds) but put in maintenance, so that
+        no other tenant gets a machine that may still run this one's OS.
+        """
+        node = self._instance_node(instance)
+        if node is None:
+            LOG.info('No node holds the instance; nothing to destroy',
+                     instance=instance)
+            return
+        reason = None
+        try:
+            self._sync.record(node, self._power.power_off(node))
+        except exception.BmcError as e:
+            self._remember_error(node, e)
+            reason = ('power off not confirmed when instance %s was '
+                      'deleted: %s' % (instance.uuid, e))
+        self._release(node, instance, reason)
+        LOG.info('Node %s powered off and released', node.name,
+                 instance=instance)
+
+    def cleanup(self, context, instance, network_info, block_device_info=None,
+                destroy_disks=True, migrate_data=None, destroy_vifs=True,
+                destroy_secrets=True):
+        """Nothing on the proxy to clean: destroy did everything."""
+
+    def reboot(self, context, instance, network_info, reboot_type,
+               block_device_info=None, bad_volumes_callback=None,
+               accel_info=None, share_info=None):
+        """Soft: orderly shutdown then power on, hard reset if that fails."""
+        node = self._node_of(instance)
+        if reboot_type == 'SOFT':
+            try:
+                self._run(node, self._power.reboot, node, power_base.SOFT)
+                return
+            except (exception.PowerStateTimeout,
+                    exception.BmcCommandRefused) as e:
+                LOG.warning('Soft reboot of node %(node)s failed (%(error)s)'
+                            '; resetting it', {'node': node.name, 'error': e},
+                            instance=instance)
+        self._run(node, self._power.reboot, node, power_base.HARD)
+
+    def power_off(self, instance, timeout=0, retry_interval=0):
+        """Soft power off within ``timeout`` s when given, then hard."""
+        node = self._node_of(instance)
+        if timeout:
+            try:
+                self._run(node, self._power.soft_power_off, node, timeout)
+                return
+            except (exception.PowerStateTimeout,
+                    exception.BmcCommandRefused) as e:
+                LOG.warning('Node %(node)s did not shut down within '
+                            '%(timeout)s s (%(error)s); powering it off',
+                            {'node': node.name, 'timeout': timeout,
+                             'error': e}, instance=instance)
+        self._run(node, self._power.power_off, node)
+
+    def power_on(self, context, instance, network_info,
+                 block_device_info=None, accel_info=None, share_info=None):
+        node = self._node_of(instance)
+        self._run(node, self._power.power_on, node)
+
+    def _run(self, node, operation, *args):
+        """Run a power operation and remember the state it read back.
+
+        A BMC error is remembered too, then re-raised for Nova, which
+        records it as the instance action's fault.
+        """
+        try:
+            state = operation(*args)
+        except exception.BmcError as e:
+            self._remember_error(node, e)
+            raise
+        self._sync.record(node, state)
+        return state
+
+    def _remember_error(self, node, error):
+        """A BMC that failed (rather than refused) is failing from now."""
+        if error.counts_against_bmc:
+            self._sync.record(node, error)

@@ -1,0 +1,168 @@
+"""A cloud in one process: Nova's API, conductor, scheduler, placement and
+one nova-compute proxy with this driver, a node database and fake BMCs.
+
+Built on Nova's own functional harness (``ProviderUsageBaseTestCase``:
+real API over WSGI, real conductor and scheduler, placement, Nova's cell
+databases on SQLite). The proxy is a real nova-compute service loading the
+driver by its public name; its node database is a real SQLite file
+migrated by alembic; its BMCs are ``nova-bm-fakebmc`` servers speaking
+IPMI over UDP on loopback.
+"""
+
+import os
+import sys
+import time
+
+import fixtures
+from nova import context as nova_context
+from nova import objects
+from nova.tests.functional import integrated_helpers
+
+from nova_bm.db import api as db_api
+from nova_bm.db import migration
+from nova_bm import node_spec
+from nova_bm.power import ipmi_loop
+from tests import fleet as fleet_fixture
+
+PASSWORD = 'Func-pw-3c9d'
+RESOURCE_CLASS = 'baremetal-gold'
+PLACEMENT_RC = 'CUSTOM_BAREMETAL_GOLD'
+# Each node: 8 vCPUs, 16 GiB, 100 GB.
+NODE_SIZE = {'cpus': 8, 'memory_mb': 16384, 'local_gb': 100}
+
+
+class BareMetalCloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
+    """Subclasses set NODES (fake BMCs and enrolled nodes) and may add
+    nodes that are dead or in maintenance before ``start_proxy``."""
+
+    compute_driver = 'nova_bm.BareMetalDriver'
+    # Let Nova's node-identity check at start-up run for real: restarting
+    # the proxy must pass it.
+    STUB_COMPUTE_ID = False
+    PROXY = 'bm-proxy'
+    #: Fake BMCs started; ENROLLED of them (default all) enrolled at setUp.
+    NODES = 4
+    ENROLLED = None
+
+    def setUp(self):
+        # Nova installed from PyPI keeps api-paste.ini under sys.prefix,
+        # not next to its package where the fixtures look for it.
+        self.flags(api_paste_config=os.path.join(
+            sys.prefix, 'etc', 'nova', 'api-paste.ini'), group='wsgi')
+        super().setUp()
+        state = self.useFixture(fixtures.TempDir()).path
+        self.flags(state_path=state)
+        # Nova counts a flavor's vCPUs and RAM against the project quota;
+        # a few whole machines exceed the default 20 cores.
+        self.flags(cores=-1, ram=-1, instances=-1, group='quota')
+        self.flags(connection='sqlite:///%s' % os.path.join(
+            state, 'nova_bm.sqlite'), group='baremetal_database')
+        self.flags(ipmi_timeout=1.0, power_state_timeout=10,
+                   power_state_poll_interval=0.05, power_sync_interval=0,
+                   group='baremetal')
+        self.addCleanup(db_api.dispose)
+        migration.upgrade()
+        self.addCleanup(ipmi_loop.reset_loop)
+        self.fleet = self.useFixture(fleet_fixture.FleetFixture(
+            self.NODES, password=PASSWORD))
+        self.enrol(range(self.NODES if self.ENROLLED is None
+                         else self.ENROLLED))
+        self.flavor = self.baremetal_flavor()
+
+    # -- the node side ---------------------------------------------------
+
+    def node_name(self, index):
+        return 'bm-%02d' % index
+
+    def enrol(self, indexes, **overrides):
+        """Enrol fleet BMCs as nodes of the proxy, as node import does."""
+        specs = []
+        for index in indexes:
+            values = dict(NODE_SIZE, name=self.node_name(index),
+                          service_host=self.PROXY,
+                          resource_class=RESOURCE_CLASS,
+                          ipmi_address='127.0.0.1',
+                          ipmi_port=self.fleet.ports[index],
+                          ipmi_username=self.fleet.username,
+                          ipmi_password=PASSWORD)
+            values.update(overrides)
+            specs.append(node_spec.new_node(values, []))
+        db_api.create_nodes(specs)
+
+    def enrol_dead(self, name):
+        """A node whose BMC address has nothing listening."""
+        values = dict(NODE_SIZE, name=name, service_host=self.PROXY,
+                      resource_class=RESOURCE_CLASS,
+                      ipmi_address='127.0.0.1',
+                      ipmi_port=fleet_fixture.unused_port(),
+                      ipmi_username='admin', ipmi_password=PASSWORD)
+        db_api.create_nodes([node_spec.new_node(values, [])])
+
+    def bmc(self, name):
+        """What the fake BMC of node ``name`` says: power, boot device."""
+        node = db_api.get_node(name)
+        return self.fleet.fleet.state(node.ipmi_port)
+
+    def node(self, name):
+        return db_api.get_node(name)
+
+    # -- the Nova side ---------------------------------------------------
+
+    def start_proxy(self):
+        self.proxy = self._start_compute(self.PROXY)
+        return self.proxy
+
+    def baremetal_flavor(self):
+        """The flavor operators give bare-metal nodes: one unit of the
+        node's resource class and none of the VM resources."""
+        return self._create_flavor(
+            name='bm.gold', vcpu=NODE_SIZE['cpus'],
+            memory_mb=NODE_SIZE['memory_mb'], disk=NODE_SIZE['local_gb'],
+            ephemeral=0,
+            extra_spec={'resources:%s' % PLACEMENT_RC: '1',
+                        'resources:VCPU': '0',
+                        'resources:MEMORY_MB': '0',
+                        'resources:DISK_GB': '0'})
+
+    def boot(self, name, expected_state='ACTIVE'):
+        return self._create_server(
+            name=name, flavor_id=self.flavor, networks='none',
+            expected_state=expected_state)
+
+    def settle(self, servers, timeout=60):
+        """Wait until every server is ACTIVE or ERROR (with its fault)."""
+        deadline = time.monotonic() + timeout
+        settled = {}
+        while True:
+            for server in servers:
+                if server['id'] in settled:
+                    continue
+                server = self.api.get_server(server['id'])
+                if (server['status'] == 'ACTIVE' or
+                        (server['status'] == 'ERROR' and 'fault' in server)):
+                    settled[server['id']] = server
+            if len(settled) == len(servers):
+                return [settled[s['id']] for s in servers]
+            if time.monotonic() > deadline:
+                self.fail('servers still building after %s s: %s' % (
+                    timeout, [s['id'] for s in servers
+                              if s['id'] not in settled]))
+            time.sleep(0.2)
+
+    def post_servers(self, count, prefix='server'):
+        """Ask for ``count`` servers at once, without waiting."""
+        return [self.api.post_server({'server': self._build_server(
+            name='%s-%d' % (prefix, i), flavor_id=self.flavor,
+            networks='none')}) for i in range(count)]
+
+    def hypervisor_of(self, server):
+        server = self.api.get_server(server['id'])
+        return server['OS-EXT-SRV-ATTR:hypervisor_hostname']
+
+    def compute_nodes(self):
+        ctxt = nova_context.get_admin_context()
+        return objects.ComputeNodeList.get_all_by_host(ctxt, self.PROXY)
+
+    def inventory_of(self, name):
+        rp_uuid = self.node(name).uuid
+        return self._get_provider_inventory(rp_uuid)

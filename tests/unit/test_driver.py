@@ -1,0 +1,319 @@
+"""The virt driver against a real node database and a scripted power layer.
+
+Nova's own services drive the driver in tests/functional/compute (real
+BMCs over UDP); here the failure paths that a healthy fake fleet cannot
+reach on demand, and the cost of Nova's resource cycle in queries.
+"""
+
+import sqlalchemy as sa
+from nova.compute import power_state
+from nova.compute import provider_tree
+from nova import exception as nova_exception
+from nova import objects
+import nova.virt.driver
+from oslo_utils import uuidutils
+
+from nova_bm.db import api as db_api
+from nova_bm import driver as bm_driver
+from nova_bm import exception
+from nova_bm import node_spec
+from nova_bm.power import base as power_base
+from tests.unit.db import base
+from tests import utils
+
+objects.register_all()
+
+HOST = 'proxy-1'
+
+
+class ScriptedPower(power_base.PowerInterface):
+    """Records calls; ``fail[(method, node name)]`` makes one raise."""
+
+    def __init__(self):
+        self.calls = []
+        self.fail = {}
+        self.states = {}
+
+    def _do(self, method, node, result=None):
+        self.calls.append((method, node.name))
+        error = self.fail.get((method, node.name))
+        if error is not None:
+            raise error
+        if result is not None:
+            self.states[node.name] = result
+        return result
+
+    def validate(self, node):
+        pass
+
+    def check_access(self, node):
+        self._do('check_access', node)
+
+    def get_power_state(self, node):
+        self._do('get_power_state', node)
+        return self.states.get(node.name, power_base.POWER_OFF)
+
+    def get_power_states(self, nodes):
+        results = {}
+        for node in nodes:
+            try:
+                results[node.uuid] = self.get_power_state(node)
+            except exception.BmcError as e:
+                results[node.uuid] = e
+        return results
+
+    def power_on(self, node):
+        return self._do('power_on', node, power_base.POWER_ON)
+
+    def power_off(self, node):
+        return self._do('power_off', node, power_base.POWER_OFF)
+
+    def soft_power_off(self, node, timeout):
+        return self._do('soft_power_off', node, power_base.POWER_OFF)
+
+    def reboot(self, node, kind=power_base.HARD):
+        return self._do('reboot_' + kind, node, power_base.POWER_ON)
+
+    def set_boot_device(self, node, device, persistent=False):
+        self._do('set_boot_device_' + device, node)
+
+    def get_boot_device(self, node):
+        return {'boot_device': 'pxe', 'persistent': True}
+
+
+def timeout(name):
+    return exception.BmcTimeout(bmc=name, command='x', timeout=1)
+
+
+class DriverTestCase(base.DbTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.conf.config(host=HOST)
+        self.power = ScriptedPower()
+        self.driver = bm_driver.BareMetalDriver(None, power=self.power)
+
+    def enrol(self, count, start=1):
+        db_api.create_nodes([node_spec.new_node(
+            utils.node_values(i, service_host=HOST), [])
+            for i in range(start, start + count)])
+
+    def instance(self, node_name):
+        return objects.Instance(uuid=uuidutils.generate_uuid(),
+                                node=node_name, host=HOST)
+
+    def spawn(self, instance):
+        self.driver.spawn(None, instance, None, [], None, {})
+
+
+class ResourceCycleTestCase(DriverTestCase):
+
+    def count_queries(self, func):
+        statements = []
+
+        def count(conn, cursor, statement, *args):
+            statements.append(statement)
+        engine = db_api.engine()
+        sa.event.listen(engine, 'before_cursor_execute', count)
+        try:
+            func()
+        finally:
+            sa.event.remove(engine, 'before_cursor_execute', count)
+        return [s for s in statements if not s.startswith(('PRAGMA',
+                                                           'BEGIN'))]
+
+    def cycle(self):
+        """What Nova's update_available_resource asks of the driver."""
+        tree = provider_tree.ProviderTree()
+        for name in self.driver.get_available_nodes():
+            info = self.driver.get_available_resource(name)
+            tree.new_root(name, info['uuid'])
+            self.driver.update_provider_tree(tree, name)
+
+    def test_queries_per_cycle_do_not_grow_with_nodes(self):
+        self.enrol(10)
+        at_10 = self.count_queries(self.cycle)
+        self.enrol(90, start=11)
+        at_100 = self.count_queries(self.cycle)
+        self.assertEqual(len(at_10), len(at_100), at_100)
+        self.assertEqual(1, len(at_100), at_100)
+        self.assertEqual(100, len(self.driver.get_available_nodes()))
+
+    def test_only_own_nodes_are_reported(self):
+        self.enrol(2)
+        db_api.create_nodes([node_spec.new_node(
+            utils.node_values(3, service_host='proxy-2'), [])])
+        self.assertEqual(['node-1', 'node-2'],
+                         self.driver.get_available_nodes())
+        self.assertTrue(self.driver.node_is_available('node-1'))
+        self.assertFalse(self.driver.node_is_available('node-3'))
+        self.assertRaises(nova_exception.ComputeHostNotFound,
+                          self.driver.get_available_resource, 'node-3')
+        self.assertEqual(
+            {db_api.get_node('node-1').uuid: 'node-1',
+             db_api.get_node('node-2').uuid: 'node-2'},
+            self.driver.get_nodenames_by_uuid())
+
+    def test_inventory_reserved_while_bmc_fails(self):
+        self.enrol(2)
+        self.power.fail[('get_power_state', 'node-2')] = timeout('node-2')
+        self.driver.sync_power_states()
+        tree = provider_tree.ProviderTree()
+        for name in self.driver.get_available_nodes():
+            tree.new_root(name, db_api.get_node(name).uuid)
+            self.driver.update_provider_tree(tree, name)
+        reserved = {name: tree.data(name).inventory['CUSTOM_BAREMETAL']
+                    ['reserved'] for name in ('node-1', 'node-2')}
+        self.assertEqual({'node-1': 0, 'node-2': 1}, reserved)
+        self.assertIn('did not answer', db_api.get_node('node-2').last_error)
+        self.assertEqual('off', db_api.get_node('node-1').power_state)
+
+        del self.power.fail[('get_power_state', 'node-2')]
+        self.driver.sync_power_states()
+        self.driver.update_provider_tree(tree, 'node-2')
+        self.assertEqual(
+            0, tree.data('node-2').inventory['CUSTOM_BAREMETAL']['reserved'])
+        self.assertIsNone(db_api.get_node('node-2').last_error)
+
+    def test_host_stats_list(self):
+        self.enrol(2)
+        stats = self.driver.get_host_stats()
+        self.assertEqual(['%s/node-1' % HOST, '%s/node-2' % HOST],
+                         [entry['host'] for entry in stats])
+        self.assertEqual(['node-1', 'node-2'],
+                         [entry['hypervisor_hostname'] for entry in stats])
+
+
+class SpawnTestCase(DriverTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.enrol(2)
+
+    def test_spawn_claims_sets_pxe_and_powers_on(self):
+        instance = self.instance('node-1')
+        self.spawn(instance)
+        self.assertEqual([('set_boot_device_pxe', 'node-1'),
+                          ('power_on', 'node-1')], self.power.calls)
+        self.assertEqual(instance.uuid,
+                         db_api.get_node('node-1').instance_uuid)
+        self.assertEqual('on', db_api.get_node('node-1').power_state)
+        self.assertEqual([instance.uuid], self.driver.list_instance_uuids())
+        self.assertTrue(self.driver.instance_exists(instance))
+        self.assertEqual(power_state.RUNNING,
+                         self.driver.get_info(instance).state)
+
+    def test_lost_race_or_held_node_reschedules(self):
+        self.spawn(self.instance('node-1'))
+        self.assertRaises(nova_exception.ComputeResourcesUnavailable,
+                          self.spawn, self.instance('node-1'))
+        db_api.update_node('node-2', {'maintenance': True})
+        self.assertRaises(nova_exception.ComputeResourcesUnavailable,
+                          self.spawn, self.instance('node-2'))
+        self.assertEqual(['set_boot_device_pxe', 'power_on'],
+                         [call for call, _ in self.power.calls])
+
+    def test_node_with_failing_bmc_is_refused_before_claim(self):
+        self.power.fail[('get_power_state', 'node-2')] = timeout('node-2')
+        self.driver.sync_power_states()
+        self.assertRaises(nova_exception.ComputeResourcesUnavailable,
+                          self.spawn, self.instance('node-2'))
+        self.assertIsNone(db_api.get_node('node-2').instance_uuid)
+
+    def test_failed_power_on_powers_off_and_releases(self):
+        self.power.fail[('power_on', 'node-1')] = timeout('node-1')
+        instance = self.instance('node-1')
+        error = self.assertRaises(nova_exception.InstanceDeployFailure,
+                                  self.spawn, instance)
+        self.assertIn('node-1', str(error))
+        node = db_api.get_node('node-1')
+        self.assertIsNone(node.instance_uuid)
+        self.assertFalse(node.maintenance)
+        self.assertEqual(('power_off', 'node-1'), self.power.calls[-1])
+        self.assertEqual([], self.driver.list_instance_uuids())
+
+    def test_unconfirmed_power_off_after_failure_means_maintenance(self):
+        self.power.fail[('power_on', 'node-1')] = timeout('node-1')
+        self.power.fail[('power_off', 'node-1')] = timeout('node-1')
+        self.assertRaises(nova_exception.InstanceDeployFailure,
+                          self.spawn, self.instance('node-1'))
+        node = db_api.get_node('node-1')
+        self.assertIsNone(node.instance_uuid)
+        self.assertTrue(node.maintenance)
+        self.assertIn('power off not confirmed', node.maintenance_reason)
+
+
+class InstanceOperationsTestCase(DriverTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.enrol(1)
+        self.instance_ = self.instance('node-1')
+        self.spawn(self.instance_)
+        self.power.calls.clear()
+
+    def test_destroy_is_idempotent(self):
+        self.driver.destroy(None, self.instance_, None)
+        self.assertEqual([('power_off', 'node-1')], self.power.calls)
+        self.assertIsNone(db_api.get_node('node-1').instance_uuid)
+        self.driver.destroy(None, self.instance_, None)
+        self.assertEqual(1, len(self.power.calls))
+        db_api.destroy_node('node-1')
+        self.driver.destroy(None, self.instance_, None)
+        self.assertEqual(power_state.NOSTATE,
+                         self.driver.get_info(self.instance_).state)
+
+    def test_destroy_with_dead_bmc_frees_instance_but_not_node(self):
+        self.power.fail[('power_off', 'node-1')] = timeout('node-1')
+        self.driver.destroy(None, self.instance_, None)
+        node = db_api.get_node('node-1')
+        self.assertIsNone(node.instance_uuid)
+        self.assertTrue(node.maintenance)
+        self.assertIn(self.instance_.uuid, node.maintenance_reason)
+
+    def test_power_off_soft_then_hard(self):
+        self.driver.power_off(self.instance_, timeout=30)
+        self.assertEqual([('soft_power_off', 'node-1')], self.power.calls)
+        self.power.calls.clear()
+        self.power.fail[('soft_power_off', 'node-1')] = (
+            exception.PowerStateTimeout(bmc='b', target='off', state='on',
+                                        timeout=30))
+        self.driver.power_off(self.instance_, timeout=30)
+        self.assertEqual([('soft_power_off', 'node-1'),
+                          ('power_off', 'node-1')], self.power.calls)
+        self.power.calls.clear()
+        self.driver.power_off(self.instance_)
+        self.assertEqual([('power_off', 'node-1')], self.power.calls)
+        self.assertEqual(power_state.SHUTDOWN,
+                         self.driver.get_info(self.instance_).state)
+
+    def test_reboot_soft_falls_back_to_hard(self):
+        self.power.fail[('reboot_soft', 'node-1')] = (
+            exception.BmcCommandRefused(bmc='b', command='soft off',
+                                        reason='no'))
+        self.driver.reboot(None, self.instance_, None, 'SOFT')
+        self.assertEqual([('reboot_soft', 'node-1'),
+                          ('reboot_hard', 'node-1')], self.power.calls)
+
+    def test_failed_power_on_is_raised_and_remembered(self):
+        self.power.fail[('power_on', 'node-1')] = timeout('node-1')
+        self.assertRaises(exception.BmcTimeout, self.driver.power_on,
+                          None, self.instance_, None)
+        self.assertEqual(power_state.NOSTATE,
+                         self.driver.get_info(self.instance_).state)
+
+    def test_operations_on_unknown_instance(self):
+        stranger = self.instance('node-1')
+        self.assertFalse(self.driver.instance_exists(stranger))
+        self.assertRaises(nova_exception.InstanceNotFound,
+                          self.driver.power_on, None, stranger, None)
+
+
+class LoadTestCase(DriverTestCase):
+
+    def test_nova_loads_the_driver_by_its_public_name(self):
+        driver = nova.virt.driver.load_compute_driver(
+            None, 'nova_bm.BareMetalDriver')
+        self.assertIsInstance(driver, bm_driver.BareMetalDriver)
+        self.assertFalse(driver.rebalances_nodes)
+        self.assertFalse(driver.capabilities['supports_evacuate'])
