@@ -5,13 +5,17 @@ BMCs over UDP); here the failure paths that a healthy fake fleet cannot
 reach on demand, and the cost of Nova's resource cycle in queries.
 """
 
-import sqlalchemy as sa
+import os
+import time
+
+import fixtures
 from nova.compute import power_state
 from nova.compute import provider_tree
 from nova import exception as nova_exception
 from nova import objects
 import nova.virt.driver
 from oslo_utils import uuidutils
+import sqlalchemy as sa
 
 from nova_bm.db import api as db_api
 from nova_bm import driver as bm_driver
@@ -317,3 +321,54 @@ class LoadTestCase(DriverTestCase):
         self.assertIsInstance(driver, bm_driver.BareMetalDriver)
         self.assertFalse(driver.rebalances_nodes)
         self.assertFalse(driver.capabilities['supports_evacuate'])
+
+
+class ServiceLifeTestCase(DriverTestCase):
+
+    def setUp(self):
+        super().setUp()
+        # As nova-compute does at start: parse (no) config files.
+        self.conf.conf([], project='nova', default_config_files=[])
+        self.state = self.useFixture(fixtures.TempDir()).path
+        self.conf.config(state_path=self.state)
+        self.enrol(2)
+
+    def test_init_host_sweeps_once_and_writes_identity_once(self):
+        self.conf.config(power_sync_interval=0, group='baremetal')
+        self.power.fail[('get_power_state', 'node-2')] = timeout('node-2')
+        self.driver.init_host(HOST)
+        self.addCleanup(self.driver.cleanup_host, HOST)
+        self.assertEqual([('get_power_state', 'node-1'),
+                          ('get_power_state', 'node-2')], self.power.calls)
+        self.assertEqual(1, resources_reserved(self.driver, 'node-2'))
+        identity_file = os.path.join(self.state, 'compute_id')
+        with open(identity_file) as f:
+            identity = f.read()
+        self.assertTrue(uuidutils.is_uuid_like(identity))
+        # A restart keeps the identity Nova checks for.
+        restarted = bm_driver.BareMetalDriver(None, power=self.power)
+        restarted.init_host(HOST)
+        self.addCleanup(restarted.cleanup_host, HOST)
+        with open(identity_file) as f:
+            self.assertEqual(identity, f.read())
+
+    def test_periodic_sweep_runs_until_cleanup(self):
+        self.conf.config(power_sync_interval=1, group='baremetal')
+        self.driver.init_host(HOST)
+        self.power.states['node-1'] = power_base.POWER_ON
+        deadline = time.monotonic() + 10
+        while db_api.get_node('node-1').power_state != 'on':
+            self.assertLess(time.monotonic(), deadline,
+                            'no sweep within 10 s')
+            time.sleep(0.05)
+        self.driver.cleanup_host(HOST)
+        calls = len(self.power.calls)
+        time.sleep(1.5)
+        self.assertEqual(calls, len(self.power.calls))
+
+
+def resources_reserved(driver, name):
+    tree = provider_tree.ProviderTree()
+    tree.new_root(name, db_api.get_node(name).uuid)
+    driver.update_provider_tree(tree, name)
+    return tree.data(name).inventory['CUSTOM_BAREMETAL']['reserved']

@@ -1,0 +1,55 @@
+"""Nova's resource cycle over N bare-metal nodes vs Nova's own FakeDriver.
+
+Nova's periodic ``update_available_resource`` asks a driver for its nodes,
+then for each node its resources and its placement inventory, and writes
+compute nodes and providers. With N nodes (default 400;
+``NOVA_BM_BENCH_CYCLE_NODES``) this measures, in one Nova functional
+harness (real placement, Nova's cell database), the steady-state cycle of
+a nova-compute with this driver (node DB, fake BMCs) against a
+nova-compute with Nova's ``fake.FakeDriver`` and the same number of nodes:
+Nova's own floor, since the FakeDriver does no work of its own. The two
+alternate, each ``NOVA_BM_BENCH_CYCLE_ROUNDS`` times (default 3), and the
+medians are compared. Goal (issue "virt driver"): at most 1.10x.
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+NODES = int(os.environ.get('NOVA_BM_BENCH_CYCLE_NODES', 400))
+ROUNDS = int(os.environ.get('NOVA_BM_BENCH_CYCLE_ROUNDS', 3))
+GOAL_RATIO = 1.10
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def measure(nodes=NODES, rounds=ROUNDS):
+    result = subprocess.run(
+        [sys.executable, '-m', 'benchmarks.resource_cycle_case',
+         str(nodes), str(rounds)],
+        cwd=ROOT, capture_output=True, text=True, timeout=1800,
+        env=dict(os.environ, PYTHONPATH=ROOT))
+    if result.returncode:
+        raise AssertionError('resource cycle benchmark failed:\n%s'
+                             % result.stderr[-4000:])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run():
+    mode = ('native threads'
+            if os.environ.get('OS_NOVA_DISABLE_EVENTLET_PATCHING', '')
+            .lower() in ('1', 'true', 'yes') else 'eventlet')
+    times = measure()
+    ours = statistics.median(times['nova_bm'])
+    fake = statistics.median(times['fake'])
+    ratio = ours / fake
+    print('resource cycle, %d nodes, %s: nova-bm %s s, FakeDriver %s s '
+          '(median of %d), ratio %.3gx' % (
+              NODES, mode, ', '.join('%.2f' % t for t in times['nova_bm']),
+              ', '.join('%.2f' % t for t in times['fake']), ROUNDS, ratio))
+    return [{'work': 'resource cycle, %d nodes (%s)' % (NODES, mode),
+             'nova_bm': '%.2f s' % ours,
+             'reference': '%.2f s FakeDriver' % fake,
+             'ratio': ratio, 'goal': '<= %.2fx' % GOAL_RATIO,
+             'met': ratio <= GOAL_RATIO}]
