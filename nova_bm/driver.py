@@ -44,6 +44,10 @@ _NOVA_POWER_STATES = {
 #: service, on every boot of this instance.
 BOOT_DEVICE = 'pxe'
 
+# What the power layer raises when a node's BMC cannot do what was asked:
+# it failed or refused, or the node's BMC parameters are unusable.
+_BMC_TROUBLE = (exception.BmcError, exception.InvalidBmcParameters)
+
 
 def nova_power_state(state):
     """Nova's power state for a BMC's answer (None: unknown)."""
@@ -81,9 +85,13 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         """
         self._cache = node_cache.NodeCache(host)
         self._ensure_proxy_identity()
-        nodes = self._cache.refresh()
-        LOG.info('Proxy %(host)s owns %(count)d bare-metal nodes',
-                 {'host': host, 'count': len(nodes)})
+        try:
+            nodes = self._refresh()
+        except nova_exception.VirtDriverNotReady:
+            nodes = []  # logged; Nova retries every resource cycle
+        else:
+            LOG.info('Proxy %(host)s owns %(count)d bare-metal nodes',
+                     {'host': host, 'count': len(nodes)})
         if nodes:
             self._sync.sweep(nodes)
         self._sync.start(CONF.baremetal.power_sync_interval,
@@ -99,6 +107,17 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         the driver. :returns: ``{node uuid: state | error}``.
         """
         return self._sync.sweep(self._cache.refresh())
+
+    def _refresh(self):
+        """Reload the node cache; a node database that cannot be reached
+        is Nova's VirtDriverNotReady, which Nova logs and retries on at the
+        next cycle, as it does when Ironic's API is down."""
+        try:
+            return self._cache.refresh()
+        except (exception.DatabaseUnavailable,
+                exception.DatabaseNotReady) as e:
+            LOG.error('Node database not usable: %s', e)
+            raise nova_exception.VirtDriverNotReady() from None
 
     @staticmethod
     def _ensure_proxy_identity():
@@ -128,10 +147,11 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         Nova calls this first in each resource cycle, so this is where the
         cycle's single query runs.
         """
-        return [node.name for node in self._cache.refresh()]
+        return [node.name for node in self._refresh()]
 
     def get_nodenames_by_uuid(self, refresh=False):
-        nodes = self._cache.refresh() if refresh else self._cache.nodes()
+        # Nova calls this once, when nova-compute starts: ask the database.
+        nodes = self._refresh()
         return {node.uuid: node.name for node in nodes}
 
     def node_is_available(self, nodename):
@@ -221,7 +241,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
                 state=nova_power_state(self._sync.state(node.uuid)))
         try:
             state = self._power.get_power_state(node)
-        except exception.BmcError as e:
+        except _BMC_TROUBLE as e:
             self._remember_error(node, e)
             return hardware.InstanceInfo(state=power_state.NOSTATE)
         self._sync.record(node, state)
@@ -240,7 +260,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
             self._power.set_boot_device(node, BOOT_DEVICE, persistent=True)
             if power_on:
                 self._sync.record(node, self._power.power_on(node))
-        except exception.BmcError as e:
+        except _BMC_TROUBLE as e:
             self._remember_error(node, e)
             self._undo_claim(node, instance)
             raise nova_exception.InstanceDeployFailure(
@@ -277,7 +297,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         reason = None
         try:
             self._sync.record(node, self._power.power_off(node))
-        except exception.BmcError as e:
+        except _BMC_TROUBLE as e:
             reason = ('power off not confirmed after a failed spawn of '
                       'instance %s: %s' % (instance.uuid, e))
         self._release(node, instance, reason)
@@ -310,7 +330,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         reason = None
         try:
             self._sync.record(node, self._power.power_off(node))
-        except exception.BmcError as e:
+        except _BMC_TROUBLE as e:
             self._remember_error(node, e)
             reason = ('power off not confirmed when instance %s was '
                       'deleted: %s' % (instance.uuid, e))
@@ -367,7 +387,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         """
         try:
             state = operation(*args)
-        except exception.BmcError as e:
+        except _BMC_TROUBLE as e:
             self._remember_error(node, e)
             raise
         self._sync.record(node, state)
@@ -375,5 +395,5 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
 
     def _remember_error(self, node, error):
         """A BMC that failed (rather than refused) is failing from now."""
-        if error.counts_against_bmc:
+        if getattr(error, 'counts_against_bmc', True):
             self._sync.record(node, error)

@@ -399,10 +399,17 @@ def update_node(ident, changes):
     """Apply validated changes (``node_spec.node_changes``) to a node.
 
     :returns: the updated node, with its interfaces loaded.
-    :raises: NodeNotFound, DuplicateNode (BMC address:port taken)
+    :raises: NodeNotFound, DuplicateNode (BMC address:port taken),
+        NodeInUse (moving a node that holds an instance to another proxy)
     """
     with _session(writer=True) as session:
         node = _get_node(session, ident)
+        if (changes.get('service_host', node.service_host)
+                != node.service_host and node.instance_uuid is not None):
+            # Nova keeps the instance on the compute service that built
+            # it; its node must stay with that proxy.
+            raise exception.NodeInUse(node=ident,
+                                      instance=node.instance_uuid)
         if 'ipmi_address' in changes or 'ipmi_port' in changes:
             address = changes.get('ipmi_address', node.ipmi_address)
             port = changes.get('ipmi_port', node.ipmi_port)

@@ -179,6 +179,16 @@ class ResourceCycleTestCase(DriverTestCase):
             0, tree.data('node-2').inventory['CUSTOM_BAREMETAL']['reserved'])
         self.assertIsNone(db_api.get_node('node-2').last_error)
 
+    def test_node_database_out_of_reach_is_driver_not_ready(self):
+        empty = self.useFixture(fixtures.TempDir()).path
+        db_api.dispose()
+        self.conf.config(connection='sqlite:///%s/empty.sqlite' % empty,
+                         group='baremetal_database')
+        self.assertRaises(nova_exception.VirtDriverNotReady,
+                          self.driver.get_available_nodes)
+        self.assertRaises(nova_exception.VirtDriverNotReady,
+                          self.driver.get_nodenames_by_uuid)
+
     def test_host_stats_list(self):
         self.enrol(2)
         stats = self.driver.get_host_stats()
@@ -245,6 +255,18 @@ class SpawnTestCase(DriverTestCase):
         self.assertIsNone(node.instance_uuid)
         self.assertTrue(node.maintenance)
         self.assertIn('power off not confirmed', node.maintenance_reason)
+
+    def test_unusable_bmc_parameters_fail_cleanly(self):
+        bad = exception.InvalidBmcParameters(node='node-1',
+                                             reason='no password')
+        for method in ('set_boot_device_pxe', 'power_off'):
+            self.power.fail[(method, 'node-1')] = bad
+        self.assertRaises(nova_exception.InstanceDeployFailure,
+                          self.spawn, self.instance('node-1'))
+        node = db_api.get_node('node-1')
+        self.assertIsNone(node.instance_uuid)
+        self.assertTrue(node.maintenance)
+        self.assertIn('no password', node.last_error)
 
 
 class InstanceOperationsTestCase(DriverTestCase):

@@ -161,6 +161,34 @@ class ClaimTestCase(base.DbTestCase):
         self.assertIsNone(db_api.get_node('node-1').instance_uuid)
         self.assertFalse(db_api.release_node('node-1', instance))
 
+    def test_release_into_maintenance_and_lookups_by_instance(self):
+        instance = uuidutils.generate_uuid()
+        db_api.claim_node('node-1', instance)
+        self.assertEqual('node-1',
+                         db_api.get_node_by_instance(instance).name)
+        self.assertEqual([instance], db_api.list_instance_uuids('proxy-1'))
+        self.assertEqual([], db_api.list_instance_uuids('proxy-2'))
+        self.assertTrue(db_api.release_node('node-1', instance,
+                                            maintenance_reason='check it'))
+        node = db_api.get_node('node-1')
+        self.assertIsNone(node.instance_uuid)
+        self.assertEqual((True, 'check it'),
+                         (node.maintenance, node.maintenance_reason))
+        self.assertIsNone(db_api.get_node_by_instance(instance))
+
+    def test_claimed_node_cannot_move_to_another_proxy(self):
+        instance = uuidutils.generate_uuid()
+        db_api.claim_node('node-1', instance)
+        self.assertRaises(exception.NodeInUse, db_api.update_node,
+                          'node-1', {'service_host': 'proxy-2'})
+        self.assertEqual('proxy-1', db_api.get_node('node-1').service_host)
+        # Other changes are fine.
+        db_api.update_node('node-1', {'service_host': 'proxy-1',
+                                      'cpus': 16})
+        db_api.release_node('node-1', instance)
+        db_api.update_node('node-1', {'service_host': 'proxy-2'})
+        self.assertEqual('proxy-2', db_api.get_node('node-1').service_host)
+
     def test_claim_refused_in_maintenance(self):
         db_api.update_node('node-1', {'maintenance': True})
         error = self.assertRaises(exception.NodeNotAvailable,
