@@ -231,8 +231,16 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         return node
 
     def get_info(self, instance, use_cache=True):
-        """The instance's power state: from the last sweep, or asked now."""
-        node = self._instance_node(instance)
+        """The instance's power state: from the last sweep, or asked now.
+
+        With ``use_cache`` (Nova's power-state sync asks once per instance)
+        the node comes from the node cache, so the sync costs no query per
+        instance; the node database is asked only for an instance the
+        cache does not know.
+        """
+        node = self._cache.holding(instance.uuid) if use_cache else None
+        if node is None:
+            node = self._instance_node(instance)
         if node is None:
             return hardware.InstanceInfo(state=power_state.NOSTATE)
         if use_cache and (self._sync.state(node.uuid) is not None

@@ -23,15 +23,15 @@ class NodeCache:
     def __init__(self, host):
         self.host = host
         self._by_name = {}
+        self._by_instance = {}
         self._lock = threading.Lock()
         self._filled = False
 
     def refresh(self):
         """Reload every owned node in one query; return them, oldest first."""
         nodes = db_api.list_nodes(service_host=self.host)
-        by_name = {node.name: node for node in nodes}
         with self._lock:
-            self._by_name = by_name
+            self._index({node.name: node for node in nodes})
             self._filled = True
         return nodes
 
@@ -53,6 +53,10 @@ class NodeCache:
             node = self._by_name.get(name)
         return node
 
+    def holding(self, instance_uuid):
+        """The cached node an instance holds, or None (no query)."""
+        return self._by_instance.get(instance_uuid)
+
     def put(self, node):
         """Replace one entry with a fresher row of the same node."""
         with self._lock:
@@ -61,4 +65,12 @@ class NodeCache:
                 by_name[node.name] = node
             else:
                 by_name.pop(node.name, None)
-            self._by_name = by_name
+            self._index(by_name)
+
+    def _index(self, by_name):
+        # New mappings are built, then swapped in: readers never see a
+        # mapping change under them.
+        self._by_instance = {node.instance_uuid: node
+                             for node in by_name.values()
+                             if node.instance_uuid is not None}
+        self._by_name = by_name

@@ -143,6 +143,18 @@ class ResourceCycleTestCase(DriverTestCase):
         self.assertEqual(1, len(at_100), at_100)
         self.assertEqual(100, len(self.driver.get_available_nodes()))
 
+    def test_cached_power_state_costs_no_query_per_instance(self):
+        self.enrol(3)
+        instances = [self.instance('node-%d' % i) for i in (1, 2, 3)]
+        for instance in instances:
+            self.spawn(instance)
+        self.driver.get_available_nodes()
+        states = []
+        queries = self.count_queries(lambda: states.extend(
+            self.driver.get_info(i).state for i in instances))
+        self.assertEqual([], queries)
+        self.assertEqual([power_state.RUNNING] * 3, states)
+
     def test_only_own_nodes_are_reported(self):
         self.enrol(2)
         db_api.create_nodes([node_spec.new_node(
