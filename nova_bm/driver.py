@@ -183,11 +183,14 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         """One unit of the node's resource class, and the node's traits.
 
         The unit is reserved while the node is in maintenance or its BMC is
-        failing, so placement offers it to no one.
+        failing, so placement offers it to no one. With
+        ``[baremetal] report_standard_inventory`` the node's VCPU,
+        MEMORY_MB and DISK_GB come with it (see resources.inventory).
         """
         node = self._owned_node(nodename)
-        provider_tree.update_inventory(
-            nodename, resources.inventory(node, self._sync.failing(node.uuid)))
+        provider_tree.update_inventory(nodename, resources.inventory(
+            node, self._sync.failing(node.uuid),
+            standard=CONF.baremetal.report_standard_inventory))
         provider_tree.update_traits(nodename, node.traits)
 
     def get_host_stats(self, refresh=False):

@@ -8,6 +8,7 @@ node's real vcpus/memory/disk are reported, all of them "used" while the
 node cannot take a new instance.
 """
 
+import os_resource_classes as orc
 from oslo_serialization import jsonutils
 
 from nova_bm import node_fields
@@ -57,21 +58,42 @@ def node_resources(node, bmc_failing=False):
     }
 
 
-def inventory(node, bmc_failing=False):
+def inventory(node, bmc_failing=False, standard=False):
     """Placement inventory: one unit of the node's custom resource class.
 
     Reserved while the node is in maintenance or its BMC is failing, so
     placement offers it to no one; a claimed node's unit is allocated to
     its instance already.
+
+    ``standard`` (``[baremetal] report_standard_inventory``) adds VCPU,
+    MEMORY_MB and DISK_GB equal to the node's, for flavors that ask for
+    those instead of the custom class. Then everything is also reserved
+    while the node is claimed: an instance of such a flavor may hold only
+    part of the node's VCPU (or none of its custom unit), and the rest
+    must not be offered to anyone else. This is what Nova's ironic driver
+    does with nodes in use.
     """
-    return {resource_class(node): {
-        'total': 1,
-        'reserved': int(is_unusable(node, bmc_failing)),
+    reserve_all = is_unusable(node, bmc_failing) or (
+        standard and is_claimed(node))
+    result = {resource_class(node): _record(1, reserve_all)}
+    if standard:
+        for rc, total in ((orc.VCPU, node.cpus),
+                          (orc.MEMORY_MB, node.memory_mb),
+                          (orc.DISK_GB, node.local_gb)):
+            if total > 0:  # placement refuses an inventory of 0
+                result[rc] = _record(total, reserve_all)
+    return result
+
+
+def _record(total, reserved):
+    return {
+        'total': total,
+        'reserved': total if reserved else 0,
         'min_unit': 1,
-        'max_unit': 1,
+        'max_unit': total,
         'step_size': 1,
         'allocation_ratio': 1.0,
-    }}
+    }
 
 
 def host_stats(host, node, bmc_failing=False):

@@ -83,6 +83,17 @@ driver_opts = [
              'whose BMC fails in a sweep is reserved in placement until '
              'a later sweep reaches it. 0 sweeps only when nova-compute '
              'starts.'),
+    cfg.BoolOpt(
+        'report_standard_inventory',
+        default=False,
+        help='Also report each node\'s vCPUs, RAM and disk as VCPU, '
+             'MEMORY_MB and DISK_GB inventory in placement, all of it '
+             'reserved while an instance holds the node (and while the '
+             'node is in maintenance or its BMC is failing), so that a '
+             'flavor without a custom resource class can land on a node. '
+             'Pair it with nova-bm-scheduler or the exact filters, which '
+             'make sure such a flavor fits the node exactly and alone. '
+             'Off: a node offers only one unit of its CUSTOM_<class>.'),
 ]
 
 opts = node_opts + ipmi_opts + driver_opts

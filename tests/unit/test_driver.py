@@ -191,6 +191,23 @@ class ResourceCycleTestCase(DriverTestCase):
             0, tree.data('node-2').inventory['CUSTOM_BAREMETAL']['reserved'])
         self.assertIsNone(db_api.get_node('node-2').last_error)
 
+    def test_standard_inventory_only_when_asked_and_reserved_when_claimed(
+            self):
+        self.enrol(2)
+        self.driver.get_available_nodes()
+        self.assertEqual({'CUSTOM_BAREMETAL'},
+                         set(inventory_of(self.driver, 'node-1')))
+        self.conf.config(report_standard_inventory=True, group='baremetal')
+        self.spawn(self.instance('node-1'))
+        claimed = inventory_of(self.driver, 'node-1')
+        free = inventory_of(self.driver, 'node-2')
+        self.assertEqual(
+            {'CUSTOM_BAREMETAL': (1, 1), 'VCPU': (8, 8),
+             'MEMORY_MB': (16384, 16384), 'DISK_GB': (100, 100)},
+            {rc: (inv['total'], inv['reserved'])
+             for rc, inv in claimed.items()})
+        self.assertEqual({0}, {inv['reserved'] for inv in free.values()})
+
     def test_node_database_out_of_reach_is_driver_not_ready(self):
         empty = self.useFixture(fixtures.TempDir()).path
         db_api.dispose()
@@ -401,8 +418,12 @@ class ServiceLifeTestCase(DriverTestCase):
         self.assertEqual(calls, len(self.power.calls))
 
 
-def resources_reserved(driver, name):
+def inventory_of(driver, name):
     tree = provider_tree.ProviderTree()
     tree.new_root(name, db_api.get_node(name).uuid)
     driver.update_provider_tree(tree, name)
-    return tree.data(name).inventory['CUSTOM_BAREMETAL']['reserved']
+    return tree.data(name).inventory
+
+
+def resources_reserved(driver, name):
+    return inventory_of(driver, name)['CUSTOM_BAREMETAL']['reserved']

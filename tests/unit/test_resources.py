@@ -61,6 +61,31 @@ class ResourcesTestCase(testtools.TestCase):
         self.assertEqual(0, resources.inventory(
             node(instance_uuid='i-1'))['CUSTOM_BAREMETAL_GOLD']['reserved'])
 
+    def test_standard_inventory_is_the_whole_node(self):
+        inventory = resources.inventory(node(), standard=True)
+        self.assertEqual(
+            {'CUSTOM_BAREMETAL_GOLD': (1, 0, 1), 'VCPU': (32, 0, 32),
+             'MEMORY_MB': (262144, 0, 262144), 'DISK_GB': (960, 0, 960)},
+            {rc: (inv['total'], inv['reserved'], inv['max_unit'])
+             for rc, inv in inventory.items()})
+        self.assertEqual({1.0}, {inv['allocation_ratio']
+                                 for inv in inventory.values()})
+
+    def test_standard_inventory_all_reserved_while_claimed_or_unusable(self):
+        for inventory in (
+                resources.inventory(node(instance_uuid='i-1'), standard=True),
+                resources.inventory(node(maintenance=True), standard=True),
+                resources.inventory(node(), bmc_failing=True, standard=True)):
+            self.assertEqual(
+                {'CUSTOM_BAREMETAL_GOLD': 1, 'VCPU': 32,
+                 'MEMORY_MB': 262144, 'DISK_GB': 960},
+                {rc: inv['reserved'] for rc, inv in inventory.items()})
+
+    def test_standard_inventory_leaves_out_a_size_of_zero(self):
+        # A diskless node: placement refuses an inventory whose total is 0.
+        self.assertNotIn('DISK_GB', resources.inventory(
+            node(local_gb=0), standard=True))
+
     def test_host_stats_entry(self):
         stats = resources.host_stats('proxy-1', node())
         self.assertEqual('proxy-1/rack1-node01', stats['host'])
