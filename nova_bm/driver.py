@@ -12,6 +12,7 @@ told comes from :mod:`nova_bm.resources`, the nodes from
 """
 
 import os
+import sys
 
 from nova.compute import power_state
 from nova import context as nova_context
@@ -23,6 +24,7 @@ import nova.virt.node
 from oslo_log import log as logging
 from oslo_utils import uuidutils
 
+from nova_bm.conf import check as conf_check
 from nova_bm.conf import CONF
 from nova_bm.db import api as db_api
 from nova_bm import exception
@@ -69,7 +71,18 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
     rebalances_nodes = False
 
     def __init__(self, virtapi, read_only=False, power=None):
+        """Refuse to load, with one line, if an option has a bad value.
+
+        Like Nova's own ``load_compute_driver`` for a driver it cannot
+        load, nova-compute then exits with status 1 at start, instead of
+        a traceback in its first periodic task.
+        """
         super().__init__(virtapi)
+        try:
+            conf_check.check_options(CONF, conf_check.DRIVER_GROUPS)
+        except exception.ConfigInvalid as e:
+            LOG.error('nova-bm cannot start: %s', e)
+            sys.exit(1)
         self._power = power or ipmi.IPMIPower()
         self._cache = node_cache.NodeCache(CONF.host)
         self._sync = power_sync.PowerSync(self._power)

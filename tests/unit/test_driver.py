@@ -5,6 +5,7 @@ BMCs over UDP); here the failure paths that a healthy fake fleet cannot
 reach on demand, and the cost of Nova's resource cycle in queries.
 """
 
+import logging
 import os
 import time
 
@@ -207,6 +208,21 @@ class ResourceCycleTestCase(DriverTestCase):
             {rc: (inv['total'], inv['reserved'])
              for rc, inv in claimed.items()})
         self.assertEqual({0}, {inv['reserved'] for inv in free.values()})
+
+    def test_bad_option_value_refuses_to_load_with_one_line(self):
+        path = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                            'nova.conf')
+        with open(path, 'w') as f:
+            f.write('[baremetal]\npower_sync_interval = soon\n')
+        self.conf.set_config_files([path])
+        logs = self.useFixture(fixtures.FakeLogger(level=logging.ERROR))
+        error = self.assertRaises(SystemExit, bm_driver.BareMetalDriver,
+                                  None, power=self.power)
+        self.assertEqual(1, error.code)
+        self.assertEqual(1, len(logs.output.splitlines()))
+        self.assertIn('nova-bm cannot start: Configuration error: '
+                      '[baremetal] power_sync_interval:', logs.output)
+        self.assertIn("'soon'", logs.output)
 
     def test_node_database_out_of_reach_is_driver_not_ready(self):
         empty = self.useFixture(fixtures.TempDir()).path
