@@ -18,14 +18,24 @@ class BareMetalNodeState(host_manager.HostState):
     """A bare-metal node: either entirely free or entirely used."""
 
     def _update_from_compute_node(self, compute):
+        """Free means the node's whole size; holding an instance, nothing.
+
+        Nova's resource tracker takes ``reserved_host_memory_mb`` (512 by
+        default), ``reserved_host_disk_mb`` and ``reserved_host_cpus`` off
+        every compute node, for the hypervisor's own use. A bare-metal node
+        runs no hypervisor, so a free node offers all it has, and an exact
+        flavor fits it whatever those options say on the proxy.
+        """
         super()._update_from_compute_node(compute)
         if ('free_disk_gb' not in compute or compute.free_disk_gb is None
                 or self.updated != compute.updated_at):
             return  # Nova ignored an incomplete or stale record
-        # The whole disk: no qcow2 overcommit on a physical machine.
-        self.free_disk_mb = compute.free_disk_gb * 1024
-        if self.num_instances or compute.vcpus_used >= compute.vcpus > 0:
+        if self.num_instances:
             self._consume_all()
+        else:
+            self.free_ram_mb = compute.memory_mb
+            self.free_disk_mb = compute.local_gb * 1024
+            self.vcpus_used = 0
 
     def _locked_consume_from_request(self, spec_obj):
         self._consume_all()

@@ -81,6 +81,16 @@ class HostStateTestCase(testtools.TestCase):
                                      state.vcpus_used))
 
 
+    def test_free_node_offers_its_whole_size(self):
+        # What Nova's resource tracker reports for a free node with its
+        # default reserved_host_memory_mb: 512 MB "used".
+        state = state_for(compute(memory_mb_used=512, vcpus_used=1,
+                                  local_gb_used=1))
+        self.assertEqual((16384, 102400, 0), (
+            state.free_ram_mb, state.free_disk_mb, state.vcpus_used))
+        self.assertEqual([True] * 3, passes(state, spec()))
+
+
 class ExactFiltersTestCase(testtools.TestCase):
 
     def test_exact_fit_passes_and_sets_limits(self):
