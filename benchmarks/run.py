@@ -13,7 +13,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
-BENCHMARKS = ('enrol', 'power_sweep', 'resource_cycle')
+BENCHMARKS = ('enrol', 'power_sweep', 'resource_cycle', 'scheduler')
 
 
 def _table(rows):

@@ -36,6 +36,8 @@ class _ExactFitCloud(base.BareMetalCloudTestCase):
     #: Report VCPU/MEMORY_MB/DISK_GB too ([baremetal]
     #: report_standard_inventory) and use flavors without a custom class.
     LEGACY = False
+    #: Traits every node is enrolled with.
+    NODE_TRAITS = []
 
     def setUp(self):
         self.flags(available_filters=[
@@ -46,7 +48,7 @@ class _ExactFitCloud(base.BareMetalCloudTestCase):
         super().setUp()
         self.flags(report_standard_inventory=self.LEGACY, group='baremetal')
         for index, size in enumerate(LAYOUT):
-            self.enrol([index], **SIZES[size])
+            self.enrol([index], traits=self.NODE_TRAITS, **SIZES[size])
         self.flavors = {size: self.sized_flavor(size, **SIZES[size])
                         for size in SIZES}
         self.start_proxy()
@@ -172,38 +174,73 @@ class LegacyInventoryTestCase(ExactFitTestCase):
 
 
 class MixedCloudTestCase(_ExactFitCloud):
-    """A VM host (Nova's fake driver) beside the bare-metal proxy, in
-    legacy mode, where the nodes also report VCPU and MEMORY_MB: a VM
-    flavor must still go only to the VM host, a bare-metal flavor (the
-    custom resource class) only to nodes."""
+    """A VM host (Nova's fake driver, room for hundreds of VMs) beside the
+    bare-metal proxy, in legacy mode, where the nodes also report VCPU,
+    MEMORY_MB and DISK_GB: VM flavors must go only to the VM host,
+    bare-metal flavors only to nodes, as the README tells operators."""
 
     LEGACY = True
+    NODE_TRAITS = ['CUSTOM_BAREMETAL']
 
     def setUp(self):
         super().setUp()
-        self.flags(compute_driver='fake.MediumFakeDriver')
+        self.flags(compute_driver='fake.FakeDriver')
         self.vm_host = self._start_compute('vm-host')
         self.flags(compute_driver=self.compute_driver)
-        self.vm_flavor = self._create_flavor(
-            name='vm.small', vcpu=2, memory_mb=2048, disk=20, ephemeral=0)
-        self.bm_flavor = self._create_flavor(
-            name='bm.medium.rc', vcpu=8, memory_mb=16384, disk=100,
-            ephemeral=0, extra_spec={
-                'resources:%s' % base.PLACEMENT_RC: '1',
-                'resources:VCPU': '0', 'resources:MEMORY_MB': '0',
-                'resources:DISK_GB': '0'})
+
+    def flavor_with(self, name, size, extra_spec):
+        size = SIZES[size]
+        return self._create_flavor(
+            name=name, vcpu=size['cpus'], memory_mb=size['memory_mb'],
+            disk=size['local_gb'], ephemeral=0, extra_spec=extra_spec)
+
+    def assert_placed(self, servers, host, size=None):
+        for server in servers:
+            self.assertEqual('ACTIVE', server['status'], server.get('fault'))
+            self.assertEqual(host, server['OS-EXT-SRV-ATTR:host'])
+            if size:
+                node = server['OS-EXT-SRV-ATTR:hypervisor_hostname']
+                self.assertEqual(size, self.size_of(node))
 
     def test_vm_flavors_to_the_vm_host_bare_metal_flavors_to_nodes(self):
-        vms = self.boot_many(self.vm_flavor, 3, 'vm')
-        metal = self.boot_many(self.bm_flavor, 2, 'metal')
-        for server in vms:
-            self.assertEqual('ACTIVE', server['status'], server.get('fault'))
-            self.assertEqual('vm-host', server['OS-EXT-SRV-ATTR:host'])
-        for server in metal:
-            self.assertEqual('ACTIVE', server['status'], server.get('fault'))
-            self.assertEqual(base.BareMetalCloudTestCase.PROXY,
-                             server['OS-EXT-SRV-ATTR:host'])
-            node = server['OS-EXT-SRV-ATTR:hypervisor_hostname']
-            self.assertEqual('medium', self.size_of(node))
-        self.assertEqual({s['id'] for s in metal},
-                         set(self.holders().values()))
+        vm_flavor = self._create_flavor(name='vm.small', vcpu=2,
+                                        memory_mb=2048, disk=20, ephemeral=0)
+        self.assert_placed(self.boot_many(vm_flavor, 3, 'vm'), 'vm-host')
+        self.assert_placed(
+            self.boot_many(self.flavor_with('bm.rc', 'medium', {
+                'resources:%s' % base.PLACEMENT_RC: '1',
+                'resources:VCPU': '0', 'resources:MEMORY_MB': '0',
+                'resources:DISK_GB': '0'}), 2, 'metal'),
+            base.BareMetalCloudTestCase.PROXY, 'medium')
+        self.assertEqual(2, len(self.holders()))
+
+    def weigh(self, multiplier):
+        """Spread (1.0, Nova's default) or stack (-1.0) by free resources,
+        and nothing else: the hypervisor version weigher (the fake
+        driver's version is higher than a node's) would favour the VM host
+        by itself."""
+        self.flags(ram_weight_multiplier=multiplier,
+                   cpu_weight_multiplier=multiplier,
+                   disk_weight_multiplier=multiplier,
+                   hypervisor_version_weight_multiplier=0.0,
+                   group='filter_scheduler')
+
+    def test_forbidden_trait_keeps_node_sized_vm_flavors_off_nodes(self):
+        # Stacking prefers the hosts with the least free: a VM flavor
+        # exactly a small node's size would take a node; forbidding the
+        # nodes' trait leaves it only the VM host.
+        self.weigh(-1.0)
+        vm_flavor = self.flavor_with('vm.node-sized', 'small', {
+            'trait:CUSTOM_BAREMETAL': 'forbidden'})
+        self.assert_placed(self.boot_many(vm_flavor, 3, 'vm'), 'vm-host')
+        self.assertEqual({}, self.holders())
+
+    def test_required_trait_keeps_vm_style_bare_metal_flavors_on_nodes(self):
+        # Spreading prefers the host with the most free, the VM host; a
+        # VM-style bare-metal flavor requiring the trait gets only nodes.
+        self.weigh(1.0)
+        bm_flavor = self.flavor_with('bm.legacy', 'large', {
+            'trait:CUSTOM_BAREMETAL': 'required'})
+        self.assert_placed(self.boot_many(bm_flavor, 2, 'metal'),
+                           base.BareMetalCloudTestCase.PROXY, 'large')
+        self.assertEqual(2, len(self.holders()))

@@ -1,0 +1,52 @@
+"""Scheduling one bare-metal server among N nodes: patched vs stock.
+
+``select_destinations`` for a bare-metal flavor (one unit of the nodes'
+custom resource class, and the node's size) among N bare-metal nodes
+(default 1,000; ``NOVA_BM_BENCH_SCHED_NODES``), by Nova's stock scheduler
+manager (stock ``HostManager``, Nova's default filters) and by
+nova-bm-scheduler's manager (``BareMetalHostManager``, default filters +
+``ExactRamFilter``, ``ExactCoreFilter``, ``ExactDiskFilter``), in one Nova
+functional harness with real placement: allocation candidates, host
+states from Nova's cell database, filters, weighers and the placement
+claim. The two alternate ``NOVA_BM_BENCH_SCHED_ROUNDS`` times (default 5)
+and the medians are compared. Goal (issue "scheduler"): at most 1.10x.
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+NODES = int(os.environ.get('NOVA_BM_BENCH_SCHED_NODES', 1000))
+ROUNDS = int(os.environ.get('NOVA_BM_BENCH_SCHED_ROUNDS', 5))
+GOAL_RATIO = 1.10
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def measure(nodes=NODES, rounds=ROUNDS):
+    result = subprocess.run(
+        [sys.executable, '-m', 'benchmarks.scheduler_case',
+         str(nodes), str(rounds)],
+        cwd=ROOT, capture_output=True, text=True, timeout=1800,
+        env=dict(os.environ, PYTHONPATH=ROOT))
+    if result.returncode:
+        raise AssertionError('scheduler benchmark failed:\n%s'
+                             % result.stderr[-4000:])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run():
+    times = measure()
+    ours = statistics.median(times['nova_bm'])
+    stock = statistics.median(times['stock'])
+    ratio = ours / stock
+    print('select_destinations, 1 bare-metal server among %d nodes: '
+          'nova-bm-scheduler %s s, stock %s s (median of %d), ratio %.3gx'
+          % (NODES, ', '.join('%.3f' % t for t in times['nova_bm']),
+             ', '.join('%.3f' % t for t in times['stock']), ROUNDS, ratio))
+    return [{'work': 'select_destinations among %d nodes' % NODES,
+             'nova_bm': '%.3f s' % ours,
+             'reference': '%.3f s stock scheduler' % stock,
+             'ratio': ratio, 'goal': '<= %.2fx' % GOAL_RATIO,
+             'met': ratio <= GOAL_RATIO}]

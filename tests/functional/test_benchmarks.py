@@ -1,0 +1,22 @@
+"""The Nova-harness benchmarks still run, at a size a test can afford.
+
+Timing is the benchmarks' business (``tox -e bench``); this only keeps
+them from rotting: each runs end to end and returns a figure per side.
+"""
+
+from benchmarks import resource_cycle
+from benchmarks import scheduler
+from tests import base
+
+
+class BenchmarksRunTestCase(base.TestCase):
+
+    def test_resource_cycle_case(self):
+        times = resource_cycle.measure(nodes=5, rounds=1)
+        self.assertEqual({'fake', 'nova_bm'}, set(times))
+        self.assertEqual([1, 1], [len(t) for t in times.values()])
+
+    def test_scheduler_case(self):
+        times = scheduler.measure(nodes=5, rounds=2)
+        self.assertEqual({'stock', 'nova_bm'}, set(times))
+        self.assertEqual([2, 2], [len(t) for t in times.values()])
