@@ -9,7 +9,12 @@ nova-bm-scheduler's manager (``BareMetalHostManager``, default filters +
 functional harness with real placement: allocation candidates, host
 states from Nova's cell database, filters, weighers and the placement
 claim. The two alternate ``NOVA_BM_BENCH_SCHED_ROUNDS`` times (default 9)
-and the medians are compared. Goal (issue "scheduler"): at most 1.10x.
+and the medians are compared, once with the proxy's instance list synced
+to the schedulers as nova-compute's periodic sync does (steady state) and
+once without (after a scheduler start, or with ``track_instance_changes``
+off), where Nova's HostManager reads the proxy's instances once per node
+and BareMetalHostManager once per request. Goal (issue "scheduler"): at
+most 1.10x.
 """
 
 import json
@@ -37,16 +42,26 @@ def measure(nodes=NODES, rounds=ROUNDS):
 
 
 def run():
-    times = measure()
-    ours = statistics.median(times['nova_bm'])
-    stock = statistics.median(times['stock'])
-    ratio = ours / stock
-    print('select_destinations, 1 bare-metal server among %d nodes: '
-          'nova-bm-scheduler %s s, stock %s s (median of %d), ratio %.3gx'
-          % (NODES, ', '.join('%.3f' % t for t in times['nova_bm']),
-             ', '.join('%.3f' % t for t in times['stock']), ROUNDS, ratio))
-    return [{'work': 'select_destinations among %d nodes' % NODES,
-             'nova_bm': '%.3f s' % ours,
-             'reference': '%.3f s stock scheduler' % stock,
-             'ratio': ratio, 'goal': '<= %.2fx' % GOAL_RATIO,
-             'met': ratio <= GOAL_RATIO}]
+    result = measure()
+    rows = []
+    for phase, label in (('synced', 'instance list synced'),
+                         ('unsynced', 'instance list not synced')):
+        times = result[phase]
+        ours = statistics.median(times['nova_bm'])
+        stock = statistics.median(times['stock'])
+        ratio = ours / stock
+        print('select_destinations, 1 bare-metal server among %d nodes, '
+              '%s: nova-bm-scheduler %s s, stock %s s (median of %d), '
+              'ratio %.3gx' % (
+                  NODES, label,
+                  ', '.join('%.3f' % t for t in times['nova_bm']),
+                  ', '.join('%.3f' % t for t in times['stock']), ROUNDS,
+                  ratio))
+        rows.append({
+            'work': 'select_destinations among %d nodes (%s)'
+                    % (NODES, label),
+            'nova_bm': '%.3f s' % ours,
+            'reference': '%.3f s stock scheduler' % stock,
+            'ratio': ratio, 'goal': '<= %.2fx' % GOAL_RATIO,
+            'met': ratio <= GOAL_RATIO})
+    return rows

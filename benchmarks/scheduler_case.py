@@ -9,6 +9,9 @@ alternating, in one Nova functional harness: real placement, Nova's cell
 database, one nova-compute proxy with this driver reporting the nodes.
 Each call claims the chosen node in placement, as a real boot does; the
 claim is dropped before the next call so every call sees the same cloud.
+Two comparisons: with the proxy's instance list synced to the schedulers
+(steady state), and without (after a scheduler start, or with
+``[filter_scheduler] track_instance_changes = False``).
 """
 
 import nova.tests.functional  # noqa: F401  (first: concurrency mode)
@@ -72,20 +75,7 @@ def make_case(nodes, rounds):
                                 'the scheduler never took the instance sync')
                 time.sleep(0.2)
 
-        def test_select_destinations(self):
-            # Reporting 1,000 new nodes takes the proxy longer than Nova's
-            # service_down_time on this machine; ComputeFilter must not
-            # take the proxy for dead while the two managers are compared.
-            self.flags(service_down_time=3600)
-            # The test base's 1 s IPMI timeout is for a handful of BMCs; at
-            # start-up the proxy sweeps all NODES at once, and a BMC that
-            # misses the timeout is reserved, leaving fewer candidates.
-            self.flags(ipmi_timeout=5.0, group='baremetal')
-            self.start_proxy()
-            self.assertEqual(nodes, len(self.compute_nodes()))
-            ctxt = nova_context.get_admin_context()
-            ctxt.project_id = ctxt.user_id = 'bench'
-            flavor = objects.Flavor.get_by_flavor_id(ctxt, self.flavor)
+        def managers(self):
             stock_filters = test_scheduler.default_enabled_filters()
             managers = {
                 'stock': self.manager(
@@ -99,19 +89,32 @@ def make_case(nodes, rounds):
                         for name in test_scheduler.EXACT_FILTERS])}
             self.assertEqual('BareMetalHostManager', type(
                 managers['nova_bm'].host_manager).__name__)
+            return managers
+
+        def compare(self, flavor, synced):
+            """Alternate the two managers; seconds per select_destinations.
+
+            ``synced``: feed both managers what nova-compute's periodic
+            _sync_scheduler_instance_info casts to every scheduler (these
+            managers are not on RPC), the proxy's instance list; without
+            it, as after a scheduler restart or with track_instance_changes
+            off, Nova's HostManager reads the proxy's instances from the
+            database once per node and request.
+            """
+            managers = self.managers()
             times = {key: [] for key in managers}
             weighed = {key: [] for key in managers}
             for key, scheduler in managers.items():
                 self.count_weighed(scheduler.host_manager, weighed[key])
-                # What nova-compute's periodic _sync_scheduler_instance_info
-                # casts to every scheduler (these two managers are not on
-                # RPC): the proxy's instance list. Until a scheduler has
-                # it, Nova's HostManager reads the proxy's instances from
-                # the database once per node per request, 1,000 queries.
-                self.sync_instance_info(ctxt, scheduler)
+                if synced:
+                    self.sync_instance_info(
+                        nova_context.get_admin_context(), scheduler)
             # The first round warms caches and is not measured.
             for round_ in range(rounds + 1):
                 for key, scheduler in managers.items():
+                    # A context per request, as each RPC request has.
+                    ctxt = nova_context.get_admin_context()
+                    ctxt.project_id = ctxt.user_id = 'bench'
                     uuid, spec = self.request(ctxt, flavor)
                     start = time.perf_counter()
                     selections = scheduler.select_destinations(
@@ -127,7 +130,23 @@ def make_case(nodes, rounds):
             # the figures are of a choice among all of them.
             self.assertEqual({nodes}, set(weighed['stock'] +
                                           weighed['nova_bm']))
-            RESULT.update(times)
+            return times
+
+        def test_select_destinations(self):
+            # Reporting 1,000 new nodes takes the proxy longer than Nova's
+            # service_down_time on this machine; ComputeFilter must not
+            # take the proxy for dead while the two managers are compared.
+            self.flags(service_down_time=3600)
+            # The test base's 1 s IPMI timeout is for a handful of BMCs; at
+            # start-up the proxy sweeps all NODES at once, and a BMC that
+            # misses the timeout is reserved, leaving fewer candidates.
+            self.flags(ipmi_timeout=5.0, group='baremetal')
+            self.start_proxy()
+            self.assertEqual(nodes, len(self.compute_nodes()))
+            flavor = objects.Flavor.get_by_flavor_id(
+                nova_context.get_admin_context(), self.flavor)
+            RESULT['synced'] = self.compare(flavor, synced=True)
+            RESULT['unsynced'] = self.compare(flavor, synced=False)
 
     return Scheduling('test_select_destinations')
 

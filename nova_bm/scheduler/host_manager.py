@@ -9,6 +9,9 @@ Other hosts keep Nova's ``HostState``, so a cloud with VMs and bare metal
 schedules both.
 """
 
+import collections
+import threading
+
 from nova.scheduler import host_manager
 
 from nova_bm import scheduler
@@ -49,7 +52,25 @@ class BareMetalNodeState(host_manager.HostState):
 
 
 class BareMetalHostManager(host_manager.HostManager):
-    """HostManager that gives bare-metal nodes a BareMetalNodeState."""
+    """HostManager that gives bare-metal nodes a BareMetalNodeState.
+
+    It also reads a proxy's instances once per request, not once per node:
+    when nova-compute's instance updates have not reached this scheduler
+    (just after it starts, or with ``[filter_scheduler]
+    track_instance_changes = False``), Nova's HostManager reads a host's
+    instance list from the cell database for every compute node of that
+    host, which for a proxy of 1,000 nodes is 1,000 identical queries per
+    boot.
+    """
+
+    #: How many (request, host) instance lists are kept: enough for the
+    #: requests one scheduler serves at once.
+    _REQUEST_MEMO_SIZE = 64
+
+    def __init__(self):
+        self._request_memo = collections.OrderedDict()
+        self._request_memo_lock = threading.Lock()
+        super().__init__()
 
     def host_state_cls(self, host, node, cell, **kwargs):
         compute = kwargs.get('compute')
@@ -58,4 +79,17 @@ class BareMetalHostManager(host_manager.HostManager):
             return BareMetalNodeState(host, node, cell)
         return host_manager.HostState(host, node, cell)
 
-
+    def _get_instances_by_host(self, context, host_name):
+        """Nova's query, at most once per request and host."""
+        key = (getattr(context, 'request_id', None), host_name)
+        if key[0] is None:
+            return super()._get_instances_by_host(context, host_name)
+        with self._request_memo_lock:
+            if key in self._request_memo:
+                return self._request_memo[key]
+        instances = super()._get_instances_by_host(context, host_name)
+        with self._request_memo_lock:
+            self._request_memo[key] = instances
+            while len(self._request_memo) > self._REQUEST_MEMO_SIZE:
+                self._request_memo.popitem(last=False)
+        return instances

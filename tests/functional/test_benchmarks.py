@@ -17,6 +17,8 @@ class BenchmarksRunTestCase(base.TestCase):
         self.assertEqual([1, 1], [len(t) for t in times.values()])
 
     def test_scheduler_case(self):
-        times = scheduler.measure(nodes=5, rounds=2)
-        self.assertEqual({'stock', 'nova_bm'}, set(times))
-        self.assertEqual([2, 2], [len(t) for t in times.values()])
+        result = scheduler.measure(nodes=5, rounds=2)
+        self.assertEqual({'synced', 'unsynced'}, set(result))
+        for times in result.values():
+            self.assertEqual({'stock', 'nova_bm'}, set(times))
+            self.assertEqual([2, 2], [len(t) for t in times.values()])

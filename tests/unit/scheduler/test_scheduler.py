@@ -1,7 +1,11 @@
 """Whole-node host states and exact-fit filters on Nova's own objects."""
 
+import collections
 import datetime
+import threading
 
+import fixtures
+from nova import context as nova_context
 from nova import objects
 from nova.scheduler import host_manager as nova_host_manager
 import testtools
@@ -117,3 +121,44 @@ class ExactFiltersTestCase(testtools.TestCase):
         self.assertEqual([True] * 3, passes(state, spec(vcpus=1,
                                                         memory_mb=512)))
         self.assertEqual({}, dict(state.limits))
+
+
+class InstancesPerRequestTestCase(testtools.TestCase):
+    """A proxy's instances are read once per request, not once per node."""
+
+    def setUp(self):
+        super().setUp()
+        self.queries = []
+
+        def query(manager, context, host_name):
+            self.queries.append((context.request_id, host_name))
+            return {'uuid-%d' % len(self.queries): None}
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.scheduler.host_manager.HostManager._get_instances_by_host',
+            query))
+        self.manager = host_manager.BareMetalHostManager.__new__(
+            host_manager.BareMetalHostManager)
+        self.manager._request_memo = collections.OrderedDict()
+        self.manager._request_memo_lock = threading.Lock()
+
+    def test_one_query_per_request_and_host(self):
+        first = nova_context.RequestContext(is_admin=False)
+        lists = [self.manager._get_instances_by_host(first, 'proxy-1')
+                 for _ in range(1000)]
+        self.assertEqual(1, len(self.queries))
+        self.assertTrue(all(found is lists[0] for found in lists))
+        self.manager._get_instances_by_host(first, 'proxy-2')
+        second = nova_context.RequestContext(is_admin=False)
+        self.assertIsNot(
+            lists[0], self.manager._get_instances_by_host(second, 'proxy-1'))
+        self.assertEqual([(first.request_id, 'proxy-1'),
+                          (first.request_id, 'proxy-2'),
+                          (second.request_id, 'proxy-1')], self.queries)
+
+    def test_memo_stays_small(self):
+        for _ in range(200):
+            self.manager._get_instances_by_host(nova_context.RequestContext(is_admin=False),
+                                                'proxy-1')
+        self.assertEqual(200, len(self.queries))
+        self.assertEqual(host_manager.BareMetalHostManager._REQUEST_MEMO_SIZE,
+                         len(self.manager._request_memo))
