@@ -8,9 +8,6 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-tools=.venv-tools
-python=${PYTHON:-python3}
-
 # The IPMI tests talk to the fake BMCs with ipmitool and FreeIPMI too.
 missing=()
 command -v ipmitool >/dev/null || missing+=(ipmitool)
@@ -25,21 +22,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
-if [ ! -x "$tools/bin/tox" ]; then
-    if ! "$python" -m venv "$tools" 2>/dev/null; then
-        # Debian ships venv separately.
-        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-            apt-get update -qq && apt-get install -y -qq python3-venv
-            rm -rf "$tools" && "$python" -m venv "$tools"
-        else
-            echo "run_tests.sh: '$python -m venv' failed; install python3-venv" >&2
-            exit 1
-        fi
-    fi
-    "$tools/bin/pip" install -q -c upper-constraints.txt tox
-fi
+. tools/tox-venv.sh
 
 if [ $# -eq 0 ]; then
     set -- -e pep8,py3,functional,functional-eventlet
 fi
-exec "$tools/bin/tox" "$@"
+exec "$TOX" "$@"

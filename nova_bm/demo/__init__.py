@@ -1,0 +1,1 @@
+"""The all-in-one demo behind ``nova-bm-demo``."""

@@ -1,0 +1,350 @@
+"""A real Nova in one process, a fake BMC fleet, and the demo's steps.
+
+Built on Nova's own functional-test harness (``nova.tests.functional``,
+shipped with Nova): ``ProviderUsageBaseTestCase`` starts the API (served
+over an intercepted HTTP socket), conductor, scheduler and placement on
+SQLite and in-memory messaging; the demo adds nova-bm-scheduler's manager,
+the nova-compute proxy loading ``nova_bm.BareMetalDriver`` by name, a node
+database and ``nova-bm-fakebmc`` BMCs. The harness is a test case, so the
+demo runs as one: ``run()`` runs it and turns its outcome into an exit
+status and the name of the step that failed.
+"""
+
+import nova.tests.functional  # noqa: F401  (first: concurrency mode)
+
+import logging  # noqa: E402
+import os  # noqa: E402
+import secrets  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+import unittest  # noqa: E402
+
+from nova.tests.functional.api import client as api_client  # noqa: E402
+from nova.tests.functional import integrated_helpers  # noqa: E402
+import yaml  # noqa: E402
+
+from nova_bm.db import api as db_api  # noqa: E402
+from nova_bm.db import migration  # noqa: E402
+from nova_bm import node_file  # noqa: E402
+from nova_bm.power import base as power_base  # noqa: E402
+from nova_bm.power import ipmi  # noqa: E402
+from nova_bm.power import ipmi_loop  # noqa: E402
+from nova_bm.scheduler import manager as scheduler_manager  # noqa: E402
+from nova_bm.testing import fakebmc  # noqa: E402
+
+PROXY = 'bm-proxy'
+RESOURCE_CLASS = 'baremetal-demo'
+PLACEMENT_RC = 'CUSTOM_BAREMETAL_DEMO'
+NODE_SIZE = {'cpus': 8, 'memory_mb': 16384, 'local_gb': 100}
+BMC_USER = 'admin'
+SETTLE_TIMEOUT = 60
+# Captured at import: the harness points tempfile at per-test directories
+# nested five deep, which would make the paths --keep prints unreadable.
+_TEMP_ROOT = tempfile.gettempdir()
+
+
+class StepFailed(Exception):
+    """A demo step did not do what it must; the message says what."""
+
+
+class Progress:
+    """One line per step on stdout, with the seconds since the start."""
+
+    def __init__(self, stream=sys.stdout):
+        self.stream = stream
+        self.start = time.monotonic()
+        self.step = 'start'
+
+    def begin(self, step):
+        self.step = step
+        self.say('%s ...' % step)
+
+    def say(self, text):
+        self.stream.write('[%5.1fs] %s\n' % (time.monotonic() - self.start,
+                                             text))
+        self.stream.flush()
+
+    def show(self, text):
+        self.stream.write(text + '\n')
+        self.stream.flush()
+
+
+def table(headers, rows):
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows))
+              for i, h in enumerate(headers)]
+    line = '+-' + '-+-'.join('-' * w for w in widths) + '-+'
+
+    def row(values):
+        return '| ' + ' | '.join(str(v).ljust(w) for v, w in
+                                 zip(values, widths, strict=True)) + ' |'
+    return '\n'.join([line, row(headers), line] + [row(r) for r in rows]
+                     + [line])
+
+
+class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
+    """The demo as a test case of Nova's harness: setUp starts Nova."""
+
+    compute_driver = 'nova_bm.BareMetalDriver'
+    # Nova's node-identity check runs for real, as in production.
+    STUB_COMPUTE_ID = False
+
+    nodes = 8
+    servers = 3
+    keep = False
+    progress = None
+
+    def setUp(self):
+        self.progress.begin('start Nova: API, conductor, scheduler '
+                            '(nova-bm-scheduler), placement')
+        # Nova installed from PyPI keeps api-paste.ini under sys.prefix.
+        self.flags(api_paste_config=os.path.join(
+            sys.prefix, 'etc', 'nova', 'api-paste.ini'), group='wsgi')
+        super().setUp()
+        self.state = tempfile.mkdtemp(prefix='nova-bm-demo-', dir=_TEMP_ROOT)
+        self.addCleanup(shutil.rmtree, self.state, True)
+        self.flags(state_path=self.state)
+        # A whole machine per server: Nova's default 20-core quota would
+        # stop the third 8-core server.
+        self.flags(cores=-1, ram=-1, instances=-1, group='quota')
+        self.flags(connection='sqlite:///%s' % os.path.join(
+            self.state, 'nova_bm.sqlite'), group='baremetal_database')
+        self.flags(ipmi_timeout=2.0, power_state_poll_interval=0.1,
+                   power_sync_interval=10, group='baremetal')
+        self.addCleanup(db_api.dispose)
+        self.addCleanup(ipmi_loop.reset_loop)
+        migration.upgrade()
+
+    def start_service(self, name, *args, **kwargs):
+        if name == 'scheduler':
+            kwargs.setdefault('manager', scheduler_manager.MANAGER)
+        return super().start_service(name, *args, **kwargs)
+
+    # -- the steps -------------------------------------------------------
+
+    def test_demo(self):
+        step = self.progress.begin
+        step('start %d fake BMCs (IPMI 2.0 over UDP on 127.0.0.1)'
+             % self.nodes)
+        self.password = secrets.token_urlsafe(12)
+        self.fleet = fakebmc.Fleet(
+            self.nodes, fakebmc.free_port_range(self.nodes),
+            username=BMC_USER, password=self.password)
+        self.fleet.start()
+        self.addCleanup(self.fleet.stop)
+
+        step('enrol %d nodes from a node file (nova-bm-manage node import)'
+             % self.nodes)
+        path = self.write_node_file()
+        db_api.create_nodes(node_file.load(path, default_host=PROXY))
+
+        step('start nova-compute %r with compute_driver = '
+             'nova_bm.BareMetalDriver' % PROXY)
+        self._start_compute(PROXY)
+        self.wait_for_hypervisors()
+
+        step('create flavor bm.demo (resources:%s=1)' % PLACEMENT_RC)
+        self.flavor = self._create_flavor(
+            name='bm.demo', vcpu=NODE_SIZE['cpus'],
+            memory_mb=NODE_SIZE['memory_mb'], disk=NODE_SIZE['local_gb'],
+            ephemeral=0, extra_spec={
+                'resources:%s' % PLACEMENT_RC: '1', 'resources:VCPU': '0',
+                'resources:MEMORY_MB': '0', 'resources:DISK_GB': '0'})
+
+        step('boot %d servers through the Nova API' % self.servers)
+        servers = self.boot_servers()
+
+        step('read every node over IPMI')
+        self.check_booted(servers)
+        self.progress.show(self.node_table(servers))
+
+        if self.keep:
+            self.wait_for_user(servers)
+
+        step('delete the servers through the Nova API')
+        self.delete_servers(servers)
+
+        step('read every node over IPMI again')
+        self.check_released()
+        self.progress.show(self.node_table([]))
+        self.progress.say('done: %d servers booted on %d distinct nodes, '
+                          'powered on, then off after delete'
+                          % (len(servers), len(servers)))
+
+    # -- helpers ---------------------------------------------------------
+
+    def node_name(self, index):
+        return 'bm-%02d' % index
+
+    def write_node_file(self):
+        """An Ironic-style node file, as operators keep their inventory."""
+        document = {'nodes': [{
+            'name': self.node_name(i), 'driver': 'ipmi',
+            'resource_class': RESOURCE_CLASS,
+            'driver_info': {'ipmi_address': '127.0.0.1', 'ipmi_port': port,
+                            'ipmi_username': BMC_USER,
+                            'ipmi_password': self.password},
+            'properties': dict(NODE_SIZE, cpu_arch='x86_64'),
+            'ports': [{'address': '52:54:00:de:%02x:%02x' % divmod(i, 256)}],
+        } for i, port in enumerate(self.fleet.ports)]}
+        path = os.path.join(self.state, 'nodes.yaml')
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), 'w') as f:
+            yaml.safe_dump(document, f)
+        return path
+
+    def hypervisors(self):
+        return self.admin_api.api_get(
+            '/os-hypervisors').body['hypervisors']
+
+    def wait_for_hypervisors(self):
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while len(self.hypervisors()) < self.nodes:
+            if time.monotonic() > deadline:
+                raise StepFailed('Nova shows %d of %d nodes as hypervisors'
+                                 % (len(self.hypervisors()), self.nodes))
+            time.sleep(0.2)
+        self.progress.say('Nova lists %d hypervisors: %s' % (
+            self.nodes, ', '.join(sorted(
+                h['hypervisor_hostname'] for h in self.hypervisors()))))
+
+    def boot_servers(self):
+        posted = [self.api.post_server({'server': self._build_server(
+            name='demo-%d' % i, flavor_id=self.flavor, networks='none')})
+            for i in range(1, self.servers + 1)]
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        servers = {}
+        while len(servers) < len(posted):
+            for server in posted:
+                server = self.api.get_server(server['id'])
+                if server['status'] == 'ERROR':
+                    raise StepFailed('server %s went to ERROR: %s' % (
+                        server['name'],
+                        server.get('fault', {}).get('message')))
+                if server['status'] == 'ACTIVE':
+                    servers[server['id']] = server
+            if time.monotonic() > deadline:
+                raise StepFailed('%d of %d servers ACTIVE after %d s' % (
+                    len(servers), len(posted), SETTLE_TIMEOUT))
+            time.sleep(0.2)
+        self.progress.say('%d servers ACTIVE' % len(servers))
+        return [servers[s['id']] for s in posted]
+
+    def delete_servers(self, servers):
+        for server in servers:
+            self.api.delete_server(server['id'])
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        for server in servers:
+            while True:
+                try:
+                    self.api.get_server(server['id'])
+                except api_client.OpenStackApiNotFoundException:
+                    break
+                if time.monotonic() > deadline:
+                    raise StepFailed('server %s still there after %d s'
+                                     % (server['name'], SETTLE_TIMEOUT))
+                time.sleep(0.2)
+
+    def read_bmcs(self):
+        """Node name -> (node row, power state, boot device), over IPMI."""
+        power = ipmi.IPMIPower()
+        nodes = db_api.list_nodes()
+        states = power.get_power_states(nodes)
+        result = {}
+        for node in nodes:
+            state = states.get(node.uuid)
+            if isinstance(state, Exception):
+                raise StepFailed('BMC of %s: %s' % (node.name, state))
+            boot = power.get_boot_device(node)
+            result[node.name] = (node, state, boot['boot_device'])
+        return result
+
+    def node_table(self, servers):
+        by_node = {s['OS-EXT-SRV-ATTR:hypervisor_hostname']: s
+                   for s in servers}
+        rows = []
+        for name, (node, state, boot) in sorted(self.read_bmcs().items()):
+            server = by_node.get(name)
+            rows.append((
+                name, '%s:%d' % (node.ipmi_address, node.ipmi_port), state,
+                boot, '%s (%s)' % (server['name'], server['id'])
+                if server else '-',
+                server['OS-EXT-SRV-ATTR:hypervisor_hostname']
+                if server else '-'))
+        return table(('node', 'BMC', 'power (IPMI)', 'boot device',
+                      'instance', 'hypervisor_hostname'), rows)
+
+    def check_booted(self, servers):
+        nodes = [s['OS-EXT-SRV-ATTR:hypervisor_hostname'] for s in servers]
+        if len(set(nodes)) != len(servers):
+            raise StepFailed('servers share nodes: %s' % nodes)
+        bmcs = self.read_bmcs()
+        for server, name in zip(servers, nodes, strict=True):
+            node, state, boot = bmcs[name]
+            if (state, boot) != (power_base.POWER_ON, 'pxe'):
+                raise StepFailed('%s holds %s but its BMC reports power %s, '
+                                 'boot device %s' % (name, server['name'],
+                                                     state, boot))
+            if node.instance_uuid != server['id']:
+                raise StepFailed('%s is not claimed by %s' % (
+                    name, server['name']))
+
+    def check_released(self):
+        for name, (node, state, _boot) in self.read_bmcs().items():
+            if state != power_base.POWER_OFF or node.instance_uuid:
+                raise StepFailed('%s: power %s, instance %s after delete'
+                                 % (name, state, node.instance_uuid))
+
+    def wait_for_user(self, servers):
+        conf = os.path.join(self.state, 'nova-bm.conf')
+        with open(conf, 'w') as f:
+            f.write('[DEFAULT]\nhost = %s\n[baremetal_database]\n'
+                    'connection = sqlite:///%s\n' % (
+                        PROXY, os.path.join(self.state, 'nova_bm.sqlite')))
+        secret = os.path.join(self.state, 'bmc-password')
+        with open(os.open(secret, os.O_WRONLY | os.O_CREAT, 0o600),
+                  'w') as f:
+            f.write(self.password)
+        port = self.fleet.ports[0]
+        self.progress.show(
+            '\nThe cloud keeps running until Ctrl-C. In another shell:\n'
+            '  nova-bm-manage --config-file %s node list\n'
+            '  ipmitool -I lanplus -H 127.0.0.1 -p %d -U %s -f %s '
+            'power status\n' % (conf, port, BMC_USER, secret))
+        stop = threading.Event()
+        previous = signal.signal(signal.SIGINT, lambda *a: stop.set())
+        try:
+            while not stop.wait(0.5):
+                pass
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+def run(nodes, servers, keep=False, stream=sys.stdout):
+    """Run the demo; return the exit status (0: every step did its job).
+
+    Nova's services log into the harness's capture while the demo runs;
+    outside it (start-up, shutdown) their INFO lines would bury the
+    progress, so only warnings and errors reach stderr.
+    """
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    quiet = logging.StreamHandler(sys.stderr)
+    quiet.setLevel(logging.WARNING)
+    root.addHandler(quiet)
+    progress = Progress(stream)
+    case = DemoCloud('test_demo')
+    case.nodes, case.servers, case.keep = nodes, servers, keep
+    case.progress = progress
+    result = unittest.TestResult()
+    case.run(result)
+    problems = result.errors + result.failures
+    if not problems:
+        return 0
+    reason = problems[0][1].strip().splitlines()[-1]
+    sys.stderr.write('nova-bm-demo: step "%s" failed: %s\n'
+                     % (progress.step, reason))
+    return 1
