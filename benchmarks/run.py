@@ -16,9 +16,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
 BENCHMARKS = ('enrol', 'power_sweep', 'resource_cycle', 'scheduler')
 
 
+def _ratio(ratio):
+    return ('%.2fx' if ratio >= 0.1 else '%.2gx') % ratio
+
+
 def _table(rows):
     headers = ('work', 'nova-bm', 'reference', 'ratio', 'goal', 'met')
-    cells = [(r['work'], r['nova_bm'], r['reference'], '%.3gx' % r['ratio'],
+    cells = [(r['work'], r['nova_bm'], r['reference'], _ratio(r['ratio']),
               r['goal'], 'yes' if r['met'] else 'NO') for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells))
               for i, h in enumerate(headers)]
