@@ -12,28 +12,18 @@ alternate, each ``NOVA_BM_BENCH_CYCLE_ROUNDS`` times (default 3), and the
 medians are compared. Goal (issue "virt driver"): at most 1.10x.
 """
 
-import json
 import os
 import statistics
-import subprocess
-import sys
+
+from benchmarks import nova_harness
 
 NODES = int(os.environ.get('NOVA_BM_BENCH_CYCLE_NODES', 400))
 ROUNDS = int(os.environ.get('NOVA_BM_BENCH_CYCLE_ROUNDS', 3))
 GOAL_RATIO = 1.10
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def measure(nodes=NODES, rounds=ROUNDS):
-    result = subprocess.run(
-        [sys.executable, '-m', 'benchmarks.resource_cycle_case',
-         str(nodes), str(rounds)],
-        cwd=ROOT, capture_output=True, text=True, timeout=1800,
-        env=dict(os.environ, PYTHONPATH=ROOT))
-    if result.returncode:
-        raise AssertionError('resource cycle benchmark failed:\n%s'
-                             % result.stderr[-4000:])
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return nova_harness.measure('resource_cycle_case', nodes, rounds)
 
 
 def run():

@@ -12,13 +12,12 @@ anything else may start a thread.
 
 import nova.tests.functional  # noqa: F401  (first: concurrency mode)
 
-import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-import unittest  # noqa: E402
 
 from nova import context as nova_context  # noqa: E402
 
+from benchmarks import nova_harness  # noqa: E402
 from tests.functional.compute import base  # noqa: E402
 
 RESULT = {}
@@ -58,14 +57,7 @@ def make_case(nodes, cycles):
 
 
 def main(nodes, cycles):
-    result = unittest.TestResult()
-    make_case(nodes, cycles).run(result)
-    problems = result.errors + result.failures
-    if problems:
-        sys.stderr.write(problems[0][1])
-        return 1
-    print(json.dumps(RESULT))
-    return 0
+    return nova_harness.run_case(make_case(nodes, cycles), RESULT)
 
 
 if __name__ == '__main__':

@@ -38,6 +38,11 @@ def _table(rows):
 
 
 def main(names):
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        sys.stderr.write('run.py: no benchmark named %s (there are: %s)\n'
+                         % (', '.join(unknown), ', '.join(BENCHMARKS)))
+        return 2
     rows = []
     for name in names or BENCHMARKS:
         module = importlib.import_module('benchmarks.%s' % name)

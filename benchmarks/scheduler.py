@@ -17,28 +17,18 @@ and BareMetalHostManager once per request. Goal (issue "scheduler"): at
 most 1.10x.
 """
 
-import json
 import os
 import statistics
-import subprocess
-import sys
+
+from benchmarks import nova_harness
 
 NODES = int(os.environ.get('NOVA_BM_BENCH_SCHED_NODES', 1000))
 ROUNDS = int(os.environ.get('NOVA_BM_BENCH_SCHED_ROUNDS', 9))
 GOAL_RATIO = 1.10
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def measure(nodes=NODES, rounds=ROUNDS):
-    result = subprocess.run(
-        [sys.executable, '-m', 'benchmarks.scheduler_case',
-         str(nodes), str(rounds)],
-        cwd=ROOT, capture_output=True, text=True, timeout=1800,
-        env=dict(os.environ, PYTHONPATH=ROOT))
-    if result.returncode:
-        raise AssertionError('scheduler benchmark failed:\n%s'
-                             % result.stderr[-4000:])
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return nova_harness.measure('scheduler_case', nodes, rounds)
 
 
 def run():

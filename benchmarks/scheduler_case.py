@@ -16,10 +16,8 @@ Two comparisons: with the proxy's instance list synced to the schedulers
 
 import nova.tests.functional  # noqa: F401  (first: concurrency mode)
 
-import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-import unittest  # noqa: E402
 
 from nova import context as nova_context  # noqa: E402
 from nova import objects  # noqa: E402
@@ -27,6 +25,7 @@ from nova.scheduler import manager as nova_manager  # noqa: E402
 from oslo_utils import uuidutils  # noqa: E402
 
 from nova_bm.scheduler import manager as bm_manager  # noqa: E402
+from benchmarks import nova_harness  # noqa: E402
 from tests.functional.compute import base  # noqa: E402
 from tests.functional.compute import test_scheduler  # noqa: E402
 
@@ -152,14 +151,7 @@ def make_case(nodes, rounds):
 
 
 def main(nodes, rounds):
-    result = unittest.TestResult()
-    make_case(nodes, rounds).run(result)
-    problems = result.errors + result.failures
-    if problems:
-        sys.stderr.write(problems[0][1])
-        return 1
-    print(json.dumps(RESULT))
-    return 0
+    return nova_harness.run_case(make_case(nodes, rounds), RESULT)
 
 
 if __name__ == '__main__':
