@@ -11,6 +11,7 @@ nodes off again. A failed step is named and the exit status is 1.
 """
 
 import argparse
+import logging
 import os
 import sys
 
@@ -44,7 +45,13 @@ def main(argv=None):
     # Nova 34's default concurrency mode for its services, applied before
     # Nova's functional package is imported (it monkey-patches at import).
     os.environ.setdefault('OS_NOVA_DISABLE_EVENTLET_PATCHING', '1')
-    from nova_bm.demo import cloud
+    # Importing Nova's services logs INFO lines (periodic tasks skipped)
+    # before the demo can route logging anywhere; they are not progress.
+    logging.disable(logging.INFO)
+    try:
+        from nova_bm.demo import cloud
+    finally:
+        logging.disable(logging.NOTSET)
     return cloud.run(args.nodes, args.servers, keep=args.keep)
 
 
