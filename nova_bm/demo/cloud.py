@@ -27,6 +27,7 @@ from nova.tests.functional.api import client as api_client  # noqa: E402
 from nova.tests.functional import integrated_helpers  # noqa: E402
 import yaml  # noqa: E402
 
+from nova_bm.conf import CONF  # noqa: E402
 from nova_bm.db import api as db_api  # noqa: E402
 from nova_bm.db import migration  # noqa: E402
 from nova_bm import node_file  # noqa: E402
@@ -42,6 +43,7 @@ PLACEMENT_RC = 'CUSTOM_BAREMETAL_DEMO'
 NODE_SIZE = {'cpus': 8, 'memory_mb': 16384, 'local_gb': 100}
 BMC_USER = 'admin'
 SETTLE_TIMEOUT = 60
+EXACT_FILTERS = ['ExactRamFilter', 'ExactCoreFilter', 'ExactDiskFilter']
 # Captured at import: the harness points tempfile at per-test directories
 # nested five deep, which would make the paths --keep prints unreadable.
 _TEMP_ROOT = tempfile.gettempdir()
@@ -99,10 +101,16 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
 
     def setUp(self):
         self.progress.begin('start Nova: API, conductor, scheduler '
-                            '(nova-bm-scheduler), placement')
+                            '(nova-bm-scheduler, exact filters), placement')
         # Nova installed from PyPI keeps api-paste.ini under sys.prefix.
         self.flags(api_paste_config=os.path.join(
             sys.prefix, 'etc', 'nova', 'api-paste.ini'), group='wsgi')
+        # The exact filters, as the README's scheduler section enables them.
+        self.flags(available_filters=['nova.scheduler.filters.all_filters']
+                   + ['nova_bm.scheduler.filters.%s' % name
+                      for name in EXACT_FILTERS],
+                   enabled_filters=CONF.filter_scheduler.enabled_filters
+                   + EXACT_FILTERS, group='filter_scheduler')
         super().setUp()
         self.state = tempfile.mkdtemp(prefix='nova-bm-demo-', dir=_TEMP_ROOT)
         self.addCleanup(shutil.rmtree, self.state, True)
@@ -121,7 +129,14 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
     def start_service(self, name, *args, **kwargs):
         if name == 'scheduler':
             kwargs.setdefault('manager', scheduler_manager.MANAGER)
-        return super().start_service(name, *args, **kwargs)
+        service = super().start_service(name, *args, **kwargs)
+        if name == 'scheduler':
+            enabled = [type(f).__name__
+                       for f in service.manager.host_manager.enabled_filters]
+            self.progress.say('scheduler: %s, filters %s' % (
+                type(service.manager.host_manager).__name__,
+                ', '.join(enabled)))
+        return service
 
     # -- the steps -------------------------------------------------------
 

@@ -59,6 +59,10 @@ class DemoTestCase(base.TestCase):
         self.assertEqual({'-'}, {row[4] for row in released})
         self.assertIn('done: 2 servers booted on 2 distinct nodes',
                       result.stdout)
+        self.assertIn('scheduler: BareMetalHostManager, filters ',
+                      result.stdout)
+        self.assertIn('ExactRamFilter, ExactCoreFilter, ExactDiskFilter',
+                      result.stdout)
 
     def test_bad_arguments_are_one_line(self):
         result = self.run_demo(['--nodes', '2', '--servers', '3'])
