@@ -20,10 +20,20 @@ class FleetFixture(fixtures.Fixture):
         self.password = password
 
     def _setUp(self):
-        base = fakebmc.free_port_range(self.count)
-        self.fleet = fakebmc.Fleet(self.count, base, workers=self.workers,
-                                   password=self.password)
-        self.fleet.start()
+        # A range found free can be taken before the fleet binds it (by
+        # another test process's fleet): try another range, twice.
+        for attempt in range(3):
+            base = fakebmc.free_port_range(self.count)
+            self.fleet = fakebmc.Fleet(self.count, base,
+                                       workers=self.workers,
+                                       password=self.password)
+            try:
+                self.fleet.start()
+                break
+            except RuntimeError as e:
+                self.fleet.stop()
+                if 'in use' not in str(e) or attempt == 2:
+                    raise
         self.addCleanup(self.fleet.stop)
         self.ports = self.fleet.ports
         self.username = self.fleet.username

@@ -388,8 +388,14 @@ class Fleet:
         return self.control(port)
 
 
-def free_port_range(count, address='127.0.0.1', start=20000, end=60000):
-    """A base port whose ``count`` consecutive UDP ports are free now."""
+def free_port_range(count, address='127.0.0.1', start=20000, end=32768):
+    """A base port whose ``count`` consecutive UDP ports are free now.
+
+    The default range ends where Linux starts handing out ephemeral ports
+    (``net.ipv4.ip_local_port_range``, 32768 up): a client socket of an
+    IPMI session or of ipmitool can take a port there between this probe
+    and the fleet's bind, and did.
+    """
     import random
     for _ in range(200):
         base = random.randrange(start, end - count)
