@@ -2,13 +2,14 @@
 
 nova-compute loads it with ``compute_driver = nova_bm.BareMetalDriver``
 (through the shim ``nova/virt/nova_bm``). It owns the nodes whose
-``service_host`` is this service's ``CONF.host`` and reports each as a
-compute node of its own (``hypervisor_hostname`` = the node's name), the
-way Nova's ironic driver reports Ironic nodes. It stays thin: what Nova is
-told comes from :mod:`nova_bm.resources`, the nodes from
-:mod:`nova_bm.node_cache` (one query per resource cycle), BMC answers from
-:mod:`nova_bm.power_sync` and the power layer, and every write goes through
-:mod:`nova_bm.db.api`.
+``service_host`` is this service's ``CONF.host`` (which, with ``[baremetal]
+ownership = hash_ring``, :mod:`nova_bm.rebalance` moves among the proxies)
+and reports each as a compute node of its own (``hypervisor_hostname`` =
+the node's name), the way Nova's ironic driver reports Ironic nodes. It
+stays thin: what Nova is told comes from :mod:`nova_bm.resources`, the
+nodes from :mod:`nova_bm.node_cache` (one query per resource cycle), BMC
+answers from :mod:`nova_bm.power_sync` and the power layer, and every write
+goes through :mod:`nova_bm.db.api`.
 """
 
 import os
@@ -32,6 +33,7 @@ from nova_bm import node_cache
 from nova_bm.power import base as power_base
 from nova_bm.power import ipmi
 from nova_bm import power_sync
+from nova_bm import rebalance
 from nova_bm import resources
 
 LOG = logging.getLogger(__name__)
@@ -66,8 +68,9 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
     # the NotImplementedError of the operations behind these.
     capabilities = dict(nova.virt.driver.ComputeDriver.capabilities)
 
-    # Ownership is static: a node belongs to the proxy named in its
-    # service_host, and never moves between compute services by itself.
+    # Static ownership: a node belongs to the proxy named in its
+    # service_host and never moves between compute services by itself.
+    # In hash_ring mode the instance says True (see __init__).
     rebalances_nodes = False
 
     def __init__(self, virtapi, read_only=False, power=None):
@@ -86,6 +89,14 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         self._power = power or ipmi.IPMIPower()
         self._cache = node_cache.NodeCache(CONF.host)
         self._sync = power_sync.PowerSync(self._power)
+        self.rebalances_nodes = (
+            CONF.baremetal.ownership == rebalance.HASH_RING)
+        self._rebalancer = self._new_rebalancer(CONF.host)
+
+    @staticmethod
+    def _new_rebalancer(host):
+        return rebalance.Rebalancer(host, CONF.baremetal.ownership,
+                                    CONF.baremetal.partition_key)
 
     # -- service life ----------------------------------------------------
 
@@ -97,9 +108,10 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         most one IPMI timeout, whatever the number of nodes.
         """
         self._cache = node_cache.NodeCache(host)
+        self._rebalancer = self._new_rebalancer(host)
         self._ensure_proxy_identity()
         try:
-            nodes = self._refresh()
+            nodes = self._refresh(take_share=True)
         except nova_exception.VirtDriverNotReady:
             nodes = []  # logged; Nova retries every resource cycle
         else:
@@ -121,16 +133,29 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         """
         return self._sync.sweep(self._cache.refresh())
 
-    def _refresh(self):
-        """Reload the node cache; a node database that cannot be reached
+    def _refresh(self, take_share=False):
+        """Reload the node cache, after taking this proxy's share of the
+        nodes when ``take_share``; a node database that cannot be reached
         is Nova's VirtDriverNotReady, which Nova logs and retries on at the
         next cycle, as it does when Ironic's API is down."""
         try:
+            if take_share:
+                self._rebalance()
             return self._cache.refresh()
         except (exception.DatabaseUnavailable,
                 exception.DatabaseNotReady) as e:
             LOG.error('Node database not usable: %s', e)
             raise nova_exception.VirtDriverNotReady() from None
+
+    def _rebalance(self):
+        try:
+            self._rebalancer.run()
+        except (exception.DatabaseUnavailable, exception.DatabaseNotReady):
+            raise
+        except Exception as e:
+            # Nova's conductor or database not answering: keep the nodes
+            # this proxy has, and try again next cycle.
+            LOG.warning('Could not rebalance the nodes this cycle: %s', e)
 
     @staticmethod
     def _ensure_proxy_identity():
@@ -158,9 +183,10 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         """Names of the nodes this proxy owns, maintenance ones included.
 
         Nova calls this first in each resource cycle, so this is where the
-        cycle's single query runs.
+        cycle's single query runs, after this proxy has reported itself
+        and, in hash_ring mode, taken its share (:mod:`nova_bm.rebalance`).
         """
-        return [node.name for node in self._refresh()]
+        return [node.name for node in self._refresh(take_share=True)]
 
     def get_nodenames_by_uuid(self, refresh=False):
         # Nova calls this once, when nova-compute starts: ask the database.
@@ -309,7 +335,8 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
                 reason='the BMC of node %s is failing: %s'
                 % (node.name, self._sync.error(node.uuid)))
         try:
-            node = db_api.claim_node(node.uuid, instance.uuid)
+            node = db_api.claim_node(node.uuid, instance.uuid,
+                                     service_host=self._cache.host)
         except (exception.NodeNotAvailable, exception.NodeNotFound) as e:
             raise nova_exception.ComputeResourcesUnavailable(
                 reason=str(e)) from None

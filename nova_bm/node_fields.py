@@ -27,6 +27,10 @@ CPU_ARCHITECTURES = (
 RESOURCE_CLASS_PATTERN = r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$'
 _RESOURCE_CLASS_RE = re.compile(RESOURCE_CLASS_PATTERN)
 
+# A partition key (a rack, a room, a region), shared by nodes and proxies.
+PARTITION_KEY_PATTERN = r'^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$'
+_PARTITION_KEY_RE = re.compile(PARTITION_KEY_PATTERN)
+
 # A node name becomes Nova's hypervisor_hostname: host-name characters only.
 _NAME_RE = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$')
 _HOSTNAME_LABEL_RE = re.compile(
@@ -114,6 +118,15 @@ def resource_class(value, field='resource_class'):
     if not isinstance(value, str) or not _RESOURCE_CLASS_RE.match(value):
         raise _invalid(field, value,
                        'must be 1-80 letters, digits, ".", "_" or "-", '
+                       'starting with a letter or digit, got')
+    return value
+
+
+def partition_key(value, field='partition_key'):
+    """A partition key, e.g. ``rack-12`` or ``dc1:room3``."""
+    if not isinstance(value, str) or not _PARTITION_KEY_RE.match(value):
+        raise _invalid(field, value,
+                       'must be 1-255 letters, digits, ".", "_", ":" or "-", '
                        'starting with a letter or digit, got')
     return value
 

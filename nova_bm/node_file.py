@@ -17,7 +17,9 @@ node import`` takes it as it is::
 Nodes may also be nested under ``chassis: [{nodes: [...]}]`` and ports
 under ``portgroups: [{ports: [...]}]``, as Ironic allows. Keys Ironic knows
 but nova-bm has no use for (``deploy_kernel``, ``extra``, …) are ignored.
-A node may name its proxy with the nova-bm key ``service_host``.
+A node may name its proxy with the nova-bm key ``service_host``, and its
+partition key with ``partition_key`` or Ironic's ``conductor_group`` (which
+Nova's ironic driver matches against its own ``[ironic] partition_key``).
 """
 
 import json
@@ -45,10 +47,11 @@ _IRONIC_PATHS = {
 _TOP_LEVEL_KEYS = frozenset(['nodes', 'chassis'])
 
 
-def load(path, default_host):
+def load(path, default_host, default_partition_key=None):
     """Parse and validate a node file; nothing is written.
 
     :param default_host: the proxy for nodes that do not name one.
+    :param default_partition_key: the key of nodes that do not give one.
     :returns: a list of ``(row, macs)`` ready for ``db.api.create_nodes``.
     :raises: NodeFileInvalid naming the file, the node and the field of the
         first error, with the number of further errors.
@@ -58,7 +61,7 @@ def load(path, default_host):
     specs = []
     for location, node in _nodes(path, document):
         try:
-            specs.append(_node(node, default_host))
+            specs.append(_node(node, default_host, default_partition_key))
         except exception.InvalidField as e:
             field = _IRONIC_PATHS.get(e.kwargs['field'], e.kwargs['field'])
             errors.append('%s%s: %s: %s' % (location, _label(node), field,
@@ -142,7 +145,7 @@ def _mapping(node, key):
     return value
 
 
-def _node(node, default_host):
+def _node(node, default_host, default_partition_key):
     if not isinstance(node, dict):
         raise exception.InvalidField(field='node', reason='must be a mapping')
     driver = node.get('driver')
@@ -150,12 +153,20 @@ def _node(node, default_host):
         raise exception.InvalidField(
             field='driver', reason='%r is not an IPMI driver; nova-bm drives '
                                    'nodes over IPMI only' % (driver,))
+    if (node.get('partition_key') and node.get('conductor_group')
+            and node['partition_key'] != node['conductor_group']):
+        raise exception.InvalidField(
+            field='partition_key', reason='differs from conductor_group; '
+                                          'give one of them')
     info = _mapping(node, 'driver_info')
     props = _mapping(node, 'properties')
     values = {
         'uuid': node.get('uuid'),
         'name': node.get('name'),
         'service_host': node.get('service_host') or default_host,
+        'partition_key': (node.get('partition_key')
+                          or node.get('conductor_group')
+                          or default_partition_key),
         'resource_class': node.get('resource_class'),
         'traits': node.get('traits'),
         'cpus': props.get('cpus'),

@@ -31,6 +31,7 @@ _NORMALISERS = {
     'ipmi_port': node_fields.port,
     'ipmi_username': lambda v, f: node_fields.text(v, f, allow_empty=True),
     'ipmi_password': lambda v, f: node_fields.text(v, f, allow_empty=True),
+    'partition_key': node_fields.partition_key,
 }
 
 # Fields "node update" may change. The name is not among them: it is the
@@ -85,7 +86,9 @@ def node_changes(values):
         if field not in UPDATABLE_FIELDS:
             raise exception.InvalidField(field=field,
                                          reason='cannot be updated')
-        if field == 'maintenance':
+        if field == 'partition_key' and value == '':
+            changes[field] = None  # "--partition-key ''" removes the key
+        elif field == 'maintenance':
             changes[field] = bool(value)
         elif field == 'maintenance_reason':
             changes[field] = node_fields.text(value, field, max_length=1024)

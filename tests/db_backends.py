@@ -129,5 +129,6 @@ def empty_tables(url):
         with engine.begin() as connection:
             connection.execute(sa.text('DELETE FROM bm_interfaces'))
             connection.execute(sa.text('DELETE FROM bm_nodes'))
+            connection.execute(sa.text('DELETE FROM bm_proxies'))
     finally:
         engine.dispose()

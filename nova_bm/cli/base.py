@@ -51,8 +51,8 @@ class ListColumn(columns.FormattableColumn):
         return list(self._value or ())
 
 
-NODE_FIELDS = ('uuid', 'name', 'service_host', 'cpus', 'memory_mb',
-               'local_gb', 'cpu_arch', 'resource_class', 'traits',
+NODE_FIELDS = ('uuid', 'name', 'service_host', 'partition_key', 'cpus',
+               'memory_mb', 'local_gb', 'cpu_arch', 'resource_class', 'traits',
                'ipmi_address', 'ipmi_port', 'ipmi_username', 'ipmi_password',
                'interfaces', 'instance_uuid', 'power_state',
                'provision_state', 'maintenance', 'maintenance_reason',

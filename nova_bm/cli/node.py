@@ -6,11 +6,13 @@ anything is written (``nova_bm.node_spec``); IPMI passwords are shown as
 """
 
 import argparse
+import datetime
 import sys
 
 from cliff import command
 from cliff import lister
 from cliff import show
+from oslo_utils import timeutils
 
 from nova_bm.cli import base
 from nova_bm.conf import CONF
@@ -52,6 +54,13 @@ def _add_ipmi_options(parser, required):
                           help='File whose first line is the IPMI password.')
 
 
+def _add_partition_key_option(parser, help_more=''):
+    parser.add_argument('--partition-key', metavar='KEY',
+                        help='Partition key (a rack, a room): in hash_ring '
+                             'mode only proxies with this [baremetal] '
+                             'partition_key manage the node.' + help_more)
+
+
 def _password(parsed_args):
     if parsed_args.ipmi_password_file is not None:
         return base.read_password_file(parsed_args.ipmi_password_file)
@@ -88,6 +97,7 @@ class Create(base.CommandMixin, show.ShowOne):
         parser.add_argument('--host', required=True, metavar='SERVICE_HOST',
                             help='CONF.host of the nova-compute proxy that '
                                  'owns the node.')
+        _add_partition_key_option(parser)
         parser.add_argument('--uuid', help='Node UUID (default: a new one).')
         _add_hardware_options(parser, required=True)
         _add_ipmi_options(parser, required=True)
@@ -105,6 +115,7 @@ class Create(base.CommandMixin, show.ShowOne):
                       **_ipmi_values(parsed_args),
                       uuid=parsed_args.uuid, name=parsed_args.name,
                       service_host=parsed_args.host,
+                      partition_key=parsed_args.partition_key,
                       traits=parsed_args.trait)
         row, macs = node_spec.new_node(values, parsed_args.mac)
         return base.node_details(db_api.create_node(row, macs))
@@ -119,6 +130,13 @@ class List(base.CommandMixin, lister.Lister):
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('--host', help='Only nodes of this proxy.')
+        parser.add_argument('--orphaned', action='store_true',
+                            help='Only nodes holding an instance whose '
+                                 'proxy has not reported itself for '
+                                 '[baremetal] proxy_down_time seconds: '
+                                 'they stay with it until it comes back '
+                                 'or their instance is evacuated or '
+                                 'deleted.')
         maintenance = parser.add_mutually_exclusive_group()
         maintenance.add_argument('--maintenance', dest='maintenance',
                                  action='store_true', default=None,
@@ -129,12 +147,25 @@ class List(base.CommandMixin, lister.Lister):
         return parser
 
     def take_action(self, parsed_args):
-        nodes = db_api.list_nodes(service_host=parsed_args.host,
-                                  maintenance=parsed_args.maintenance)
+        if parsed_args.orphaned:
+            nodes = [n for n in db_api.list_orphaned(_live_proxies())
+                     if parsed_args.host in (None, n.service_host)
+                     and parsed_args.maintenance in (None, n.maintenance)]
+        else:
+            nodes = db_api.list_nodes(service_host=parsed_args.host,
+                                      maintenance=parsed_args.maintenance)
         return self.COLUMNS, [
             (n.uuid, n.name, n.service_host, n.power_state,
              n.provision_state, n.maintenance, n.instance_uuid,
              n.resource_class) for n in nodes]
+
+
+def _live_proxies():
+    """Proxies that reported themselves within proxy_down_time."""
+    cutoff = timeutils.utcnow() - datetime.timedelta(
+        seconds=CONF.baremetal.proxy_down_time)
+    return {proxy.host for proxy in db_api.list_proxies()
+            if proxy.seen_at >= cutoff}
 
 
 class Show(base.CommandMixin, show.ShowOne):
@@ -159,6 +190,7 @@ class Update(base.CommandMixin, show.ShowOne):
         parser.add_argument('--name', help=argparse.SUPPRESS)
         parser.add_argument('--host', metavar='SERVICE_HOST',
                             help='Move the node to another proxy.')
+        _add_partition_key_option(parser, " '' removes the key.")
         _add_hardware_options(parser, required=False)
         _add_ipmi_options(parser, required=False)
         parser.add_argument('--trait', action='append', metavar='TRAIT',
@@ -185,6 +217,7 @@ class Update(base.CommandMixin, show.ShowOne):
                       **_ipmi_values(parsed_args),
                       name=parsed_args.name,
                       service_host=parsed_args.host, traits=traits,
+                      partition_key=parsed_args.partition_key,
                       maintenance=parsed_args.maintenance,
                       maintenance_reason=parsed_args.reason)
         changes = node_spec.node_changes(values)
@@ -218,11 +251,15 @@ class Import(base.CommandMixin, command.Command):
         parser.add_argument('--host', metavar='SERVICE_HOST',
                             help='Proxy for nodes that do not name one '
                                  '(default: this host, CONF.host).')
+        _add_partition_key_option(
+            parser, ' For nodes that give neither partition_key nor '
+                    'conductor_group.')
         return parser
 
     def take_action(self, parsed_args):
         specs = node_file.load(parsed_args.file,
-                               parsed_args.host or CONF.host)
+                               parsed_args.host or CONF.host,
+                               parsed_args.partition_key)
         progress = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
         try:
             nodes, ports = db_api.create_nodes(specs, progress=progress)

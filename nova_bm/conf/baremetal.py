@@ -96,7 +96,43 @@ driver_opts = [
              'Off: a node offers only one unit of its CUSTOM_<class>.'),
 ]
 
-opts = node_opts + ipmi_opts + driver_opts
+scale_out_opts = [
+    cfg.StrOpt(
+        'ownership',
+        default='static',
+        choices=[
+            ('static', 'A node belongs to the proxy named in its '
+                       'service_host, and moves only when an operator '
+                       'runs "nova-bm-manage node update --host".'),
+            ('hash_ring', 'The nodes are spread by a consistent hash ring '
+                          'over the proxies in this mode that are up by '
+                          "Nova's servicegroup API. A proxy that goes down "
+                          'loses its nodes without an instance to the '
+                          'others at their next resource cycle; nodes with '
+                          'an instance stay with it.'),
+        ],
+        help='How the nova-compute proxies that share one node database '
+             'divide the nodes among themselves. Every proxy of one '
+             'partition key must use the same mode.'),
+    cfg.StrOpt(
+        'partition_key',
+        regex=node_fields.PARTITION_KEY_PATTERN,
+        help='In hash_ring mode, this proxy manages only nodes with the '
+             'same partition key (a rack, a room, a region), shared with '
+             'the other proxies of that key. Unset: nodes without a key. '
+             'Set a node\'s key with "nova-bm-manage node create|update '
+             '--partition-key" or "partition_key" in a node file. Ignored '
+             'in static mode.'),
+    cfg.IntOpt(
+        'proxy_down_time',
+        default=180, min=1,
+        help='Seconds after its last resource cycle a proxy counts as '
+             'gone for "nova-bm-manage node list --orphaned" (which lists '
+             'the nodes holding an instance whose proxy is gone). Keep it '
+             'above [DEFAULT] update_resources_interval (60 s by default).'),
+]
+
+opts = node_opts + ipmi_opts + driver_opts + scale_out_opts
 
 
 def register_opts(conf):

@@ -132,19 +132,22 @@ def _translate_errors():
         raise
 
 
-# What MySQL/MariaDB (error 1146) and PostgreSQL (SQLSTATE 42P01) say of a
-# table that does not exist; oslo.db names only SQLite's case.
-_MYSQL_NO_SUCH_TABLE = 1146
-_PG_UNDEFINED_TABLE = '42P01'
+# What MySQL/MariaDB (errors 1146, 1054) and PostgreSQL (SQLSTATE 42P01,
+# 42703) say of a table or column that does not exist: a schema older than
+# this code. oslo.db names only SQLite's missing table.
+_MYSQL_OLD_SCHEMA = (1146, 1054)
+_PG_OLD_SCHEMA = ('42P01', '42703')
 
 
 def _is_missing_table(error):
     inner = getattr(error, 'inner_exception', None) or error
     orig = getattr(inner, 'orig', None) or inner
-    if getattr(orig, 'pgcode', None) == _PG_UNDEFINED_TABLE:
+    if getattr(orig, 'pgcode', None) in _PG_OLD_SCHEMA:
         return True
     args = getattr(orig, 'args', ())
-    return bool(args) and args[0] == _MYSQL_NO_SUCH_TABLE
+    if args and args[0] in _MYSQL_OLD_SCHEMA:
+        return True
+    return bool(args) and str(args[0]).startswith('no such column')
 
 
 def _reason(error):
@@ -453,25 +456,32 @@ def destroy_node(ident):
 
 # -- claims ----------------------------------------------------------------
 
-def claim_node(ident, instance_uuid):
+def claim_node(ident, instance_uuid, service_host=None):
     """Give a node to an instance: one conditional UPDATE, race-free.
 
     Succeeds when the node is free and not in maintenance, or already held
-    by this same instance (so a retried spawn is harmless).
+    by this same instance (so a retried spawn is harmless), and, with
+    ``service_host``, still owned by that proxy: a node another proxy took
+    over meanwhile (``move_nodes``) cannot be claimed by the old owner.
 
     :returns: the claimed node.
     :raises: NodeNotFound; NodeNotAvailable when it is held by another
-        instance or in maintenance (including when another claimant won), or
-        when this instance already holds another node.
+        instance or in maintenance (including when another claimant won),
+        when this instance already holds another node, or when the node
+        has moved to another proxy.
     """
     with _session(writer=True) as session:
         node = _get_node(session, ident)
+        conditions = [
+            models.Node.id == node.id,
+            models.Node.maintenance == sa.false(),
+            sa.or_(models.Node.instance_uuid.is_(None),
+                   models.Node.instance_uuid == instance_uuid)]
+        if service_host is not None:
+            conditions.append(models.Node.service_host == service_host)
         try:
             claimed = session.query(models.Node).filter(
-                models.Node.id == node.id,
-                models.Node.maintenance == sa.false(),
-                sa.or_(models.Node.instance_uuid.is_(None),
-                       models.Node.instance_uuid == instance_uuid),
+                *conditions,
             ).update({'instance_uuid': instance_uuid},
                      synchronize_session=False)
         except db_exc.DBDuplicateEntry:
@@ -481,7 +491,9 @@ def claim_node(ident, instance_uuid):
                 % instance_uuid) from None
         session.refresh(node)
         if not claimed:
-            if node.maintenance:
+            if service_host is not None and node.service_host != service_host:
+                reason = 'it is now managed by proxy %s' % node.service_host
+            elif node.maintenance:
                 reason = 'it is in maintenance'
             else:
                 reason = 'it is held by instance %s' % node.instance_uuid
@@ -526,6 +538,79 @@ def list_instance_uuids(service_host):
             models.Node.service_host == service_host,
             models.Node.instance_uuid.isnot(None)).order_by(models.Node.id)
         return [row.instance_uuid for row in rows]
+
+
+# -- ownership (scale-out) -------------------------------------------------
+
+def list_partition(partition_key):
+    """Every node of one partition key (None: nodes without a key), oldest
+    first, in one query: what a hash_ring proxy divides with its peers."""
+    column = models.Node.partition_key
+    with _session() as session:
+        return session.query(models.Node).filter(
+            column.is_(None) if partition_key is None
+            else column == partition_key).order_by(models.Node.id).all()
+
+
+def move_nodes(moves):
+    """Hand free nodes to another proxy: ``{uuid: (from_host, to_host)}``.
+
+    One conditional UPDATE per (from, to) pair and 500 nodes: a node moves
+    only if ``from_host`` still owns it and no instance holds it, so two
+    proxies racing for a node cannot both get it, and a node claimed in
+    the meantime stays where its instance is.
+
+    :returns: how many nodes moved.
+    """
+    by_pair = {}
+    for uuid, pair in moves.items():
+        by_pair.setdefault(pair, []).append(uuid)
+    moved = 0
+    with _session(writer=True) as session:
+        for (old, new), uuids in sorted(by_pair.items()):
+            for chunk in _chunks(sorted(uuids)):
+                moved += session.query(models.Node).filter(
+                    models.Node.uuid.in_(chunk),
+                    models.Node.service_host == old,
+                    models.Node.instance_uuid.is_(None),
+                ).update({'service_host': new}, synchronize_session=False)
+    return moved
+
+
+def record_proxy(host, partition_key, ownership, now):
+    """Say that proxy ``host`` runs, with this key and mode, at ``now``."""
+    values = {'partition_key': partition_key, 'ownership': ownership,
+              'seen_at': now}
+    with _session(writer=True) as session:
+        updated = session.query(models.Proxy).filter(
+            models.Proxy.host == host).update(values,
+                                               synchronize_session=False)
+        if updated:
+            return
+        try:
+            with session.begin_nested():
+                session.add(models.Proxy(host=host, **values))
+        except db_exc.DBDuplicateEntry:
+            # The same host registered at the same moment (a restart
+            # racing the old process): its row is there; refresh it.
+            session.query(models.Proxy).filter(
+                models.Proxy.host == host).update(
+                    values, synchronize_session=False)
+
+
+def list_proxies():
+    """Every proxy that ever reported itself, by host."""
+    with _session() as session:
+        return session.query(models.Proxy).order_by(models.Proxy.host).all()
+
+
+def list_orphaned(live_hosts):
+    """Nodes holding an instance whose proxy is not in ``live_hosts``."""
+    with _session() as session:
+        return session.query(models.Node).filter(
+            models.Node.instance_uuid.isnot(None),
+            models.Node.service_host.notin_(sorted(live_hosts)),
+        ).order_by(models.Node.id).all()
 
 
 # -- interfaces ------------------------------------------------------------

@@ -31,6 +31,7 @@ class Node(Base):
         sa.UniqueConstraint('ipmi_address', 'ipmi_port',
                             name='uniq_bm_nodes0ipmi_address0ipmi_port'),
         sa.Index('bm_nodes_service_host_idx', 'service_host'),
+        sa.Index('bm_nodes_partition_key_idx', 'partition_key'),
     )
 
     id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
@@ -39,7 +40,13 @@ class Node(Base):
     name = sa.Column(sa.String(255), nullable=False)
     """Nova's hypervisor_hostname for this node; never changes."""
     service_host = sa.Column(sa.String(255), nullable=False)
-    """CONF.host of the nova-compute proxy that owns this node."""
+    """CONF.host of the nova-compute proxy that owns this node.
+
+    With ``[baremetal] ownership = hash_ring`` the proxies move it among
+    themselves, each move a conditional UPDATE (see db.api.move_nodes)."""
+    partition_key = sa.Column(sa.String(255), nullable=True)
+    """Only proxies with this ``[baremetal] partition_key`` may own the
+    node in hash_ring mode (a rack, a room); None: proxies without one."""
     cpus = sa.Column(sa.Integer, nullable=False)
     memory_mb = sa.Column(sa.Integer, nullable=False)
     local_gb = sa.Column(sa.Integer, nullable=False)
@@ -65,6 +72,30 @@ class Node(Base):
     interfaces = orm.relationship(
         'Interface', back_populates='node', order_by='Interface.id',
         cascade='all, delete-orphan', passive_deletes=True)
+
+
+class Proxy(Base):
+    """A nova-compute service running this driver: a candidate owner.
+
+    Written by the proxy itself when it starts and at every resource
+    cycle. Nova's service table says whether the service is up; this one
+    says that it runs nova-bm, with which partition key, which Nova cannot
+    tell for a proxy that owns no node yet.
+    """
+
+    __tablename__ = 'bm_proxies'
+    __table_args__ = (
+        sa.UniqueConstraint('host', name='uniq_bm_proxies0host'),
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
+    host = sa.Column(sa.String(255), nullable=False)
+    """CONF.host of the nova-compute service."""
+    partition_key = sa.Column(sa.String(255), nullable=True)
+    ownership = sa.Column(sa.String(16), nullable=False)
+    """The proxy's ``[baremetal] ownership`` mode."""
+    seen_at = sa.Column(sa.DateTime, nullable=False)
+    """When the proxy last reported itself (UTC)."""
 
 
 class Interface(Base):

@@ -15,6 +15,7 @@ from nova.compute import provider_tree
 from nova import exception as nova_exception
 from nova import objects
 import nova.virt.driver
+from oslo_utils import timeutils
 from oslo_utils import uuidutils
 import sqlalchemy as sa
 
@@ -22,6 +23,7 @@ from nova_bm.db import api as db_api
 from nova_bm import driver as bm_driver
 from nova_bm import exception
 from nova_bm import node_spec
+from nova_bm import ownership
 from nova_bm.power import base as power_base
 from tests.unit.db import base
 from tests import utils
@@ -98,9 +100,9 @@ class DriverTestCase(base.DbTestCase):
         self.power = ScriptedPower()
         self.driver = bm_driver.BareMetalDriver(None, power=self.power)
 
-    def enrol(self, count, start=1):
+    def enrol(self, count, start=1, host=HOST):
         db_api.create_nodes([node_spec.new_node(
-            utils.node_values(i, service_host=HOST), [])
+            utils.node_values(i, service_host=host), [])
             for i in range(start, start + count)])
 
     def instance(self, node_name):
@@ -124,8 +126,8 @@ class ResourceCycleTestCase(DriverTestCase):
             func()
         finally:
             sa.event.remove(engine, 'before_cursor_execute', count)
-        return [s for s in statements if not s.startswith(('PRAGMA',
-                                                           'BEGIN'))]
+        return [s for s in statements
+                if s.startswith(('SELECT', 'INSERT', 'UPDATE', 'DELETE'))]
 
     def cycle(self):
         """What Nova's update_available_resource asks of the driver."""
@@ -137,12 +139,40 @@ class ResourceCycleTestCase(DriverTestCase):
 
     def test_queries_per_cycle_do_not_grow_with_nodes(self):
         self.enrol(10)
+        self.cycle()  # the first cycle also inserts the proxy's row
         at_10 = self.count_queries(self.cycle)
         self.enrol(90, start=11)
         at_100 = self.count_queries(self.cycle)
         self.assertEqual(len(at_10), len(at_100), at_100)
-        self.assertEqual(1, len(at_100), at_100)
+        # The proxy reports itself (one UPDATE), then reads its nodes.
+        self.assertEqual(2, len(at_100), at_100)
+        self.assertTrue(at_100[0].startswith('UPDATE bm_proxies'), at_100)
         self.assertEqual(100, len(self.driver.get_available_nodes()))
+
+    def test_hash_ring_cycle_queries_do_not_grow_with_nodes(self):
+        self.conf.config(ownership='hash_ring', group='baremetal')
+        self.useFixture(fixtures.MockPatch(
+            'nova_bm.rebalance.ComputeServices.up',
+            return_value=({HOST, 'proxy-2'}, {HOST, 'proxy-2'})))
+        self.driver = bm_driver.BareMetalDriver(None, power=self.power)
+        self.assertTrue(self.driver.rebalances_nodes)
+        db_api.record_proxy('proxy-2', None, 'hash_ring', timeutils.utcnow())
+        self.enrol(10, host='enrolled-by')
+        self.cycle()
+        self.cycle()
+        at_10 = self.count_queries(self.cycle)
+        self.enrol(90, start=11, host='enrolled-by')
+        self.cycle()  # takes over the new nodes the ring gives it
+        at_100 = self.count_queries(self.cycle)
+        self.assertEqual(len(at_10), len(at_100), at_100)
+        # Reports itself; reads the proxies, the partition, its own nodes.
+        self.assertEqual(4, len(at_100), at_100)
+        ring = ownership.Ring([HOST, 'proxy-2'])
+        mine = {n.name for n in db_api.list_nodes()
+                if ring.owner(n.uuid) == HOST}
+        self.assertEqual(mine, set(self.driver.get_available_nodes()))
+        self.assertGreater(len(mine), 20)
+        self.assertLess(len(mine), 80)
 
     def test_cached_power_state_costs_no_query_per_instance(self):
         self.enrol(3)

@@ -68,6 +68,22 @@ class ImportTestCase(base.ManageTestCase):
         self.assertEqual(('proxy-9', 6230),
                          (third.service_host, third.ipmi_port))
 
+    def test_partition_keys_from_file_ironic_key_or_option(self):
+        nodes = [utils.ironic_node(1, partition_key='rack-1'),
+                 utils.ironic_node(2, conductor_group='rack-2'),
+                 utils.ironic_node(3)]
+        path = self.write_nodes('nodes.json', nodes)
+        self.assertManage('node', 'import', path, '--partition-key', 'row-9')
+        self.assertEqual(['rack-1', 'rack-2', 'row-9'], [
+            n.partition_key for n in db_api.list_nodes()])
+        bad = self.write_nodes('bad.json', [
+            utils.ironic_node(4, partition_key='rack 4!'),
+            utils.ironic_node(5, partition_key='a', conductor_group='b')])
+        line = self.assertRefused(2, 'nodes[0] (node-4): partition_key',
+                                  'node', 'import', bad)
+        self.assertIn('(and 1 more errors)', line)
+        self.assertEqual(3, db_api.count_nodes())
+
     def test_file_refusals(self):
         good = [utils.ironic_node(1)]
         redfish = utils.ironic_node(2, driver='redfish')

@@ -1,6 +1,10 @@
 """nova-bm-manage: what operators type, what they get back."""
 
+import datetime
 import json
+
+from oslo_utils import timeutils
+from oslo_utils import uuidutils
 
 from nova_bm.db import api as db_api
 from tests.unit.cli import base
@@ -141,6 +145,40 @@ class NodeCommandsTestCase(base.ManageTestCase):
             'node', 'list', '-f', 'value', '-c', 'Name'))
         csv = self.assertManage('node', 'list', '-f', 'csv')
         self.assertTrue(csv.startswith('"UUID","Name"'), csv)
+
+    def test_partition_key_create_update_remove(self):
+        shown = json.loads(self.assertManage(
+            *create_args(1, **{'--partition-key': 'rack-1'}), '-f', 'json'))
+        self.assertEqual('rack-1', shown['partition_key'])
+        self.assertRefused(2, 'partition_key', *create_args(
+            2, **{'--partition-key': 'rack 2'}))
+        shown = json.loads(self.assertManage(
+            'node', 'update', 'node-1', '--partition-key', 'dc1:room3',
+            '-f', 'json'))
+        self.assertEqual('dc1:room3', shown['partition_key'])
+        self.assertManage('node', 'update', 'node-1', '--partition-key', '')
+        self.assertIsNone(db_api.get_node('node-1').partition_key)
+
+    def test_list_orphaned(self):
+        for index, host in ((1, 'proxy-1'), (2, 'proxy-2'), (3, 'proxy-2'),
+                            (4, 'proxy-3')):
+            self.assertManage(*create_args(index, **{'--host': host}))
+        for name in ('node-1', 'node-2', 'node-4'):
+            db_api.claim_node(name, uuidutils.generate_uuid())
+        now = timeutils.utcnow()
+        db_api.record_proxy('proxy-1', None, 'hash_ring', now)
+        db_api.record_proxy('proxy-2', None, 'hash_ring',
+                            now - datetime.timedelta(seconds=600))
+        # proxy-2 has not reported for 10 minutes, proxy-3 never did;
+        # node-3 is free, so it is not orphaned (a peer takes it).
+        names = lambda *a: [n['Name'] for n in json.loads(self.assertManage(
+            'node', 'list', '--orphaned', '-f', 'json', *a))]
+        self.assertEqual(['node-2', 'node-4'], names())
+        self.assertEqual(['node-2'], names('--host', 'proxy-2'))
+        self.write_config('[DEFAULT]\nstate_path = %s\nhost = proxy-1\n'
+                          '[baremetal]\nproxy_down_time = 900\n'
+                          % self.state)
+        self.assertEqual(['node-4'], names())
 
     def test_update(self):
         self.assertManage(*create_args(1))

@@ -2,6 +2,7 @@
 
 from alembic import autogenerate
 from alembic import migration as alembic_migration
+import sqlalchemy as sa
 import testscenarios
 
 from nova_bm.db import api as db_api
@@ -10,6 +11,7 @@ from nova_bm.db import models
 from nova_bm import exception
 from tests import base
 from tests import db_backends
+from tests import utils
 
 
 class MigrationTestCase(testscenarios.WithScenarios, base.TestCase):
@@ -29,6 +31,25 @@ class MigrationTestCase(testscenarios.WithScenarios, base.TestCase):
         self.assertEqual(migration.head(), migration.version())
         migration.upgrade()  # db sync is safe to run again
         self.assertEqual(migration.head(), migration.version())
+
+    def test_upgrade_keeps_nodes_of_the_first_release(self):
+        migration.upgrade('2f1a9c0e4b7d')
+        row, _ = utils.node_spec_for(1)
+        row.pop('partition_key', None)
+        with db_api.engine().begin() as connection:
+            connection.execute(sa.text(
+                'INSERT INTO bm_nodes (%s, maintenance, provision_state) '
+                'VALUES (%s, :m, :p)' % (
+                    ', '.join(row), ', '.join(':' + k for k in row))),
+                dict(row, traits='[]', m=False, p='available'))
+        # The code of this release against the old schema: one line.
+        error = self.assertRaises(exception.DatabaseNotReady,
+                                  db_api.list_nodes)
+        self.assertIn('db sync', str(error))
+        migration.upgrade()
+        (node,) = db_api.list_nodes()
+        self.assertEqual(('node-1', None), (node.name, node.partition_key))
+        self.assertEqual([], db_api.list_proxies())
 
     def test_models_match_migrated_schema(self):
         migration.upgrade()
