@@ -19,6 +19,7 @@ from nova.compute import power_state
 from nova import context as nova_context
 from nova import exception as nova_exception
 from nova import objects
+import nova.utils
 import nova.virt.driver
 from nova.virt import hardware
 import nova.virt.node
@@ -30,6 +31,8 @@ from nova_bm.conf import CONF
 from nova_bm.db import api as db_api
 from nova_bm import exception
 from nova_bm import node_cache
+from nova_bm import node_events
+from nova_bm import notifications
 from nova_bm.power import base as power_base
 from nova_bm.power import ipmi
 from nova_bm import power_sync
@@ -88,7 +91,9 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
             sys.exit(1)
         self._power = power or ipmi.IPMIPower()
         self._cache = node_cache.NodeCache(CONF.host)
-        self._sync = power_sync.PowerSync(self._power)
+        self._notifier = None
+        self._sync = power_sync.PowerSync(self._power, notify=self._notify)
+        self._events_server = None
         self.rebalances_nodes = (
             CONF.baremetal.ownership == rebalance.HASH_RING)
         self._rebalancer = self._new_rebalancer(CONF.host)
@@ -109,6 +114,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         """
         self._cache = node_cache.NodeCache(host)
         self._rebalancer = self._new_rebalancer(host)
+        self._notifier = notifications.Notifier(host)
         self._ensure_proxy_identity()
         try:
             nodes = self._refresh(take_share=True)
@@ -121,9 +127,28 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
             self._sync.sweep(nodes)
         self._sync.start(CONF.baremetal.power_sync_interval,
                          self.sync_power_states)
+        self._events_server = node_events.start_server(
+            host, self._nodes_changed,
+            'threading' if nova.utils.concurrency_mode_threading()
+            else 'eventlet')
 
     def cleanup_host(self, host):
         self._sync.stop()
+        server, self._events_server = self._events_server, None
+        if server is not None:
+            server.stop()
+            server.wait()
+
+    def _nodes_changed(self, uuids):
+        """nova-bm-manage changed nodes: reload them now, not next cycle."""
+        try:
+            self._refresh(take_share=True)
+        except nova_exception.VirtDriverNotReady:
+            pass  # logged; the next cycle tries again
+
+    def _notify(self, event_type, node, **extra):
+        if self._notifier is not None:
+            self._notifier.emit(event_type, node, **extra)
 
     def sync_power_states(self):
         """One sweep over every owned node: one query, one bulk IPMI call.
@@ -341,6 +366,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
             raise nova_exception.ComputeResourcesUnavailable(
                 reason=str(e)) from None
         self._cache.put(node)
+        self._notify(notifications.CLAIMED, node)
         return node
 
     def _undo_claim(self, node, instance):
@@ -359,11 +385,18 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
                       {'node': node.name, 'reason': maintenance_reason},
                       instance=instance)
         try:
-            db_api.release_node(node.uuid, instance.uuid,
-                                maintenance_reason=maintenance_reason)
-            self._cache.put(db_api.get_node(node.uuid))
+            released = db_api.release_node(
+                node.uuid, instance.uuid,
+                maintenance_reason=maintenance_reason)
+            node = db_api.get_node(node.uuid)
         except exception.NodeNotFound:
-            pass
+            return
+        self._cache.put(node)
+        if released:
+            self._notify(notifications.RELEASED, node,
+                         released_instance_uuid=instance.uuid)
+            if maintenance_reason:
+                self._notify(notifications.MAINTENANCE_ON, node)
 
     def destroy(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, destroy_secrets=True):

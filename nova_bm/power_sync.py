@@ -14,7 +14,10 @@ Callers may rely on:
   was never asked;
 * ``failing(uuid)`` is true from a failed call until a later call succeeds,
   and the error is in the node's ``last_error`` in the node database;
-* a sweep writes only what changed, in at most two statements.
+* a sweep writes only what changed, in at most two statements;
+* ``notify(event_type, node, **extra)``, when given, hears of every power
+  state change (``previous_power_state`` in extra) and every BMC that
+  starts failing or answers again (:mod:`nova_bm.notifications`).
 """
 
 import threading
@@ -23,6 +26,7 @@ from oslo_log import log as logging
 
 from nova_bm.db import api as db_api
 from nova_bm import exception
+from nova_bm import notifications
 
 LOG = logging.getLogger(__name__)
 
@@ -30,8 +34,9 @@ LOG = logging.getLogger(__name__)
 class PowerSync:
     """Last known BMC answers for the nodes of one proxy."""
 
-    def __init__(self, power):
+    def __init__(self, power, notify=None):
         self._power = power
+        self._notify = notify or (lambda event_type, node, **extra: None)
         self._results = {}
         self._stop = threading.Event()
         self._thread = None
@@ -66,6 +71,7 @@ class PowerSync:
 
     def _store(self, nodes, results):
         changed = {}
+        events = []
         for uuid, value in results.items():
             node = nodes[uuid]
             before = self._results.get(uuid)
@@ -74,16 +80,28 @@ class PowerSync:
                     LOG.warning('BMC of node %(node)s is failing, the node '
                                 'is reserved until it answers: %(error)s',
                                 {'node': node.name, 'error': value})
+                    events.append((notifications.BMC_FAILING, node,
+                                   {'last_error': str(value)}))
                 if str(value) != node.last_error:
                     changed[uuid] = value
             else:
                 if isinstance(before, Exception):
                     LOG.info('BMC of node %s answers again', node.name)
+                    events.append((notifications.BMC_RECOVERED, node,
+                                   {'last_error': None, 'power_state': value}))
+                previous = (before if isinstance(before, str)
+                            else node.power_state)
+                if previous is not None and value != previous:
+                    events.append((notifications.POWER_STATE_CHANGED, node,
+                                   {'power_state': value,
+                                    'previous_power_state': previous}))
                 if value != node.power_state or node.last_error is not None:
                     changed[uuid] = value
             self._results[uuid] = value
         if changed:
             db_api.record_power_states(changed)
+        for event_type, node, extra in events:
+            self._notify(event_type, node, **extra)
 
     # -- the periodic sweep --------------------------------------------------
 

@@ -13,4 +13,7 @@ class TestCase(base.BaseTestCase):
     def setUp(self):
         super().setUp()
         self.conf = self.useFixture(config_fixture.Config(CONF))
+        # oslo.messaging's in-memory bus unless a test names a real one:
+        # an unset transport_url would mean RabbitMQ on localhost.
+        self.conf.config(transport_url='fake:/')
         self.addCleanup(db_api.dispose)

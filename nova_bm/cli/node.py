@@ -14,12 +14,14 @@ from cliff import lister
 from cliff import show
 from oslo_utils import timeutils
 
+from nova_bm.cli import announce
 from nova_bm.cli import base
 from nova_bm.conf import CONF
 from nova_bm.db import api as db_api
 from nova_bm import exception
 from nova_bm import node_file
 from nova_bm import node_spec
+from nova_bm import notifications
 
 
 def _add_hardware_options(parser, required):
@@ -118,7 +120,10 @@ class Create(base.CommandMixin, show.ShowOne):
                       partition_key=parsed_args.partition_key,
                       traits=parsed_args.trait)
         row, macs = node_spec.new_node(values, parsed_args.mac)
-        return base.node_details(db_api.create_node(row, macs))
+        node = db_api.create_node(row, macs)
+        announce.announce(self.app.stderr, [node.uuid],
+                          [(notifications.ENROLLED, [node])])
+        return base.node_details(node)
 
 
 class List(base.CommandMixin, lister.Lister):
@@ -224,8 +229,14 @@ class Update(base.CommandMixin, show.ShowOne):
         if not changes:
             raise exception.Invalid(
                 'Nothing to update: give at least one option.')
-        return base.node_details(db_api.update_node(parsed_args.node,
-                                                    changes))
+        before = db_api.get_node(parsed_args.node)
+        node = db_api.update_node(parsed_args.node, changes)
+        events = []
+        if node.maintenance != before.maintenance:
+            events.append((notifications.MAINTENANCE_ON if node.maintenance
+                           else notifications.MAINTENANCE_OFF, [node]))
+        announce.announce(self.app.stderr, [node.uuid], events)
+        return base.node_details(node)
 
 
 class Delete(base.CommandMixin, command.Command):
@@ -237,8 +248,11 @@ class Delete(base.CommandMixin, command.Command):
         return parser
 
     def take_action(self, parsed_args):
+        node = db_api.get_node(parsed_args.node)
         db_api.destroy_node(parsed_args.node)
         self.app.stdout.write('Deleted node %s.\n' % parsed_args.node)
+        announce.announce(self.app.stderr, [node.uuid],
+                          [(notifications.DELETED, [node])])
 
 
 class Import(base.CommandMixin, command.Command):
@@ -272,6 +286,9 @@ class Import(base.CommandMixin, command.Command):
                 progress.close()
         self.app.stdout.write('Created %d nodes and %d ports from %s.\n'
                               % (nodes, ports, parsed_args.file))
+        rows = [row for row, _ in specs]
+        announce.announce(self.app.stderr, [row['uuid'] for row in rows],
+                          [(notifications.ENROLLED, rows)])
 
 
 class _ProgressBar:

@@ -55,8 +55,8 @@ class BareMetalCloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         # Nova counts a flavor's vCPUs and RAM against the project quota;
         # a few whole machines exceed the default 20 cores.
         self.flags(cores=-1, ram=-1, instances=-1, group='quota')
-        self.flags(connection='sqlite:///%s' % os.path.join(
-            state, 'nova_bm.sqlite'), group='baremetal_database')
+        self.flags(connection=self.node_database_url(state),
+                   group='baremetal_database')
         self.flags(ipmi_timeout=1.0, power_state_timeout=10,
                    power_state_poll_interval=0.05, power_sync_interval=0,
                    group='baremetal')
@@ -68,6 +68,10 @@ class BareMetalCloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         self.enrol(range(self.NODES if self.ENROLLED is None
                          else self.ENROLLED))
         self.flavor = self.baremetal_flavor()
+
+    def node_database_url(self, state):
+        """The node database: a SQLite file unless a subclass says."""
+        return 'sqlite:///%s' % os.path.join(state, 'nova_bm.sqlite')
 
     # -- the node side ---------------------------------------------------
 
