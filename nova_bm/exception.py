@@ -4,7 +4,13 @@ Like sushy's and Nova's, the base class fills ``message`` (a class-level
 format) from keyword arguments. ``exit_code`` is what ``nova-bm-manage``
 exits with when the error reaches it: 2 for input that was refused before
 anything was written, 1 for failures at run time.
+
+A message is always one printable line: whatever a keyword argument holds
+(a node name typed with a newline, a file path with an escape sequence),
+it is escaped by :func:`nova_bm.safe_text.escape`.
 """
+
+from nova_bm import safe_text
 
 
 class NovaBMException(Exception):
@@ -17,7 +23,7 @@ class NovaBMException(Exception):
         self.kwargs = kwargs
         if message is None:
             message = self.message % kwargs
-        super().__init__(message)
+        super().__init__(safe_text.escape(message))
 
 
 class Invalid(NovaBMException):

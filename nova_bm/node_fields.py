@@ -8,11 +8,13 @@ touches the database or a BMC (duplicates are the database layer's job).
 
 import ipaddress
 import re
+import uuid as uuid_lib
 
 import os_traits
 from oslo_utils import uuidutils
 
 from nova_bm import exception
+from nova_bm import safe_text
 
 # Nova's nova.objects.fields.Architecture.ALL; a unit test keeps them equal.
 CPU_ARCHITECTURES = (
@@ -24,27 +26,58 @@ CPU_ARCHITECTURES = (
 
 # A resource class as operators write it (Ironic style, e.g. "baremetal-gold").
 # Placement sees CUSTOM_ + its upper-cased form with [.-] turned into "_".
-RESOURCE_CLASS_PATTERN = r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$'
+RESOURCE_CLASS_PATTERN = r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}\Z'
 _RESOURCE_CLASS_RE = re.compile(RESOURCE_CLASS_PATTERN)
 
 # A partition key (a rack, a room, a region), shared by nodes and proxies.
-PARTITION_KEY_PATTERN = r'^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$'
+PARTITION_KEY_PATTERN = r'^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}\Z'
 _PARTITION_KEY_RE = re.compile(PARTITION_KEY_PATTERN)
 
 # A node name becomes Nova's hypervisor_hostname: host-name characters only.
-_NAME_RE = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$')
+_NAME_RE = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?\Z')
 _HOSTNAME_LABEL_RE = re.compile(
-    r'^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$')
-_MAC_RE = re.compile(r'^([0-9a-f]{2})([:-]?)([0-9a-f]{2})(\2[0-9a-f]{2}){4}$')
-_CUSTOM_TRAIT_RE = re.compile(r'^CUSTOM_[A-Z0-9_]{1,248}$')
+    r'^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z')
+_MAC_RE = re.compile(
+    r'^([0-9a-f]{2})([:-]?)([0-9a-f]{2})(\2[0-9a-f]{2}){4}\Z')
+_CUSTOM_TRAIT_RE = re.compile(r'^CUSTOM_[A-Z0-9_]{1,248}\Z')
 _STANDARD_TRAITS = frozenset(os_traits.get_traits())
 
 MAX_INT = 2 ** 31 - 1
+# More digits than any field takes; Python itself refuses int() of over
+# 4,300 digits, with a message that names no field.
+_MAX_DIGITS = 20
 
+# IPMI 2.0 (§13.8, §22.28): user names of 1 to 16 bytes, passwords of up to
+# 20. The power layer and enrolment both ask ipmi_username/ipmi_password.
+MAX_IPMI_USERNAME_BYTES = 16
+MAX_IPMI_PASSWORD_BYTES = 20
 
 def _invalid(field, value, reason):
-    return exception.InvalidField(field=field,
-                                  reason='%s %r' % (reason, value))
+    return exception.InvalidField(
+        field=field, reason='%s %s' % (reason, safe_text.quote(value)))
+
+
+def canonical_uuid(value):
+    """The canonical form of a UUID (lower case, dashed), or None.
+
+    Accepts what :func:`oslo_utils.uuidutils.is_uuid_like` accepts (no
+    dashes, braces, ``urn:uuid:``, any case): each of those spellings names
+    the same node, so only the canonical form is stored or compared.
+    """
+    if not isinstance(value, str) or len(value) > 45:
+        return None
+    try:
+        return str(uuid_lib.UUID(value))
+    except ValueError:
+        return None
+
+
+def node_uuid(value, field='uuid'):
+    """A node UUID in any usual spelling, returned in canonical form."""
+    canonical = canonical_uuid(value)
+    if canonical is None:
+        raise _invalid(field, value, 'is not a UUID:')
+    return canonical
 
 
 def name(value, field='name'):
@@ -53,7 +86,7 @@ def name(value, field='name'):
     UUID-shaped names are refused because every command accepts a name or
     a UUID for a node, and the two must never be confused.
     """
-    if not isinstance(value, str) or not _NAME_RE.match(value):
+    if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
         raise _invalid(field, value,
                        'must be 1-63 letters, digits, ".", "_" or "-", '
                        'starting and ending with a letter or digit, got')
@@ -65,7 +98,7 @@ def name(value, field='name'):
 def mac_address(value, field='mac'):
     """A unicast-or-multicast 48-bit MAC, returned as lower-case aa:bb:..."""
     text = value.strip().lower() if isinstance(value, str) else value
-    if not isinstance(text, str) or not _MAC_RE.match(text):
+    if not isinstance(text, str) or not _MAC_RE.fullmatch(text):
         raise _invalid(field, value, 'is not a valid MAC address:')
     digits = text.replace(':', '').replace('-', '')
     return ':'.join(digits[i:i + 2] for i in range(0, 12, 2))
@@ -81,7 +114,7 @@ def bmc_address(value, field='ipmi_address'):
         pass
     host = value[:-1] if value.endswith('.') else value
     labels = host.split('.')
-    if (len(host) > 253 or not all(_HOSTNAME_LABEL_RE.match(label)
+    if (len(host) > 253 or not all(_HOSTNAME_LABEL_RE.fullmatch(label)
                                    for label in labels)
             or labels[-1].isdigit()):
         raise _invalid(field, value, 'is not an IP address or host name:')
@@ -97,12 +130,12 @@ def port(value, field='ipmi_port'):
     return number
 
 
-def positive_int(value, field):
-    """A whole number from 1 up (cpus, memory_mb, local_gb)."""
+def positive_int(value, field, maximum=MAX_INT):
+    """A whole number from 1 to ``maximum`` (cpus, memory_mb, local_gb)."""
     number = _integer(value, field)
-    if not 1 <= number <= MAX_INT:
+    if not 1 <= number <= maximum:
         raise _invalid(field, value, 'must be a whole number from 1 to %d, '
-                                     'got' % MAX_INT)
+                                     'got' % maximum)
     return number
 
 
@@ -115,7 +148,7 @@ def cpu_arch(value, field='cpu_arch'):
 
 def resource_class(value, field='resource_class'):
     """A resource class as operators name it, e.g. ``baremetal-gold``."""
-    if not isinstance(value, str) or not _RESOURCE_CLASS_RE.match(value):
+    if not isinstance(value, str) or not _RESOURCE_CLASS_RE.fullmatch(value):
         raise _invalid(field, value,
                        'must be 1-80 letters, digits, ".", "_" or "-", '
                        'starting with a letter or digit, got')
@@ -124,7 +157,7 @@ def resource_class(value, field='resource_class'):
 
 def partition_key(value, field='partition_key'):
     """A partition key, e.g. ``rack-12`` or ``dc1:room3``."""
-    if not isinstance(value, str) or not _PARTITION_KEY_RE.match(value):
+    if not isinstance(value, str) or not _PARTITION_KEY_RE.fullmatch(value):
         raise _invalid(field, value,
                        'must be 1-255 letters, digits, ".", "_", ":" or "-", '
                        'starting with a letter or digit, got')
@@ -146,7 +179,7 @@ def placement_resource_class(value):
 def trait(value, field='trait'):
     """A standard os-traits trait or a CUSTOM_ one ([A-Z0-9_])."""
     if not isinstance(value, str) or not (
-            value in _STANDARD_TRAITS or _CUSTOM_TRAIT_RE.match(value)):
+            value in _STANDARD_TRAITS or _CUSTOM_TRAIT_RE.fullmatch(value)):
         raise _invalid(field, value,
                        'must be a standard trait or CUSTOM_ followed by '
                        'upper-case letters, digits or "_", got')
@@ -165,6 +198,30 @@ def traits(values, field='traits'):
     return result
 
 
+def ipmi_username(value, field='ipmi_username'):
+    """An IPMI user name: printable, 1 to 16 bytes in UTF-8."""
+    if (not isinstance(value, str) or not value or not value.isprintable()
+            or len(value.encode('utf-8')) > MAX_IPMI_USERNAME_BYTES):
+        raise _invalid(field, value,
+                       'must be printable text of 1 to %d bytes (IPMI 2.0), '
+                       'got' % MAX_IPMI_USERNAME_BYTES)
+    return value
+
+
+def ipmi_password(value, field='ipmi_password'):
+    """An IPMI password: printable, at most 20 bytes in UTF-8; may be empty.
+
+    The value is never quoted in the error.
+    """
+    if (not isinstance(value, str) or not value.isprintable()
+            or len(value.encode('utf-8')) > MAX_IPMI_PASSWORD_BYTES):
+        raise exception.InvalidField(
+            field=field, reason='must be printable text of at most %d bytes '
+                                '(IPMI 2.0); the value given is not shown'
+                                % MAX_IPMI_PASSWORD_BYTES)
+    return value
+
+
 def text(value, field, max_length=255, allow_empty=False):
     """A string of printable characters, at most ``max_length`` long."""
     if not isinstance(value, str) or (not value and not allow_empty) or (
@@ -181,5 +238,10 @@ def _integer(value, field):
     if isinstance(value, int):
         return value
     if isinstance(value, str) and re.fullmatch(r'\s*[+-]?\d+\s*', value):
+        if len(value.strip().lstrip('+-').lstrip('0')) > _MAX_DIGITS:
+            raise exception.InvalidField(
+                field=field, reason='must be a whole number of at most %d '
+                                    'digits, got %d digits'
+                                    % (_MAX_DIGITS, len(value.strip())))
         return int(value)
     raise _invalid(field, value, 'must be a whole number, got')

@@ -22,13 +22,12 @@ partition key with ``partition_key`` or Ironic's ``conductor_group`` (which
 Nova's ironic driver matches against its own ``[ironic] partition_key``).
 """
 
-import json
 import os
 
-import yaml
-
+from nova_bm import bounded_load
 from nova_bm import exception
 from nova_bm import node_spec
+from nova_bm import safe_text
 
 IPMI_DRIVERS = frozenset(['ipmi', 'pxe_ipmitool', 'agent_ipmitool',
                           'pxe_ipmitool_socat', 'agent_ipmitool_socat'])
@@ -76,27 +75,21 @@ def load(path, default_host, default_partition_key=None):
 
 
 def _parse(path):
+    extension = os.path.splitext(path)[1].lower()
+    parsers = {'.json': bounded_load.load_json,
+               '.yaml': bounded_load.load_yaml,
+               '.yml': bounded_load.load_yaml}
+    if extension not in parsers:
+        raise exception.NodeFileInvalid(
+            path=path, reason='must end in .json, .yaml or .yml, like the '
+                              'files of "baremetal create"')
     try:
-        with open(path, 'rb') as f:
-            data = f.read()
+        return parsers[extension](bounded_load.read(path))
     except OSError as e:
         raise exception.NodeFileInvalid(path=path,
                                         reason=e.strerror or str(e)) from None
-    extension = os.path.splitext(path)[1].lower()
-    try:
-        if extension == '.json':
-            return json.loads(data)
-        if extension in ('.yaml', '.yml'):
-            loader = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
-            return yaml.load(data, Loader=loader)  # noqa: S506 (safe loader)
-    except (ValueError, yaml.YAMLError) as e:
-        reason = ' '.join(str(e).split())
-        raise exception.NodeFileInvalid(
-            path=path, reason='is not valid %s: %s' % (
-                extension[1:].upper(), reason)) from None
-    raise exception.NodeFileInvalid(
-        path=path, reason='must end in .json, .yaml or .yml, like the '
-                          'files of "baremetal create"')
+    except bounded_load.Refused as e:
+        raise exception.NodeFileInvalid(path=path, reason=str(e)) from None
 
 
 def _nodes(path, document):
@@ -104,11 +97,12 @@ def _nodes(path, document):
     if not isinstance(document, dict):
         raise exception.NodeFileInvalid(
             path=path, reason='must be a mapping with a "nodes" list')
-    unknown = sorted(set(document) - _TOP_LEVEL_KEYS)
+    unknown = [key for key in document if key not in _TOP_LEVEL_KEYS]
     if unknown:
         raise exception.NodeFileInvalid(
-            path=path, reason='top-level key %r is not supported (nest ports '
-                              'under their node)' % unknown[0])
+            path=path, reason='top-level key %s is not supported (nest ports '
+                              'under their node)'
+                              % safe_text.quote(unknown[0]))
     yield from _node_list(path, document.get('nodes', []), 'nodes')
     for index, chassis in enumerate(_list(path, document.get('chassis', []),
                                           'chassis')):
@@ -132,9 +126,10 @@ def _list(path, value, where):
     return value
 
 
-def _label(node):
+def _label(node, limit=64):
     if isinstance(node, dict) and isinstance(node.get('name'), str):
-        return ' (%s)' % node['name']
+        name = node['name']
+        return ' (%s)' % (name if len(name) <= limit else name[:limit] + '…')
     return ''
 
 
@@ -149,10 +144,12 @@ def _node(node, default_host, default_partition_key):
     if not isinstance(node, dict):
         raise exception.InvalidField(field='node', reason='must be a mapping')
     driver = node.get('driver')
-    if driver is not None and driver not in IPMI_DRIVERS:
+    if driver is not None and not (isinstance(driver, str)
+                                   and driver in IPMI_DRIVERS):
         raise exception.InvalidField(
-            field='driver', reason='%r is not an IPMI driver; nova-bm drives '
-                                   'nodes over IPMI only' % (driver,))
+            field='driver', reason='%s is not an IPMI driver; nova-bm drives '
+                                   'nodes over IPMI only'
+                                   % safe_text.quote(driver))
     if (node.get('partition_key') and node.get('conductor_group')
             and node['partition_key'] != node['conductor_group']):
         raise exception.InvalidField(

@@ -18,7 +18,7 @@ REQUIRED_FIELDS = ('name', 'service_host', 'cpus', 'memory_mb', 'local_gb',
 
 # field -> normaliser(value, field); the fields a node may be created with.
 _NORMALISERS = {
-    'uuid': lambda v, f: _uuid(v, f),
+    'uuid': node_fields.node_uuid,
     'name': node_fields.name,
     'service_host': lambda v, f: node_fields.text(v, f),
     'cpus': node_fields.positive_int,
@@ -29,8 +29,8 @@ _NORMALISERS = {
     'traits': node_fields.traits,
     'ipmi_address': node_fields.bmc_address,
     'ipmi_port': node_fields.port,
-    'ipmi_username': lambda v, f: node_fields.text(v, f, allow_empty=True),
-    'ipmi_password': lambda v, f: node_fields.text(v, f, allow_empty=True),
+    'ipmi_username': node_fields.ipmi_username,
+    'ipmi_password': node_fields.ipmi_password,
     'partition_key': node_fields.partition_key,
 }
 
@@ -113,9 +113,3 @@ def interface_addresses(macs, field='mac'):
         result.append(address)
     return result
 
-
-def _uuid(value, field):
-    if not uuidutils.is_uuid_like(value):
-        raise exception.InvalidField(field=field,
-                                     reason='is not a UUID: %r' % (value,))
-    return str(value).lower()

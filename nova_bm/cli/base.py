@@ -10,15 +10,29 @@ from cliff import columns
 from oslo_config import cfg
 from oslo_db import exception as db_exc
 
+from nova_bm.cli import usage
 from nova_bm import exception
+from nova_bm import safe_text
 
 MASK = '******'
 
 
 class CommandMixin:
-    """Loads the configuration first and translates library errors."""
+    """Loads the configuration first and translates library errors.
+
+    Usage errors are one line (:mod:`nova_bm.cli.usage`). A command that
+    prints a table or a record names its columns in ``COLUMNS``, so that
+    ``-c NAME`` is checked before the command does anything: cliff checks
+    it only when it prints, after a ``node create`` has written its node.
+    """
+
+    COLUMNS = None
+
+    def get_parser(self, prog_name):
+        return usage.install(super().get_parser(prog_name), self.app)
 
     def run(self, parsed_args):
+        self._check_columns(getattr(parsed_args, 'columns', None))
         try:
             self.app.load_config()
             return super().run(parsed_args)
@@ -35,6 +49,22 @@ class CommandMixin:
             raise exception.NovaBMException(
                 '%s: %s' % (e.filename or 'I/O error',
                             e.strerror or _one_line(e))) from None
+
+
+    def _check_columns(self, requested):
+        if not requested:
+            return
+        known = {_column_key(c) for c in self.COLUMNS}
+        for column in requested:
+            if _column_key(column) not in known:
+                raise exception.Invalid(
+                    '-c %s: no such column; the columns are: %s.'
+                    % (safe_text.quote(column), ', '.join(self.COLUMNS)))
+
+
+def _column_key(name):
+    # cliff's own normalisation: "-c power_state" selects "Power State".
+    return name.lower().strip().replace(' ', '_')
 
 
 def _one_line(error):
@@ -87,4 +117,5 @@ def read_password_file(path):
         reason = getattr(e, 'strerror', None) or _one_line(e)
         raise exception.InvalidField(
             field='--ipmi-password-file',
-            reason='cannot read %r: %s' % (path, reason)) from None
+            reason='cannot read %s: %s' % (safe_text.quote(path),
+                                           reason)) from None

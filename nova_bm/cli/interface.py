@@ -12,6 +12,8 @@ from nova_bm import node_fields
 class Add(base.CommandMixin, show.ShowOne):
     """Add an interface to a node."""
 
+    COLUMNS = ('address', 'node')
+
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('node', metavar='NODE', help='Name or UUID.')
@@ -21,11 +23,13 @@ class Add(base.CommandMixin, show.ShowOne):
     def take_action(self, parsed_args):
         address = node_fields.mac_address(parsed_args.mac)
         interface = db_api.add_interface(parsed_args.node, address)
-        return ('address', 'node'), (interface.address, parsed_args.node)
+        return self.COLUMNS, (interface.address, parsed_args.node)
 
 
 class List(base.CommandMixin, lister.Lister):
     """List interfaces, of one node or of all."""
+
+    COLUMNS = ('Address', 'Node', 'Node UUID', 'VIF')
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -35,7 +39,7 @@ class List(base.CommandMixin, lister.Lister):
 
     def take_action(self, parsed_args):
         rows = db_api.list_interfaces(parsed_args.node)
-        return ('Address', 'Node', 'Node UUID', 'VIF'), [
+        return self.COLUMNS, [
             (interface.address, name, uuid, interface.vif_id)
             for interface, name, uuid in rows]
 

@@ -91,6 +91,8 @@ def _hardware_values(parsed_args):
 class Create(base.CommandMixin, show.ShowOne):
     """Enrol one bare-metal node."""
 
+    COLUMNS = base.NODE_FIELDS
+
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('--name', required=True,
@@ -176,6 +178,8 @@ def _live_proxies():
 class Show(base.CommandMixin, show.ShowOne):
     """Show one node (the IPMI password is masked)."""
 
+    COLUMNS = base.NODE_FIELDS
+
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('node', metavar='NODE', help='Name or UUID.')
@@ -188,6 +192,8 @@ class Show(base.CommandMixin, show.ShowOne):
 
 class Update(base.CommandMixin, show.ShowOne):
     """Change a node. Its name cannot change: it is its identity in Nova."""
+
+    COLUMNS = base.NODE_FIELDS
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)

@@ -8,6 +8,7 @@ any failure makes the exit status 1. What the BMCs said is recorded in the
 node database (``power_state``, ``last_error``).
 """
 
+import argparse
 import concurrent.futures
 
 from cliff import lister
@@ -16,6 +17,7 @@ from nova_bm.cli import base
 from nova_bm.conf import CONF
 from nova_bm.db import api as db_api
 from nova_bm import exception
+from nova_bm import node_fields
 from nova_bm.power import base as power_base
 from nova_bm.power import ipmi
 from nova_bm.power import ipmi_loop
@@ -56,6 +58,8 @@ def _cell(value):
 class _BmcCommand(base.CommandMixin, lister.Lister):
     """A per-node table; exit status 1 when any node failed."""
 
+    COLUMNS = COLUMNS
+
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         _add_node_selection(parser)
@@ -87,7 +91,7 @@ class PowerStatus(_BmcCommand):
         nodes = _selected_nodes(parsed_args)
         results = ipmi.IPMIPower().get_power_states(nodes)
         db_api.record_power_states(results)
-        return COLUMNS, self.rows(nodes, results)
+        return self.COLUMNS, self.rows(nodes, results)
 
 
 class _PowerChange(_BmcCommand):
@@ -115,7 +119,7 @@ class _PowerChange(_BmcCommand):
         db_api.record_power_states(
             {uuid: value for uuid, value in results.items()
              if not isinstance(value, exception.InvalidBmcParameters)})
-        return COLUMNS, self.rows(nodes, results)
+        return self.COLUMNS, self.rows(nodes, results)
 
 
 class PowerOn(_PowerChange):
@@ -133,7 +137,7 @@ class PowerOff(_PowerChange):
         parser.add_argument('--soft', action='store_true',
                             help='Ask the OS to shut down first; power off '
                                  'hard if it is still on after --timeout.')
-        parser.add_argument('--timeout', type=int, default=None,
+        parser.add_argument('--timeout', type=_seconds, default=None,
                             metavar='SECONDS',
                             help='With --soft (default: [baremetal] '
                                  'power_state_timeout).')
@@ -141,13 +145,27 @@ class PowerOff(_PowerChange):
 
     def act(self, power, node, parsed_args):
         if parsed_args.soft:
-            timeout = (parsed_args.timeout
-                       or CONF.baremetal.power_state_timeout)
+            timeout = parsed_args.timeout
+            if timeout is None:
+                timeout = CONF.baremetal.power_state_timeout
             try:
                 return power.soft_power_off(node, timeout)
             except exception.PowerStateTimeout:
                 pass
         return power.power_off(node)
+
+
+# The longest a soft power off may be given to finish: a day.
+MAX_SOFT_OFF_SECONDS = 86400
+
+
+def _seconds(text):
+    """``--timeout``: whole seconds, 1 to a day (argparse's ``type``)."""
+    try:
+        return node_fields.positive_int(text, '--timeout',
+                                        maximum=MAX_SOFT_OFF_SECONDS)
+    except exception.InvalidField as e:
+        raise argparse.ArgumentTypeError(e.kwargs['reason']) from None
 
 
 class Reboot(_PowerChange):

@@ -6,10 +6,14 @@ do (``--config-file``, default ``/etc/nova/nova.conf``), because the node
 database is configured there, in ``[baremetal_database]``.
 
 Exit status: 0 on success, 2 when input was refused (nothing written), 1
-for failures at run time. Errors are one line on stderr.
+for failures at run time. Errors are one line on stderr, usage errors
+included (:mod:`nova_bm.cli.usage`), and never show a password typed on
+the command line.
 """
 
+import glob
 import logging
+import os
 import sys
 
 from cliff import app
@@ -20,7 +24,10 @@ from nova_bm.cli import db as db_commands
 from nova_bm.cli import interface as interface_commands
 from nova_bm.cli import node as node_commands
 from nova_bm.cli import power as power_commands
+from nova_bm.cli import usage
 from nova_bm.conf import CONF
+from nova_bm import exception
+from nova_bm import safe_text
 
 COMMANDS = {
     'db sync': db_commands.Sync,
@@ -55,11 +62,30 @@ def _version():
         return 'unknown'
 
 
+def _undecodable_file(conf):
+    """The first configuration file that is not UTF-8, or a general name."""
+    paths = list(conf.default_config_files or ())
+    for directory in conf.default_config_dirs or ():
+        paths += sorted(glob.glob(os.path.join(directory, '*.conf')))
+    for path in paths:
+        try:
+            with open(path, 'rb') as f:
+                f.read().decode('utf-8')
+        except UnicodeDecodeError:
+            return safe_text.escape(path)
+        except OSError:
+            continue
+    return 'a configuration file'
+
+
 class NovaBMManage(app.App):
 
+    NAME = 'nova-bm-manage'
     CONSOLE_MESSAGE_FORMAT = '%(levelname)s: %(message)s'
 
     def __init__(self):
+        # The values of password options typed on this command line.
+        self.secrets = set()
         manager = commandmanager.CommandManager('nova_bm.manage')
         for name, command_class in COMMANDS.items():
             manager.add_command(name, command_class)
@@ -70,6 +96,7 @@ class NovaBMManage(app.App):
         self._error = None
 
     def build_option_parser(self, description, version, argparse_kwargs=None):
+        argparse_kwargs = dict(argparse_kwargs or {}, prog=self.NAME)
         parser = super().build_option_parser(description, version,
                                              argparse_kwargs)
         parser.add_argument('--config-file', action='append', default=None,
@@ -79,10 +106,12 @@ class NovaBMManage(app.App):
         parser.add_argument('--config-dir', action='append', default=None,
                             metavar='DIR',
                             help='Directory of *.conf files to read too.')
-        return parser
+        return usage.install(parser, self)
 
     def configure_logging(self):
         super().configure_logging()
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(usage.RedactingFilter(self.secrets))
         if self.options.verbose_level < 2:
             # alembic narrates every migration step at INFO.
             logging.getLogger('alembic').setLevel(logging.WARNING)
@@ -93,15 +122,34 @@ class NovaBMManage(app.App):
             return
         CONF.set_default('max_retries', _CLI_DB_MAX_RETRIES,
                          group='baremetal_database')
-        CONF([], project='nova',
-             default_config_files=self.options.config_file,
-             default_config_dirs=self.options.config_dir)
+        try:
+            CONF([], project='nova',
+                 default_config_files=self.options.config_file,
+                 default_config_dirs=self.options.config_dir)
+        except UnicodeDecodeError as e:
+            # oslo.config names no file; find the one that is not text.
+            raise exception.ConfigInvalid(reason='%s: is not UTF-8 text (%s)'
+                                          % (_undecodable_file(CONF), e.reason)
+                                          ) from None
         self._config_loaded = True
 
     def clean_up(self, cmd, result, err):
         self._error = err
 
+    def run_subcommand(self, argv):
+        try:
+            self.command_manager.find_command(argv)
+        except ValueError:
+            words = usage.command_words(argv)
+            problem = ('"%s" is not a command' % words if words
+                       else 'give a command first')
+            self.stderr.write(usage.one_line(self.NAME, problem,
+                                             self.secrets) + '\n')
+            return 2
+        return super().run_subcommand(argv)
+
     def run(self, argv):
+        self.secrets.update(usage.secrets_in(argv))
         result = super().run(argv)
         if self._error is not None:
             return getattr(self._error, 'exit_code', 1)

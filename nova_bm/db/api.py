@@ -14,18 +14,20 @@ is one transaction (oslo.db enginefacade, configured from
 
 import contextlib
 import itertools
+import logging
 import threading
 import weakref
 
 from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import enginefacade
-from oslo_utils import uuidutils
 import sqlalchemy as sa
 from sqlalchemy import orm
 
 from nova_bm.conf import CONF
 from nova_bm import exception
 from nova_bm.db import models
+from nova_bm import node_fields
+from nova_bm import safe_text
 
 # Rows per INSERT batch and values per IN (...) list: well under every
 # backend's limit on bound parameters.
@@ -54,10 +56,32 @@ def _db_options():
     return options
 
 
+def check_connection_url():
+    """Refuse a connection URL naming no database SQLAlchemy can drive.
+
+    :raises: ConfigInvalid.
+
+    Without this, oslo.db first warns about the URL, then SQLAlchemy fails
+    with "Can't load plugin": two lines, neither naming the option. Only
+    the scheme is quoted: the rest of the URL may hold a password.
+    """
+    url = CONF.baremetal_database.connection
+    try:
+        sa.engine.make_url(url).get_dialect()
+    except Exception:
+        scheme = url.split(':', 1)[0] if ':' in url else url
+        raise exception.ConfigInvalid(
+            reason='[baremetal_database] connection: %s is not a database '
+                   'SQLAlchemy can use (sqlite:///PATH, '
+                   'mysql+pymysql://…, postgresql+psycopg2://…)'
+            % safe_text.quote(scheme[:40] + ':')) from None
+
+
 def _get_context_manager():
     global _context_manager
     with _lock:
         if _context_manager is None:
+            check_connection_url()
             manager = enginefacade.transaction_context()
             manager.configure(**_db_options())
             _context_manager = manager
@@ -82,11 +106,30 @@ def engine():
         return _engine(_get_context_manager().writer)
 
 
+class _NoResultRows(logging.Filter):
+    """Drops SQLAlchemy's "Row (…)" debug records.
+
+    With ``[baremetal_database] connection_debug = 100`` (or the
+    ``sqlalchemy.engine`` logger at DEBUG) SQLAlchemy logs every result row,
+    and node rows hold IPMI passwords. Statements are still logged.
+    """
+
+    def filter(self, record):
+        return not (isinstance(record.msg, str)
+                    and record.msg.startswith('Row '))
+
+
+_NO_RESULT_ROWS = _NoResultRows()
+
+
 def _engine(mode):
     eng = mode.get_engine()
     # SQL parameters include IPMI passwords: keep them out of every error
     # message and echo log line SQLAlchemy would otherwise write.
     eng.hide_parameters = True
+    logger = getattr(eng.logger, 'logger', eng.logger)  # InstanceLogger
+    if _NO_RESULT_ROWS not in logger.filters:
+        logger.addFilter(_NO_RESULT_ROWS)
     if eng.dialect.name == 'sqlite' and eng not in _sqlite_engines:
         sa.event.listen(eng, 'begin', _sqlite_begin)
         _sqlite_engines.add(eng)
@@ -181,9 +224,10 @@ def _chunks(values, size=_CHUNK):
 
 
 def _node_query(session, ident):
-    column = (models.Node.uuid if uuidutils.is_uuid_like(ident)
-              else models.Node.name)
-    return session.query(models.Node).filter(column == ident)
+    uuid = node_fields.canonical_uuid(ident)
+    if uuid is not None:
+        return session.query(models.Node).filter(models.Node.uuid == uuid)
+    return session.query(models.Node).filter(models.Node.name == ident)
 
 
 def _get_node(session, ident, with_interfaces=False):
@@ -223,18 +267,21 @@ def get_nodes(idents):
 
     :raises: NodeNotFound naming the first ident that matches no node.
     """
-    idents = list(dict.fromkeys(idents))
+    # A UUID in any spelling is looked up in its canonical form.
+    keys = {ident: node_fields.canonical_uuid(ident) or ident
+            for ident in idents}
+    wanted = list(dict.fromkeys(keys.values()))
     found = {}
     with _session() as session:
-        for chunk in _chunks(idents):
+        for chunk in _chunks(wanted):
             for node in session.query(models.Node).filter(sa.or_(
                     models.Node.uuid.in_(chunk),
                     models.Node.name.in_(chunk))):
                 found[node.uuid] = found[node.name] = node
-    for ident in idents:
-        if ident not in found:
+    for ident, key in keys.items():
+        if key not in found:
             raise exception.NodeNotFound(node=ident)
-    return list({found[i].id: found[i] for i in idents}.values())
+    return list({found[k].id: found[k] for k in keys.values()}.values())
 
 
 def record_power_states(results):

@@ -13,19 +13,23 @@ from oslo_log import log as logging
 
 from nova_bm.conf import CONF
 from nova_bm import exception
+from nova_bm import node_fields
 from nova_bm.power import base
 from nova_bm.power import ipmi_loop
 from nova_bm.power import ipmi_messages
 
 LOG = logging.getLogger(__name__)
 
-# IPMI 2.0 §13.8/§22.28: user names up to 16 bytes, passwords up to 20.
-_MAX_USERNAME = 16
-_MAX_PASSWORD = 20
-
 
 def _node_label(node):
     return getattr(node, 'name', None) or getattr(node, 'uuid', '?')
+
+
+def _names(labels, uuids, limit=5):
+    """Up to ``limit`` node labels, then how many more: for log lines."""
+    names = sorted(labels[uuid] for uuid in uuids)
+    more = ' and %d more' % (len(names) - limit) if len(names) > limit else ''
+    return (', '.join(names[:limit]) or 'none') + more
 
 
 def bmc_target(node):
@@ -51,12 +55,13 @@ def bmc_target(node):
         refuse('ipmi_port %d is not a UDP port' % port)
     if not username:
         refuse('it has no ipmi_username')
-    if len(username.encode('utf-8')) > _MAX_USERNAME:
-        refuse('ipmi_username is longer than IPMI allows (16 bytes)')
     if password is None:
         refuse('it has no ipmi_password')
-    if len(password.encode('utf-8')) > _MAX_PASSWORD:
-        refuse('ipmi_password is longer than IPMI 2.0 allows (20 bytes)')
+    try:
+        node_fields.ipmi_username(username)
+        node_fields.ipmi_password(password)
+    except exception.InvalidField as e:
+        refuse(str(e))
     return ipmi_loop.BmcTarget(address, port, username, password)
 
 
@@ -69,6 +74,8 @@ class IPMIPower(base.PowerInterface):
 
     def __init__(self, loop=None):
         self._loop = loop
+        # request name -> uuids of the BMCs that failed it last time.
+        self._failing = {}
 
     @property
     def loop(self):
@@ -126,18 +133,39 @@ class IPMIPower(base.PowerInterface):
         futures = self.loop.submit_many(
             [(target, request) for _, target in work],
             **self._submit_options())
-        failed = 0
+        failed = {}
         for (node, _), future in zip(work, futures, strict=True):
             try:
                 results[node.uuid] = future.result()
             except exception.BmcError as e:
                 results[node.uuid] = e
-                failed += 1
-        if failed:
-            LOG.warning('IPMI %(request)s: %(failed)d of %(total)d BMCs '
-                        'failed', {'request': request.name,
-                                   'failed': failed, 'total': len(work)})
+                failed[node.uuid] = _node_label(node)
+        self._log_failures(request.name, failed, len(work))
         return results
+
+    def _log_failures(self, request, failed, total):
+        """A WARNING when the set of failing BMCs changes, else DEBUG.
+
+        A dead BMC fails every sweep for as long as it is dead; saying so
+        at WARNING every minute buries what is new. Each node's error is
+        in its ``last_error`` and in ``nova-bm-manage node power status``.
+        """
+        before = self._failing.get(request, frozenset())
+        now = frozenset(failed)
+        self._failing[request] = now
+        args = {'request': request, 'failed': len(now), 'total': total,
+                'new': _names(failed, now - before),
+                'recovered': len(before - now)}
+        if now and now != before:
+            LOG.warning('IPMI %(request)s: %(failed)d of %(total)d BMCs '
+                        'failed (newly failing: %(new)s; recovered: '
+                        '%(recovered)d)', args)
+        elif before and not now:
+            LOG.info('IPMI %(request)s: all %(total)d BMCs answered (%(re'
+                     'covered)d recovered)', args)
+        elif now:
+            LOG.debug('IPMI %(request)s: %(failed)d of %(total)d BMCs '
+                      'failed, the same as last time', args)
 
     def power_on(self, node):
         return self._change_power(node, ipmi_messages.CONTROL_POWER_ON,

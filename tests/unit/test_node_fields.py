@@ -4,6 +4,7 @@ from nova.objects import fields as nova_fields
 
 from nova_bm import exception
 from nova_bm import node_fields
+from nova_bm import safe_text
 from tests import base
 
 
@@ -12,7 +13,7 @@ class NodeFieldsTestCase(base.TestCase):
     def assertInvalid(self, function, value, *args):
         error = self.assertRaises(exception.InvalidField, function, value,
                                   *args)
-        self.assertIn(repr(value), str(error))
+        self.assertIn(safe_text.quote(value), str(error))
 
     def test_architectures_are_novas(self):
         self.assertEqual(tuple(nova_fields.Architecture.ALL),

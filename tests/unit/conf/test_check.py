@@ -40,10 +40,11 @@ class CheckTestCase(testtools.TestCase):
             'default_cpu_arch = z80\nreport_standard_inventory = maybe\n')
         problems = check.invalid_options(conf, ('DEFAULT', 'baremetal'))
         self.assertEqual(
-            ['[DEFAULT] debug_level', '[baremetal] default_cpu_arch',
-             '[baremetal] power_sync_interval',
-             '[baremetal] report_standard_inventory'],
-            sorted(p.split(':')[0] for p in problems))
+            ["[DEFAULT] debug_level = 'loud'",
+             "[baremetal] default_cpu_arch = 'z80'",
+             "[baremetal] power_sync_interval = 'soon'",
+             "[baremetal] report_standard_inventory = 'maybe'"],
+            sorted(p.split(' in ')[0] for p in problems))
         for problem in problems:
             self.assertNotIn('\n', problem)
             self.assertNotIn('Traceback', problem)
