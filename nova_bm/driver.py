@@ -61,6 +61,16 @@ def nova_power_state(state):
     return _NOVA_POWER_STATES.get(state, power_state.NOSTATE)
 
 
+def _configuration_problem():
+    """What makes the configuration unusable, as one line, or None."""
+    try:
+        conf_check.check_options(CONF, conf_check.DRIVER_GROUPS)
+        db_api.check_connection_url()
+    except exception.ConfigInvalid as e:
+        return e.kwargs['reason']
+    return None
+
+
 class BareMetalDriver(nova.virt.driver.ComputeDriver):
     """Bare-metal nodes as Nova compute nodes, powered over IPMI."""
 
@@ -84,10 +94,11 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         a traceback in its first periodic task.
         """
         super().__init__(virtapi)
-        try:
-            conf_check.check_options(CONF, conf_check.DRIVER_GROUPS)
-        except exception.ConfigInvalid as e:
-            LOG.error('nova-bm cannot start: %s', e)
+        problem = _configuration_problem()
+        if problem:
+            # Logged outside the except block: oslo.log appends the
+            # exception being handled to an ERROR line, repeating it.
+            LOG.error('nova-bm cannot start: %s', problem)
             sys.exit(1)
         self._power = power or ipmi.IPMIPower()
         self._cache = node_cache.NodeCache(CONF.host)
@@ -304,12 +315,13 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         the node comes from the node cache, so the sync costs no query per
         instance; the node database is asked only for an instance the
         cache does not know.
+
+        :raises: InstanceNotFound when no node of this proxy holds the
+            instance (Nova's contract; its manager reads that as NOSTATE).
         """
         node = self._cache.holding(instance.uuid) if use_cache else None
         if node is None:
-            node = self._instance_node(instance)
-        if node is None:
-            return hardware.InstanceInfo(state=power_state.NOSTATE)
+            node = self._node_of(instance)
         if use_cache and (self._sync.state(node.uuid) is not None
                           or self._sync.failing(node.uuid)):
             return hardware.InstanceInfo(

@@ -5,6 +5,7 @@ BMCs over UDP); here the failure paths that a healthy fake fleet cannot
 reach on demand, and the cost of Nova's resource cycle in queries.
 """
 
+import io
 import logging
 import os
 import time
@@ -15,10 +16,13 @@ from nova.compute import provider_tree
 from nova import exception as nova_exception
 from nova import objects
 import nova.virt.driver
+from oslo_log import formatters as oslo_formatters
+from oslo_log import _options as oslo_log_options
 from oslo_utils import timeutils
 from oslo_utils import uuidutils
 import sqlalchemy as sa
 
+from nova_bm.conf import CONF
 from nova_bm.db import api as db_api
 from nova_bm import driver as bm_driver
 from nova_bm import exception
@@ -245,14 +249,38 @@ class ResourceCycleTestCase(DriverTestCase):
         with open(path, 'w') as f:
             f.write('[baremetal]\npower_sync_interval = soon\n')
         self.conf.set_config_files([path])
+        # As nova-compute logs it: oslo.log's formatter, which appends the
+        # exception being handled to an ERROR line logged inside an except.
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        CONF.register_opts(oslo_log_options.log_opts)  # no-op if there
+        line_format = '%(levelname)s %(name)s %(message)s'
+        self.conf.config(logging_default_format_string=line_format,
+                         logging_context_format_string=line_format)
+        handler.setFormatter(oslo_formatters.ContextFormatter(
+            config=CONF, project='nova'))
+        driver_log = logging.getLogger('nova_bm.driver')
+        driver_log.addHandler(handler)
+        self.addCleanup(driver_log.removeHandler, handler)
+        error = self.assertRaises(SystemExit, bm_driver.BareMetalDriver,
+                                  None, power=self.power)
+        self.assertEqual(1, error.code)
+        self.assertEqual(
+            "ERROR nova_bm.driver nova-bm cannot start: [baremetal] "
+            "power_sync_interval = 'soon' in %s: invalid literal for int() "
+            "with base 10: 'soon'\n" % path, stream.getvalue())
+
+    def test_unusable_connection_url_refuses_to_load(self):
+        self.conf.config(connection='notadb://user:pw-secret@host/db',
+                         group='baremetal_database')
         logs = self.useFixture(fixtures.FakeLogger(level=logging.ERROR))
         error = self.assertRaises(SystemExit, bm_driver.BareMetalDriver,
                                   None, power=self.power)
         self.assertEqual(1, error.code)
-        self.assertEqual(1, len(logs.output.splitlines()))
-        self.assertIn('nova-bm cannot start: Configuration error: '
-                      '[baremetal] power_sync_interval:', logs.output)
-        self.assertIn("'soon'", logs.output)
+        self.assertEqual(1, len(logs.output.splitlines()), logs.output)
+        self.assertIn("nova-bm cannot start: [baremetal_database] "
+                      "connection: 'notadb:' is not a database", logs.output)
+        self.assertNotIn('pw-secret', logs.output)
 
     def test_node_database_out_of_reach_is_driver_not_ready(self):
         empty = self.useFixture(fixtures.TempDir()).path
@@ -361,8 +389,8 @@ class InstanceOperationsTestCase(DriverTestCase):
         self.assertEqual(1, len(self.power.calls))
         db_api.destroy_node('node-1')
         self.driver.destroy(None, self.instance_, None)
-        self.assertEqual(power_state.NOSTATE,
-                         self.driver.get_info(self.instance_).state)
+        self.assertRaises(nova_exception.InstanceNotFound,
+                          self.driver.get_info, self.instance_)
 
     def test_destroy_with_dead_bmc_frees_instance_but_not_node(self):
         self.power.fail[('power_off', 'node-1')] = timeout('node-1')
@@ -406,6 +434,9 @@ class InstanceOperationsTestCase(DriverTestCase):
     def test_operations_on_unknown_instance(self):
         stranger = self.instance('node-1')
         self.assertFalse(self.driver.instance_exists(stranger))
+        for use_cache in (True, False):
+            self.assertRaises(nova_exception.InstanceNotFound,
+                              self.driver.get_info, stranger, use_cache)
         self.assertRaises(nova_exception.InstanceNotFound,
                           self.driver.power_on, None, stranger, None)
 

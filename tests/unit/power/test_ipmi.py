@@ -1,7 +1,9 @@
 """The IPMI power layer against fake BMCs over real UDP, faults included."""
 
+import concurrent.futures
 import threading
 import time
+import types
 
 import fixtures
 
@@ -13,13 +15,17 @@ from tests import base
 from tests import fleet as fleet_fixture
 
 PASSWORD = 'Pw-4bd2c9e1'
+# Seconds a BMC has to answer: ample on a machine whose cores are busy
+# (CI shares its machine), so only a dead BMC ever reaches it. Timing
+# assertions only tell one timeout from several (retries, queueing).
+TIMEOUT = 3.0
 
 
 class IPMIPowerTestCase(base.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.conf.config(group='baremetal', ipmi_timeout=1.5,
+        self.conf.config(group='baremetal', ipmi_timeout=TIMEOUT,
                          ipmi_retry_interval=0.05, power_state_timeout=3,
                          power_state_poll_interval=0.05)
         self.fleet = self.useFixture(
@@ -92,16 +98,16 @@ class IPMIPowerTestCase(base.TestCase):
         dead = self.fleet.node(0, ipmi_port=fleet_fixture.unused_port())
         error, elapsed = self.timed(self.power.get_power_state, dead)
         self.assertIsInstance(error, exception.BmcUnreachable)
-        self.assertIn('no answer to the session logon within 1.5 s',
-                      str(error))
-        self.assertLess(elapsed, 1.5 + 0.5)
+        self.assertIn('no answer to the session logon within %s s'
+                      % TIMEOUT, str(error))
+        self.assertLess(elapsed, 2 * TIMEOUT)
 
     def test_bmc_that_stops_answering_times_out_then_recovers(self):
         self.power.get_power_state(self.node)
         self.bmc(drop=True)
         error, elapsed = self.timed(self.power.get_power_state, self.node)
         self.assertIsInstance(error, exception.BmcTimeout)
-        self.assertLess(elapsed, 1.5 + 0.5)
+        self.assertLess(elapsed, 2 * TIMEOUT)
         self.bmc(drop=False, power='on')
         self.assertEqual('on', self.power.get_power_state(self.node))
 
@@ -134,12 +140,12 @@ class IPMIPowerTestCase(base.TestCase):
         error, elapsed = self.timed(self.power.power_on, self.node)
         self.assertIsInstance(error, exception.PowerStateTimeout)
         self.assertIn('still reports off after 1 s', str(error))
-        self.assertLess(elapsed, 2.5)
+        self.assertLess(elapsed, 1 + TIMEOUT)
 
     def test_breaker_fails_fast_then_probes(self):
         ipmi_loop.reset_loop()
         self.conf.config(group='baremetal', ipmi_breaker_threshold=2,
-                         ipmi_breaker_cooldown=1.0, ipmi_timeout=0.5)
+                         ipmi_breaker_cooldown=1.0, ipmi_timeout=2.0)
         self.bmc(drop=True)
         for _ in range(2):
             error, _ = self.timed(self.power.get_power_state, self.node)
@@ -147,7 +153,7 @@ class IPMIPowerTestCase(base.TestCase):
         error, elapsed = self.timed(self.power.get_power_state, self.node)
         self.assertIsInstance(error, exception.BmcBreakerOpen)
         self.assertIn('failed 2 times in a row', str(error))
-        self.assertLess(elapsed, 0.2)
+        self.assertLess(elapsed, 1.0)  # not a 2 s timeout
         # Other BMCs are not affected.
         self.assertEqual('off',
                          self.power.get_power_state(self.fleet.node(1)))
@@ -164,7 +170,7 @@ class IPMIPowerTestCase(base.TestCase):
             0, uuid='uuid-6', ipmi_port=fleet_fixture.unused_port()))
         nodes.append(self.fleet.node(0, uuid='uuid-7', ipmi_address=''))
         states, elapsed = self.timed(self.power.get_power_states, nodes)
-        self.assertLess(elapsed, 1.5 + 1.0)
+        self.assertLess(elapsed, 2 * TIMEOUT)
         self.assertEqual('off', states['uuid-0'])
         self.assertEqual('on', states['uuid-1'])
         self.assertIsInstance(states['uuid-2'], exception.BmcUnreachable)
@@ -255,3 +261,65 @@ class ValidateTestCase(base.TestCase):
     def test_interface_names(self):
         self.assertEqual(('on', 'off'),
                          (power_base.POWER_ON, power_base.POWER_OFF))
+
+
+class _ScriptedLoop:
+    """An IPMI loop whose BMCs answer as the test says, at once."""
+
+    def __init__(self):
+        self.failing = set()
+
+    def submit_many(self, work, **options):
+        futures = []
+        for target, _ in work:
+            future = concurrent.futures.Future()
+            if target.port in self.failing:
+                future.set_exception(exception.BmcTimeout(
+                    bmc=target.label, command='power status', timeout=1))
+            else:
+                future.set_result('off')
+            futures.append(future)
+        return futures
+
+
+class FailureLogTestCase(base.TestCase):
+    """A dead BMC is news once, not at every sweep."""
+
+    def setUp(self):
+        super().setUp()
+        self.logs = self.useFixture(fixtures.FakeLogger(
+            level='DEBUG', format='%(levelname)s %(message)s'))
+        self.loop = _ScriptedLoop()
+        self.power = ipmi.IPMIPower(loop=self.loop)
+        self.nodes = [types.SimpleNamespace(
+            uuid='uuid-%d' % i, name='node-%d' % i, ipmi_address='10.0.0.1',
+            ipmi_port=7000 + i, ipmi_username='admin', ipmi_password='pw')
+            for i in range(6)]
+
+    def sweep(self, *failing):
+        self.loop.failing = {7000 + i for i in failing}
+        start = len(self.logs.output)
+        self.power.get_power_states(self.nodes)
+        lines = self.logs.output[start:].splitlines()
+        return ([line for line in lines if line.startswith('WARNING')],
+                [line for line in lines if line.startswith('INFO')])
+
+    def test_warns_when_the_set_of_failing_bmcs_changes(self):
+        warnings, _ = self.sweep(3)
+        self.assertEqual(1, len(warnings), warnings)
+        self.assertIn('1 of 6 BMCs failed (newly failing: node-3; '
+                      'recovered: 0)', warnings[0])
+        for _ in range(3):  # the same dead BMC: DEBUG only
+            self.assertEqual(([], []), self.sweep(3))
+        self.assertIn('1 of 6 BMCs failed, the same as last time',
+                      self.logs.output)
+        warnings, _ = self.sweep(3, 5)
+        self.assertEqual(['newly failing: node-5; recovered: 0'],
+                         [w.split('(')[1].rstrip(')') for w in warnings])
+        warnings, _ = self.sweep(5)
+        self.assertIn('1 of 6 BMCs failed (newly failing: none; '
+                      'recovered: 1)', warnings[0])
+        warnings, infos = self.sweep()
+        self.assertEqual([], warnings)
+        self.assertIn('all 6 BMCs answered (1 recovered)', infos[0])
+        self.assertEqual(([], []), self.sweep())
