@@ -34,6 +34,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import queue
 import signal
 import socket
 import sys
@@ -45,6 +46,7 @@ from pyghmi.ipmi.private import serversession
 from pyghmi.ipmi.private import session as ipmisession
 
 from nova_bm.power import ipmi_session
+from nova_bm import safe_text
 
 # RMCP+ status code (IPMI 2.0 table 13-15).
 _NO_CIPHER_SUITE_MATCH = 0x11
@@ -262,7 +264,12 @@ def _serve(address, ports, username, password, control_path, ready):
         return
     # Listening before "ok" is reported: the parent may call control() next.
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(control_path)
+    try:
+        server.bind(control_path)
+    except OSError as e:
+        ready.put('error: cannot make the control socket %s: %s'
+                  % (control_path, e.strerror or e))
+        return
     server.listen(16)
     control = threading.Thread(target=_control_loop,
                                args=(server, bmcs), daemon=True)
@@ -351,13 +358,34 @@ class Fleet:
                       path, ready))
             process.start()
             self._processes.append(process)
-        deadline = time.monotonic() + timeout
-        for _ in self._processes:
-            status = ready.get(timeout=max(0.1, deadline - time.monotonic()))
-            if status != 'ok':
-                self.stop()
-                raise RuntimeError(status)
+        try:
+            self._wait_ready(ready, timeout)
+        except RuntimeError:
+            self.stop()
+            raise
         return self
+
+    def _wait_ready(self, ready, timeout):
+        """Each worker reports 'ok' or why it failed; one that dies first
+        (a control directory it cannot write, say) is noticed at once."""
+        deadline = time.monotonic() + timeout
+        waiting = len(self._processes)
+        while waiting:
+            try:
+                status = ready.get(timeout=0.2)
+            except queue.Empty:
+                dead = [p for p in self._processes if p.exitcode is not None]
+                if dead:
+                    raise RuntimeError(
+                        'a BMC worker exited (status %s) before it was '
+                        'ready' % dead[0].exitcode) from None
+                if time.monotonic() > deadline:
+                    raise RuntimeError('the BMC workers were not ready '
+                                       'within %d s' % timeout) from None
+                continue
+            if status != 'ok':
+                raise RuntimeError(status)
+            waiting -= 1
 
     def stop(self):
         for process in self._processes:
@@ -430,6 +458,11 @@ def main(argv=None):
     parser.add_argument('--control-dir',
                         help='Directory for the control sockets.')
     args = parser.parse_args(argv)
+    if args.control_dir is not None and not (
+            os.path.isdir(args.control_dir)
+            and os.access(args.control_dir, os.W_OK | os.X_OK)):
+        parser.error('--control-dir: %s is not a writable directory'
+                     % safe_text.quote(args.control_dir))
     if args.count < 1:
         parser.error('--count must be at least 1')
     if not 1 <= args.base_port <= 65536 - args.count:

@@ -1,10 +1,15 @@
 """The fake BMC speaks real IPMI 2.0 over UDP to real clients."""
 
+import io
+import os
 import time
+
+import fixtures
 
 from pyghmi import exceptions as pyghmi_exc
 from pyghmi.ipmi import command
 
+from nova_bm.testing import fakebmc
 from tests import base
 from tests import fleet as fleet_fixture
 
@@ -80,3 +85,30 @@ class FakeBmcTestCase(base.TestCase):
         result = fleet_fixture.ipmitool(self.port, 'power', 'status')
         self.assertEqual('Chassis Power is off', result.stdout.strip())
         self.assertGreater(time.monotonic() - start, 0.3)
+
+
+class StartUpFailureTestCase(base.TestCase):
+
+    def test_missing_control_directory_is_refused_at_once(self):
+        stderr = io.StringIO()
+        self.useFixture(fixtures.MonkeyPatch('sys.stderr', stderr))
+        start = time.monotonic()
+        error = self.assertRaises(SystemExit, fakebmc.main, [
+            '--count', '1', '--base-port', '7001', '--control-dir',
+            '/nonexistent/dir'])
+        self.assertEqual(2, error.code)
+        stderr.seek(0)
+        self.assertIn("--control-dir: '/nonexistent/dir' is not a writable "
+                      "directory", stderr.read())
+        self.assertLess(time.monotonic() - start, 10)
+
+    def test_worker_that_cannot_start_is_reported_at_once(self):
+        # A control socket path longer than AF_UNIX allows: bind() fails.
+        directory = os.path.join(
+            self.useFixture(fixtures.TempDir()).path, 'd' * 120)
+        os.mkdir(directory)
+        fleet = fakebmc.Fleet(1, 7002, control_dir=directory)
+        start = time.monotonic()
+        error = self.assertRaises(RuntimeError, fleet.start, timeout=60)
+        self.assertIn('cannot make the control socket', str(error))
+        self.assertLess(time.monotonic() - start, 30)
