@@ -30,7 +30,7 @@ def main(mode, ports, dead_port, password):
     from nova_bm.power import ipmi_loop
 
     CONF([], project='nova', default_config_files=[])
-    CONF.set_override('ipmi_timeout', 1.5, group='baremetal')
+    CONF.set_override('ipmi_timeout', 3.0, group='baremetal')
     CONF.set_override('power_state_poll_interval', 0.05, group='baremetal')
 
     def node(port):

@@ -57,7 +57,9 @@ class BareMetalCloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         self.flags(cores=-1, ram=-1, instances=-1, group='quota')
         self.flags(connection=self.node_database_url(state),
                    group='baremetal_database')
-        self.flags(ipmi_timeout=1.0, power_state_timeout=10,
+        # A BMC has 5 s to answer: enough on a machine whose cores are
+        # busy (CI shares its machine); only a dead BMC ever reaches it.
+        self.flags(ipmi_timeout=5.0, power_state_timeout=20,
                    power_state_poll_interval=0.05, power_sync_interval=0,
                    group='baremetal')
         self.addCleanup(db_api.dispose)
