@@ -17,7 +17,7 @@ from nova_bm import safe_text
 MASK = '******'
 
 
-class CommandMixin:
+class CommandMixin(usage.OneLineUsageErrors):
     """Loads the configuration first and translates library errors.
 
     Usage errors are one line (:mod:`nova_bm.cli.usage`). A command that
@@ -27,9 +27,6 @@ class CommandMixin:
     """
 
     COLUMNS = None
-
-    def get_parser(self, prog_name):
-        return usage.install(super().get_parser(prog_name), self.app)
 
     def run(self, parsed_args):
         self._check_columns(getattr(parsed_args, 'columns', None))

@@ -95,3 +95,10 @@ class RedactingFilter(logging.Filter):
             if redacted != message:
                 record.msg, record.args = redacted, ()
         return True
+
+
+class OneLineUsageErrors:
+    """Mixin for a cliff command: its usage errors are one line, exit 2."""
+
+    def get_parser(self, prog_name):
+        return install(super().get_parser(prog_name), self.app)

@@ -18,6 +18,8 @@ import sys
 
 from cliff import app
 from cliff import commandmanager
+from cliff import complete as cliff_complete
+from cliff import help as cliff_help
 import pbr.version
 
 from nova_bm.cli import db as db_commands
@@ -62,6 +64,15 @@ def _version():
         return 'unknown'
 
 
+class _HelpCommand(usage.OneLineUsageErrors, cliff_help.HelpCommand):
+    """print detailed help for another command"""
+
+
+class _CompleteCommand(usage.OneLineUsageErrors,
+                       cliff_complete.CompleteCommand):
+    """print bash completion command"""
+
+
 def _undecodable_file(conf):
     """The first configuration file that is not UTF-8, or a general name."""
     paths = list(conf.default_config_files or ())
@@ -92,6 +103,9 @@ class NovaBMManage(app.App):
         super().__init__(description=__doc__.splitlines()[0],
                          version=_version(), command_manager=manager,
                          deferred_help=True)
+        # cliff's own commands, with one-line usage errors too.
+        manager.add_command('help', _HelpCommand)
+        manager.add_command('complete', _CompleteCommand)
         self._config_loaded = False
         self._error = None
 

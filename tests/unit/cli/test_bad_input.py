@@ -184,6 +184,9 @@ class CommandLineTestCase(RefusalMixin, base.ManageTestCase):
              'expected one argument'),
             (('--config-file',), 'expected one argument'),
             (('node', 'list', '-f', 'xml'), 'invalid choice'),
+            (('help', '--bogus', '--ipmi-password', PASSWORD),
+             'nova-bm-manage help: unrecognized arguments: --bogus'),
+            (('complete', '--shell', 'tcsh'), 'invalid choice'),
         ]
         for args, expected in cases:
             line = self.assertRefusedUnchanged(expected, *args)
