@@ -97,6 +97,17 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class _NoTracebacks(logging.Filter):
+    """Logs a record without the traceback it carries (unless --debug)."""
+
+    def filter(self, record):
+        record.exc_info = record.exc_text = record.stack_info = None
+        return True
+
+
+NO_TRACEBACKS = _NoTracebacks()
+
+
 class OneLineUsageErrors:
     """Mixin for a cliff command: its usage errors are one line, exit 2."""
 

@@ -126,9 +126,17 @@ class NovaBMManage(app.App):
         super().configure_logging()
         for handler in logging.getLogger().handlers:
             handler.addFilter(usage.RedactingFilter(self.secrets))
+            if not self.options.debug:
+                handler.addFilter(usage.NO_TRACEBACKS)
         if self.options.verbose_level < 2:
             # alembic narrates every migration step at INFO.
             logging.getLogger('alembic').setLevel(logging.WARNING)
+        if not self.options.debug:
+            # oslo.db logs "DBAPIError exception wrapped." with the
+            # traceback of every database error it does not recognise;
+            # the command reports the error itself, in one line.
+            logging.getLogger('oslo_db.sqlalchemy.exc_filters').setLevel(
+                logging.CRITICAL)
 
     def load_config(self):
         """Parse nova.conf once, before the first command runs."""

@@ -6,10 +6,12 @@ stdout, no traceback, no password, and the node database unchanged.
 """
 
 import json
+import logging
 import os
 import time
 
 import fixtures
+from oslo_db import exception as db_exc
 import sqlalchemy as sa
 import testscenarios
 
@@ -216,6 +218,21 @@ class CommandLineTestCase(RefusalMixin, base.ManageTestCase):
         self.assertRefusedUnchanged(
             "[baremetal_database] connection: 'notadb:' is not a database",
             'node', 'list', config_file=not_a_db)
+
+    def test_unrecognised_database_error_is_one_line(self):
+        def list_nodes(**kwargs):
+            # What oslo.db does with a DBAPI error it has no filter for.
+            try:
+                raise ValueError('value too long for type character(36)')
+            except ValueError:
+                logging.getLogger('oslo_db.sqlalchemy.exc_filters').exception(
+                    'DBAPIError exception wrapped.')
+                raise db_exc.DBError('wrapped') from None
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_bm.db.api.list_nodes', list_nodes))
+        self.assertRefusedUnchanged(
+            'Database error (DBError); run with --debug for details.',
+            'node', 'list', code=1)
 
     def test_connection_debug_logs_no_password(self):
         config = self.write_config(
