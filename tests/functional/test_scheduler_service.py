@@ -143,10 +143,10 @@ class SchedulerServiceTestCase(base.TestCase):
         conf = self.write_conf(extra='host_subset_size = many\n')
         line = self.run_refused([tool('nova-bm-scheduler'),
                                  '--config-file', conf])
-        self.assertTrue(line.startswith(
-            'nova-bm-scheduler: Configuration error: [filter_scheduler] '
-            'host_subset_size: '), line)
-        self.assertIn("'many'", line)
+        self.assertEqual(
+            "nova-bm-scheduler: Configuration error: [filter_scheduler] "
+            "host_subset_size = 'many' in %s: invalid literal for int() "
+            "with base 10: 'many'" % conf, line)
 
     def test_stock_scheduler_without_the_plugin_stops_at_start(self):
         # The filters configured, nova-bm not installed on this host: Nova
