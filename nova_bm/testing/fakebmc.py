@@ -35,6 +35,7 @@ import json
 import multiprocessing
 import os
 import queue
+import random
 import signal
 import socket
 import sys
@@ -42,6 +43,7 @@ import threading
 import time
 
 from pyghmi.ipmi import bmc as pyghmi_bmc
+from pyghmi.ipmi.private import constants as pyghmi_constants
 from pyghmi.ipmi.private import serversession
 from pyghmi.ipmi.private import session as ipmisession
 
@@ -65,14 +67,19 @@ class Faults:
     def __init__(self):
         self.drop = False
         self.delay = 0.0
+        self.loss = 0.0
         self.reject = False
         self.busy = 0
         self.stuck = False
 
     def as_dict(self):
-        return {'drop': self.drop, 'delay': self.delay,
+        return {'drop': self.drop, 'delay': self.delay, 'loss': self.loss,
                 'reject': self.reject, 'busy': self.busy,
                 'stuck': self.stuck}
+
+    def lose(self):
+        """Whether this packet is lost (``loss``: probability, each way)."""
+        return self.loss > 0 and random.random() < self.loss
 
 
 class FakeServerSession(serversession.ServerSession):
@@ -83,12 +90,27 @@ class FakeServerSession(serversession.ServerSession):
         auth, integrity = request[12], request[20]
         if auth != _SHA1 or integrity != _SHA1_96:
             # Tag, status, reserved, remote console session id.
-            return (bytearray([request[0], _NO_CIPHER_SUITE_MATCH, 0, 0])
-                    + request[4:8])
-        self.bmc.logons += 1
-        return super().create_open_session_response(request)
+            response = (bytearray([request[0], _NO_CIPHER_SUITE_MATCH, 0, 0])
+                        + request[4:8])
+        else:
+            self.bmc.logons += 1
+            response = super().create_open_session_response(request)
+        self.rakp1_seen = False
+        self.bmc.open_requests[self.sockaddr[:2]] = (
+            bytes(request), self, bytes(response))
+        return response
+
+    def _got_rakp1(self, data):
+        self.rakp1_seen = True
+        return super()._got_rakp1(data)
+
+    def _got_rmcp_openrequest(self, data):
+        if not self.bmc.answered_again(self.sockaddr, data):
+            super()._got_rmcp_openrequest(data)
 
     def _handle_ipmi_packet(self, data, sockaddr=None, qent=None):
+        if self.bmc.faults.lose():
+            return
         if (data[4] in (0, 2) and len(data) >= 13
                 and not any(data[5:13])):
             # A client logging on again from the same UDP port. pyghmi
@@ -101,14 +123,24 @@ class FakeServerSession(serversession.ServerSession):
             handlers.pop(self.bmc.port, None)
             if not handlers:
                 ipmisession.Session.bmc_handlers.pop(sockaddr, None)
-            return self.bmc.sessionless_data(data, sockaddr)
+            return self.bmc.sessionless_data(data, sockaddr, judged=True)
         return super()._handle_ipmi_packet(data, sockaddr, qent)
+
+    def _send_rakp4(self, tagvalue, statuscode):
+        # A client whose RAKP 4 was lost sends RAKP 3 again; a BMC answers
+        # with the same RAKP 4. pyghmi 1.6.19 would encrypt the repeat
+        # (its session keys are set by then), which no client can read:
+        # RAKP messages are sent in the clear, outside the session.
+        self.confalgo = self.integrityalgo = 0
+        self.sessionid = self.sequencenumber = 0
+        super()._send_rakp4(tagvalue, statuscode)
 
     def sessionless_data(self, data, sockaddr):
         # pyghmi 1.6.19 hands a session a packet that arrived for it after
         # it closed (a client that logs out and straight back in) as
-        # "sessionless data", which only the BMC object can take.
-        return self.bmc.sessionless_data(data, sockaddr)
+        # "sessionless data", which only the BMC object can take. It came
+        # through _handle_ipmi_packet, where its fate was decided.
+        return self.bmc.sessionless_data(data, sockaddr, judged=True)
 
 
 class FakeBmc(pyghmi_bmc.Bmc):
@@ -122,14 +154,20 @@ class FakeBmc(pyghmi_bmc.Bmc):
         self.boot_device = 'default'
         self.boot_persistent = False
         self.logons = 0
+        # The last Open Session request of each client, and its session.
+        self.open_requests = {}
         # Chassis controls obeyed, by kind: on, off, shutdown, reset, cycle.
         self.actions = {}
         super().__init__({username: password}, port=port, address=address)
 
     # pyghmi creates server sessions from here; use ours.
-    def sessionless_data(self, data, sockaddr):
+    def sessionless_data(self, data, sockaddr, judged=False):
+        if not judged and self.faults.lose():
+            return
         if len(data) >= 22 and data[0] == 6 and data[4] == 6 and (
                 data[5] == 16):
+            if self.answered_again(sockaddr, data[16:]):
+                return
             self.authdata = {self.username: (
                 self.password + '-rejected' if self.faults.reject
                 else self.password)}
@@ -138,6 +176,30 @@ class FakeBmc(pyghmi_bmc.Bmc):
                               self.uuid, bmc=self)
             return
         return super().sessionless_data(data, sockaddr)
+
+    def answered_again(self, sockaddr, request):
+        """Answer a repeated Open Session request as it was answered.
+
+        The client sends the same request again when the answer was lost
+        or is late. A BMC answers it again; pyghmi's opened a second
+        session instead (and, for the same client address, dropped the
+        first), whose id the client never learns: its RAKP 2 would then
+        not verify. Once the client has sent RAKP 1 the same bytes are a
+        new logon (pyghmi's client uses the same tag and console session
+        id at every logon from a socket). Returns whether ``request`` was
+        answered again.
+        """
+        earlier = self.open_requests.get(sockaddr[:2])
+        if earlier is None or earlier[0] != bytes(request):
+            return False
+        _, session, response = earlier
+        if session.rakp1_seen:
+            return False
+        session.send_payload(
+            bytearray(response),
+            pyghmi_constants.payload_types['rmcpplusopenresponse'],
+            retry=False)
+        return True
 
     def handle_raw_request(self, request, session):
         if self.faults.busy and request['netfn'] == _CHASSIS_NETFN:
@@ -218,7 +280,7 @@ class FakeBmc(pyghmi_bmc.Bmc):
 
 
 class _ReplyFilter:
-    """Applies the drop and delay faults to every reply a BMC sends.
+    """Applies the drop, loss and delay faults to every reply a BMC sends.
 
     pyghmi sends every server reply through ``session._io_sendto``; this
     process runs only fake BMCs, so wrapping it here affects nothing else.
@@ -234,7 +296,7 @@ class _ReplyFilter:
     def __call__(self, mysocket, packet, sockaddr):
         faults = self.faults_by_socket.get(mysocket)
         if faults is not None:
-            if faults.drop:
+            if faults.drop or faults.lose():
                 return
             if faults.delay:
                 timer = threading.Timer(faults.delay, self._send,
@@ -302,7 +364,7 @@ def _control(request, bmcs):
     bmc = bmcs.get(request.get('port'))
     if bmc is None:
         return {'error': 'no BMC on port %s' % request.get('port')}
-    for key in ('drop', 'delay', 'reject', 'busy', 'stuck'):
+    for key in ('drop', 'delay', 'loss', 'reject', 'busy', 'stuck'):
         if key in request:
             setattr(bmc.faults, key, request[key])
     if request.get('forget_sessions'):
