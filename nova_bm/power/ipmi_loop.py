@@ -46,9 +46,12 @@ _IDLE_WAIT = 1.0
 _BUSY_WAIT = 0.01
 # pyghmi reports that it gave up on a packet with this code.
 _PYGHMI_TIMEOUT_CODE = 0xffff
-# A BMC that reset forgets our session and ignores its packets; pyghmi
-# would log on again only after ~9 s of retransmits. After this fraction of
-# the call's timeout without an answer we log on again ourselves.
+# A BMC that reset forgets our session and ignores its packets, however
+# often they are sent again. When a command sent on an established session
+# has had no answer for this fraction of the call's timeout, the session is
+# taken for forgotten and we log on again, once per call. The silence is
+# counted from the command's first packet, not from the start of the call:
+# a slow BMC's logon may take most of the timeout, and is not silence.
 _RELOGON_AFTER = 0.5
 # Sessions unused this long are logged out (checked every interval).
 _SESSION_IDLE = 600.0
@@ -124,8 +127,10 @@ class IpmiLoop:
     """The IPMI loop of this process; see the module docstring."""
 
     def __init__(self, parallelism, breaker_threshold, breaker_cooldown,
-                 clock=time.monotonic):
+                 clock=time.monotonic, cipher_suite=17):
         self.parallelism = parallelism
+        self._session_class = type('AsyncSession', (
+            ipmi_session.AsyncSession,), {'first_cipher_suite': cipher_suite})
         self._breaker_threshold = breaker_threshold
         self._breaker_cooldown = breaker_cooldown
         self._clock = clock
@@ -269,9 +274,7 @@ class IpmiLoop:
             if not conn.breaker.allow():
                 call.future.set_exception(self._breaker_error(conn))
                 continue
-            now = self._clock()
-            call.deadline = now + call.timeout
-            call.relogon_at = now + call.timeout * _RELOGON_AFTER
+            call.deadline = self._clock() + call.timeout
             conn.call = call
             self._send(conn)
             return
@@ -290,6 +293,7 @@ class IpmiLoop:
             self._busy.append(conn)
             return
         command = call.command
+        call.relogon_at = self._clock() + call.timeout * _RELOGON_AFTER
         try:
             session.raw_command(
                 command.netfn, command.command, data=command.data,
@@ -309,7 +313,7 @@ class IpmiLoop:
         self._drop_session(conn)
         target = conn.target
         try:
-            conn.session = ipmi_session.AsyncSession(
+            conn.session = self._session_class(
                 target.address, target.username.encode('utf-8'),
                 target.password.encode('utf-8'), port=target.port,
                 onlogon=self._deferred(conn, self._on_logon),
@@ -508,7 +512,8 @@ def get_loop():
             group = CONF.baremetal
             _loop = IpmiLoop(group.ipmi_parallelism,
                              group.ipmi_breaker_threshold,
-                             group.ipmi_breaker_cooldown)
+                             group.ipmi_breaker_cooldown,
+                             cipher_suite=group.ipmi_cipher_suite)
         return _loop
 
 
