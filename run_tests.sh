@@ -8,10 +8,12 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# The IPMI tests talk to the fake BMCs with ipmitool and FreeIPMI too.
+# The IPMI tests talk to the fake BMCs with ipmitool and FreeIPMI too, and
+# one loses packets on loopback with iptables (as root).
 missing=()
 command -v ipmitool >/dev/null || missing+=(ipmitool)
 command -v ipmipower >/dev/null || missing+=(freeipmi-tools)
+PATH=$PATH:/usr/sbin:/sbin command -v iptables >/dev/null || missing+=(iptables)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         apt-get update -qq

@@ -4,16 +4,19 @@ Starts a fake BMC fleet of N BMCs (default 1,000; ``NOVA_BM_BENCH_BMCS``)
 on loopback, every tenth one powered on, and measures in the same run:
 
 * nova-bm, cold: ``IPMIPower.get_power_states`` over all N with no session
-  yet (every BMC needs a full RMCP+ logon first);
+  yet (every BMC needs a full RMCP+ logon first; the first sweep after
+  nova-compute starts), median of 3, each in a new IPMI loop, asking for
+  cipher suite 3 first as ipmipower does; and once with the default
+  (suite 17 first: the fake BMCs refuse it, one more round trip);
 * nova-bm, warm: the same call again, sessions reused (median of 5 runs);
 * FreeIPMI ``ipmipower --stat`` over the same N hosts (its defaults; it
-  logs on to every BMC each time, with its own fan-out);
+  logs on to every BMC each time, with its own fan-out), median of 3;
 * a sequential ``ipmitool -I lanplus power status`` loop over a sample of
   ``NOVA_BM_BENCH_IPMITOOL_SAMPLE`` BMCs (default 20), extrapolated to N.
 
 Every answer is checked against the fleet's own state, so a fast wrong
-answer fails the benchmark. Goal (issue "IPMI power layer"): warm bulk
-status at most 1.0x ipmipower's time.
+answer fails the benchmark. Goals (issue "IPMI on the networks BMCs
+really sit on"): cold at most 1.0x ipmipower's time, warm at most 0.3x.
 """
 
 import collections
@@ -27,7 +30,9 @@ import types
 BMCS = int(os.environ.get('NOVA_BM_BENCH_BMCS', 1000))
 IPMITOOL_SAMPLE = int(os.environ.get('NOVA_BM_BENCH_IPMITOOL_SAMPLE', 20))
 WARM_RUNS = 5
-GOAL_RATIO = 1.0
+COLD_RUNS = 3
+COLD_GOAL = 1.0
+WARM_GOAL = 0.3
 USERNAME, PASSWORD = 'admin', 'bench-pw'
 
 
@@ -104,9 +109,18 @@ def run():
         nodes = [_node(p) for p in ports]
 
         ipmi_loop.reset_loop()
-        power = ipmi.IPMIPower()
-        cold, states = _timed(power.get_power_states, nodes)
+        default_cold, states = _timed(ipmi.IPMIPower().get_power_states,
+                                      nodes)
         _check(states, expected)
+        CONF.set_override('ipmi_cipher_suite', 3, group='baremetal')
+        cold_runs = []
+        for _ in range(COLD_RUNS):
+            ipmi_loop.reset_loop()
+            power = ipmi.IPMIPower()
+            elapsed, states = _timed(power.get_power_states, nodes)
+            _check(states, expected)
+            cold_runs.append(elapsed)
+        cold = statistics.median(cold_runs)
         warm_runs = []
         for _ in range(WARM_RUNS):
             elapsed, states = _timed(power.get_power_states, nodes)
@@ -115,32 +129,44 @@ def run():
         warm = statistics.median(warm_runs)
         ipmi_loop.reset_loop()
 
-        reference, tally = _ipmipower(ports)
-        if tally != collections.Counter(expected.values()):
-            raise AssertionError('ipmipower answered %s' % dict(tally))
+        reference_runs = []
+        for _ in range(COLD_RUNS):
+            elapsed, tally = _ipmipower(ports)
+            if tally != collections.Counter(expected.values()):
+                raise AssertionError('ipmipower answered %s' % dict(tally))
+            reference_runs.append(elapsed)
+        reference = statistics.median(reference_runs)
         sample = ports[:IPMITOOL_SAMPLE]
         loop_time, states = _ipmitool_loop(sample)
         _check(states, {str(p): expected[str(p)] for p in sample})
         ipmitool = loop_time / len(sample) * BMCS
 
-    print('power sweep over %d fake BMCs: nova-bm cold %.3f s, warm %.3f s '
-          '(median of %d: %s); ipmipower --stat %.3f s; ipmitool loop %.2f s '
-          'for %d BMCs, %.1f s extrapolated to %d'
-          % (BMCS, cold, warm, WARM_RUNS,
-             ', '.join('%.3f' % r for r in warm_runs), reference, loop_time,
-             len(sample), ipmitool, BMCS))
+    print('power sweep over %d fake BMCs: nova-bm cold %.3f s (%s; suite '
+          '17 first: %.3f s), warm %.3f s (%s); ipmipower --stat %.3f s '
+          '(%s); ipmitool loop %.2f s for %d BMCs, %.1f s extrapolated to %d'
+          % (BMCS, cold, ', '.join('%.3f' % r for r in cold_runs),
+             default_cold, warm, ', '.join('%.3f' % r for r in warm_runs),
+             reference, ', '.join('%.3f' % r for r in reference_runs),
+             loop_time, len(sample), ipmitool, BMCS))
     return [{
         'work': 'power status of %d BMCs, warm sessions' % BMCS,
         'nova_bm': '%.3f s' % warm,
         'reference': '%.3f s ipmipower --stat' % reference,
         'ratio': warm / reference,
-        'goal': '<= %.1fx ipmipower' % GOAL_RATIO,
-        'met': warm <= GOAL_RATIO * reference,
+        'goal': '<= %.1fx ipmipower' % WARM_GOAL,
+        'met': warm <= WARM_GOAL * reference,
     }, {
         'work': 'power status of %d BMCs, cold (logon each)' % BMCS,
         'nova_bm': '%.3f s' % cold,
         'reference': '%.3f s ipmipower --stat' % reference,
         'ratio': cold / reference,
+        'goal': '<= %.1fx ipmipower' % COLD_GOAL,
+        'met': cold <= COLD_GOAL * reference,
+    }, {
+        'work': 'the same, cold, cipher suite 17 asked first',
+        'nova_bm': '%.3f s' % default_cold,
+        'reference': '%.3f s ipmipower --stat' % reference,
+        'ratio': default_cold / reference,
         'goal': 'reported',
         'met': True,
     }, {

@@ -13,8 +13,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
-BENCHMARKS = ('enrol', 'power_sweep', 'resource_cycle', 'scheduler',
-              'ownership')
+BENCHMARKS = ('enrol', 'power_sweep', 'power_faults', 'resource_cycle',
+              'scheduler', 'ownership')
 
 
 def _ratio(ratio):
