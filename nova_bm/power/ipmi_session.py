@@ -1,7 +1,7 @@
 """pyghmi's client session, made fully asynchronous for the IPMI loop.
 
 The one module that touches pyghmi internals, pinned to the pyghmi version
-in upper-constraints.txt. It fixes four things pyghmi 1.6.19 does that
+in upper-constraints.txt. It fixes three things pyghmi 1.6.19 does that
 silence healthy BMCs for whole timeouts under load (found with 200 fake
 BMCs; each is explained where it is fixed):
 
@@ -11,8 +11,10 @@ BMCs; each is explained where it is fixed):
 * ``Session.wait_for_rsp`` can sleep its whole timeout with packets already
   received, and no other thread can wake it: :func:`pump`;
 * ``_io_sendto`` switches sockets to blocking under pyghmi's reading I/O
-  thread, which can then block in recvfrom(): :func:`install_fixes`;
-* its clock is a system call with a 10 ms resolution: :func:`install_fixes`.
+  thread, which can then block in recvfrom(): :func:`install_fixes`.
+
+It also gives pyghmi a clock that is not a system call of 10 ms
+resolution (:func:`install_fixes`).
 
 And it retransmits the way a client on a real BMC network must
 (:class:`AsyncSession`, "Retransmission"): pyghmi waits 0.5-1 s for any
