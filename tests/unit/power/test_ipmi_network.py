@@ -16,6 +16,7 @@ from nova_bm import exception
 from nova_bm.power import ipmi
 from nova_bm.power import ipmi_loop
 from nova_bm.power import ipmi_session
+from nova_bm.testing import fakebmc
 from tests import base
 from tests import fleet as fleet_fixture
 
@@ -147,9 +148,11 @@ class NetworkFaultsTestCase(base.TestCase):
         for index, fault in enumerate(faults):
             self.bmc(index, **fault)
         nodes = [self.fleet.node(i) for i in range(self.BMCS)]
+        # More dead BMCs than the old default parallelism (256): each
+        # holds its slot for the whole timeout.
+        dead = fakebmc.free_port_range(300)
         nodes += [self.fleet.node(0, uuid='dead-%d' % i,
-                                  ipmi_port=fleet_fixture.unused_port())
-                  for i in range(20)]
+                                  ipmi_port=dead + i) for i in range(300)]
         start = time.monotonic()
         states = power.get_power_states(nodes)
         elapsed = time.monotonic() - start
