@@ -25,14 +25,14 @@ timeout.
 
 import collections
 import os
-import shutil
-import subprocess
 import time
-import types
+
+from benchmarks import power_sweep
 
 BMCS = int(os.environ.get('NOVA_BM_BENCH_FAULT_BMCS', 1000))
 TIMEOUT = 5.0
-USERNAME, PASSWORD = 'admin', 'bench-pw'
+USERNAME, PASSWORD = power_sweep.USERNAME, power_sweep.PASSWORD
+SESSION_TIMEOUT = '--session-timeout=%d' % (TIMEOUT * 1000)
 # class -> (share of the fleet, fake BMC faults)
 CLASSES = collections.OrderedDict([
     ('dead', (0.10, {'drop': True})),
@@ -41,12 +41,6 @@ CLASSES = collections.OrderedDict([
     ('lossy 30 %', (0.05, {'loss': 0.3})),
 ])
 HEALTHY = 'healthy'
-
-
-def _node(port):
-    return types.SimpleNamespace(
-        uuid=str(port), name='bench-%d' % port, ipmi_address='127.0.0.1',
-        ipmi_port=port, ipmi_username=USERNAME, ipmi_password=PASSWORD)
 
 
 def _classes(ports):
@@ -82,35 +76,23 @@ def _sweep(power, nodes, expected, classes):
     return elapsed, answered
 
 
-def _ipmipower(ports):
-    tool = shutil.which('ipmipower')
-    if tool is None:
-        raise AssertionError('ipmipower is not installed (Debian package '
-                             'freeipmi-tools; run_tests.sh installs it)')
-    hosts = ','.join('127.0.0.1:%d' % p for p in ports)
-    start = time.perf_counter()
-    result = subprocess.run(
-        [tool, '-D', 'LAN_2_0', '-u', USERNAME, '-p', PASSWORD, '-h', hosts,
-         '--stat', '--session-timeout=%d' % (TIMEOUT * 1000)],
-        capture_output=True, text=True, timeout=600)
-    elapsed = time.perf_counter() - start
-    tally = collections.Counter(line.partition(': ')[2].strip()
-                                for line in result.stdout.splitlines())
-    return elapsed, tally
+def measure(bmcs):
+    """Both sides over a fleet of ``bmcs`` with the fault mix.
 
-
-def run():
-    """Return the benchmark's rows for the summary table."""
+    Needs nova-bm's configuration parsed. :returns: a dict: ``sizes``,
+    ``cold``/``warm`` (seconds, answered per class) for nova-bm,
+    ``reference`` (answered per class) and ``mix_time`` for ipmipower.
+    :raises: AssertionError if any answer is wrong.
+    """
     from nova_bm.conf import CONF
     from nova_bm.power import ipmi
     from nova_bm.power import ipmi_loop
     from nova_bm.testing import fakebmc
 
-    CONF([], project='nova', default_config_files=[])
     CONF.set_override('ipmi_timeout', TIMEOUT, group='baremetal')
     CONF.set_override('ipmi_cipher_suite', 3, group='baremetal')
-    base = fakebmc.free_port_range(BMCS)
-    with fakebmc.Fleet(BMCS, base, username=USERNAME,
+    base = fakebmc.free_port_range(bmcs)
+    with fakebmc.Fleet(bmcs, base, username=USERNAME,
                        password=PASSWORD) as fleet:
         ports = fleet.ports
         classes = _classes(ports)
@@ -124,7 +106,7 @@ def run():
             if faults:
                 fleet.control(port, **faults)
         sizes = collections.Counter(classes.values())
-        nodes = [_node(p) for p in ports]
+        nodes = [power_sweep.node(p) for p in ports]
 
         ipmi_loop.reset_loop()
         power = ipmi.IPMIPower()
@@ -135,10 +117,24 @@ def run():
         reference = {}
         for name in (HEALTHY,) + tuple(CLASSES):
             members = [p for p in ports if classes[p] == name]
-            elapsed, tally = _ipmipower(members)
+            _, tally = power_sweep.ipmipower(members, SESSION_TIMEOUT)
             reference[name] = tally['on'] + tally['off']
-        mix_time, _ = _ipmipower(ports)
+        mix_time, _ = power_sweep.ipmipower(ports, SESSION_TIMEOUT)
+    return {'sizes': sizes, 'cold': (cold, cold_answered),
+            'warm': (warm, warm_answered), 'reference': reference,
+            'mix_time': mix_time}
 
+
+def run():
+    """Return the benchmark's rows for the summary table."""
+    from nova_bm.conf import CONF
+
+    CONF([], project='nova', default_config_files=[])
+    result = measure(BMCS)
+    sizes, reference = result['sizes'], result['reference']
+    cold, cold_answered = result['cold']
+    warm, warm_answered = result['warm']
+    mix_time = result['mix_time']
     print('power status of %d BMCs with faults, %.0f s timeout:' % (
         BMCS, TIMEOUT))
     for name in (HEALTHY,) + tuple(CLASSES):

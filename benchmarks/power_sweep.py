@@ -36,7 +36,8 @@ WARM_GOAL = 0.3
 USERNAME, PASSWORD = 'admin', 'bench-pw'
 
 
-def _node(port):
+def node(port):
+    """A node row-like object for the fake BMC on ``port``."""
     return types.SimpleNamespace(
         uuid=str(port), name='bench-%d' % port, ipmi_address='127.0.0.1',
         ipmi_port=port, ipmi_username=USERNAME, ipmi_password=PASSWORD)
@@ -56,7 +57,9 @@ def _check(states, expected):
                              % (len(wrong), len(states), sample))
 
 
-def _ipmipower(ports):
+def ipmipower(ports, *options):
+    """``ipmipower --stat`` over ``ports``: ``(seconds, tally of states)``.
+    """
     tool = shutil.which('ipmipower')
     if tool is None:
         raise AssertionError('ipmipower is not installed (Debian package '
@@ -65,7 +68,8 @@ def _ipmipower(ports):
     start = time.perf_counter()
     result = subprocess.run(
         [tool, '-D', 'LAN_2_0', '-u', USERNAME, '-p', PASSWORD, '-h', hosts,
-         '--stat'], capture_output=True, text=True, timeout=600)
+         '--stat'] + list(options), capture_output=True, text=True,
+        timeout=600)
     elapsed = time.perf_counter() - start
     # Lines are "127.0.0.1: on": the port is not printed, so only the
     # tally of answers can be checked.
@@ -106,7 +110,7 @@ def run():
             fleet.control(port, power='on')
         expected = {str(p): 'on' if i % 10 == 0 else 'off'
                     for i, p in enumerate(ports)}
-        nodes = [_node(p) for p in ports]
+        nodes = [node(p) for p in ports]
 
         ipmi_loop.reset_loop()
         default_cold, states = _timed(ipmi.IPMIPower().get_power_states,
@@ -131,7 +135,7 @@ def run():
 
         reference_runs = []
         for _ in range(COLD_RUNS):
-            elapsed, tally = _ipmipower(ports)
+            elapsed, tally = ipmipower(ports)
             if tally != collections.Counter(expected.values()):
                 raise AssertionError('ipmipower answered %s' % dict(tally))
             reference_runs.append(elapsed)

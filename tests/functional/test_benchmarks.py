@@ -4,6 +4,7 @@ Timing is the benchmarks' business (``tox -e bench``); this only keeps
 them from rotting: each runs end to end and returns a figure per side.
 """
 
+from benchmarks import power_faults
 from benchmarks import resource_cycle
 from benchmarks import scheduler
 from tests import base
@@ -22,3 +23,12 @@ class BenchmarksRunTestCase(base.TestCase):
         for times in result.values():
             self.assertEqual({'stock', 'nova_bm'}, set(times))
             self.assertEqual([2, 2], [len(t) for t in times.values()])
+
+    def test_power_faults_case(self):
+        result = power_faults.measure(40)  # raises on a wrong answer
+        self.assertEqual(40, sum(result['sizes'].values()))
+        for side in ('cold', 'warm'):
+            seconds, answered = result[side]
+            self.assertLessEqual(answered[power_faults.HEALTHY],
+                                 result['sizes'][power_faults.HEALTHY])
+        self.assertEqual(0, result['reference']['dead'])
