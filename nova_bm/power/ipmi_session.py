@@ -80,8 +80,6 @@ class AsyncSession(ipmisession.Session):
     one with a new RAKP 3, since only that one matches the BMC's state.
     """
 
-    # The callback of the command in flight when pyghmi started a re-logon.
-    _resume_callback = None
     # Round-trip estimate (RFC 6298), and the packet in flight.
     _srtt = None
     _rttvar = None
@@ -219,14 +217,6 @@ class AsyncSession(ipmisession.Session):
             self.rmcptag = self._rakp1_tag
         return super()._got_rakp2(data)
 
-    def _relog(self):
-        # A command that got no answer makes pyghmi log on again and resend
-        # it (parked in onlogpayload); the logon replaces ipmicallback, so
-        # keep the command's own callback for the resent command's answer.
-        if self.sessioncontext == 'ESTABLISHED' and self.onlogpayload:
-            self._resume_callback = self.ipmicallback
-        return super()._relog()
-
     def _req_priv_level(self):
         # Same state changes as pyghmi's version, before the request.
         self.logged = 1
@@ -250,7 +240,6 @@ class AsyncSession(ipmisession.Session):
             self.privlevel = _OPERATOR
             self._send_privilege_request()
             return
-        resume, self._resume_callback = self._resume_callback, None
         if code or 'error' in response:
             self.logged = 0
             self.onlogpayload = None
@@ -260,8 +249,6 @@ class AsyncSession(ipmisession.Session):
                 % self.privlevel) or response.get('error')
             self.onlogon({'error': error})
             return
-        if resume is not None and self.onlogpayload:
-            self.ipmicallback = resume
         self.logging = False
         with ipmiutil.protect(ipmisession.KEEPALIVE_SESSIONS):
             ipmisession.Session.keepalive_sessions[self] = {
