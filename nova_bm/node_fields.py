@@ -226,7 +226,7 @@ def text(value, field, max_length=255, allow_empty=False):
     """A string of printable characters, at most ``max_length`` long."""
     if not isinstance(value, str) or (not value and not allow_empty) or (
             len(value) > max_length) or not value.isprintable():
-        raise _invalid(field, '******' if 'password' in field else value,
+        raise _invalid(field, safe_text.MASK if 'password' in field else value,
                        'must be printable text of at most %d characters, got'
                        % max_length)
     return value

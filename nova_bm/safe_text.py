@@ -9,6 +9,8 @@ only ways such a value enters a message.
 
 import reprlib
 
+# What stands in for a secret (a password) wherever it would be shown.
+MASK = '******'
 # A message quotes at most this much of any one value.
 MAX_QUOTED = 60
 # And says at most this much in all.

@@ -14,7 +14,7 @@ from nova_bm.cli import usage
 from nova_bm import exception
 from nova_bm import safe_text
 
-MASK = '******'
+MASK = safe_text.MASK
 
 
 class CommandMixin(usage.OneLineUsageErrors):
@@ -46,7 +46,6 @@ class CommandMixin(usage.OneLineUsageErrors):
             raise exception.NovaBMException(
                 '%s: %s' % (e.filename or 'I/O error',
                             e.strerror or _one_line(e))) from None
-
 
     def _check_columns(self, requested):
         if not requested:

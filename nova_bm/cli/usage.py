@@ -14,7 +14,6 @@ import re
 
 from nova_bm import safe_text
 
-MASK = '******'
 # Options whose value is a secret. argparse also takes any unambiguous
 # prefix of an option ("--ipmi-passw"), so a prefix counts as well.
 SECRET_OPTIONS = ('--ipmi-password',)
@@ -45,7 +44,7 @@ def redact(text, secrets):
     """``text`` with each secret, where it stands as a word, masked."""
     for secret in sorted(secrets, key=len, reverse=True):
         text = re.sub(r'(?<![^\s\'"=,\[])%s(?![^\s\'"=,\]])'
-                      % re.escape(secret), MASK, text)
+                      % re.escape(secret), safe_text.MASK, text)
     return text
 
 

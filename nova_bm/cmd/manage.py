@@ -150,9 +150,9 @@ class NovaBMManage(app.App):
                  default_config_dirs=self.options.config_dir)
         except UnicodeDecodeError as e:
             # oslo.config names no file; find the one that is not text.
-            raise exception.ConfigInvalid(reason='%s: is not UTF-8 text (%s)'
-                                          % (_undecodable_file(CONF), e.reason)
-                                          ) from None
+            reason = '%s: is not UTF-8 text (%s)' % (
+                _undecodable_file(CONF), e.reason)
+            raise exception.ConfigInvalid(reason=reason) from None
         self._config_loaded = True
 
     def clean_up(self, cmd, result, err):

@@ -61,7 +61,7 @@ def _problem(conf, section, name, error):
     except Exception:  # noqa: S110 (the reason alone is still useful)
         pass
     else:
-        value = '******' if secret else safe_text.quote(values[-1])
+        value = safe_text.MASK if secret else safe_text.quote(values[-1])
         where = ' = %s' % value
         if getattr(location, 'detail', None):
             where += ' in %s' % location.detail

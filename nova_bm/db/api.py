@@ -59,11 +59,11 @@ def _db_options():
 def check_connection_url():
     """Refuse a connection URL naming no database SQLAlchemy can drive.
 
-    :raises: ConfigInvalid.
-
     Without this, oslo.db first warns about the URL, then SQLAlchemy fails
     with "Can't load plugin": two lines, neither naming the option. Only
     the scheme is quoted: the rest of the URL may hold a password.
+
+    :raises: ConfigInvalid.
     """
     url = CONF.baremetal_database.connection
     try:
