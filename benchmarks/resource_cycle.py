@@ -10,6 +10,10 @@ nova-compute with Nova's ``fake.FakeDriver`` and the same number of nodes:
 Nova's own floor, since the FakeDriver does no work of its own. The two
 alternate, each ``NOVA_BM_BENCH_CYCLE_ROUNDS`` times (default 3), and the
 medians are compared. Goal (issue "virt driver"): at most 1.10x.
+
+Nova's periodic refresh of provider associations (every 300 s) is off in
+the steady rounds and measured once for each compute afterwards, so that it
+cannot land in one side's rounds only (see resource_cycle_case).
 """
 
 import os
@@ -34,12 +38,21 @@ def run():
     ours = statistics.median(times['nova_bm'])
     fake = statistics.median(times['fake'])
     ratio = ours / fake
+    ours_refresh = times['nova_bm_refresh'][0]
+    fake_refresh = times['fake_refresh'][0]
     print('resource cycle, %d nodes, %s: nova-bm %s s, FakeDriver %s s '
-          '(median of %d), ratio %.3gx' % (
+          '(median of %d), ratio %.3gx; with the association refresh: '
+          'nova-bm %.2f s, FakeDriver %.2f s' % (
               NODES, mode, ', '.join('%.2f' % t for t in times['nova_bm']),
-              ', '.join('%.2f' % t for t in times['fake']), ROUNDS, ratio))
+              ', '.join('%.2f' % t for t in times['fake']), ROUNDS, ratio,
+              ours_refresh, fake_refresh))
     return [{'work': 'resource cycle, %d nodes (%s)' % (NODES, mode),
              'nova_bm': '%.2f s' % ours,
              'reference': '%.2f s FakeDriver' % fake,
              'ratio': ratio, 'goal': '<= %.2fx' % GOAL_RATIO,
-             'met': ratio <= GOAL_RATIO}]
+             'met': ratio <= GOAL_RATIO},
+            {'work': 'the same, a cycle with the 300 s association refresh',
+             'nova_bm': '%.2f s' % ours_refresh,
+             'reference': '%.2f s FakeDriver' % fake_refresh,
+             'ratio': ours_refresh / fake_refresh, 'goal': 'reported',
+             'met': True}]

@@ -14,8 +14,9 @@ class BenchmarksRunTestCase(base.TestCase):
 
     def test_resource_cycle_case(self):
         times = resource_cycle.measure(nodes=5, rounds=1)
-        self.assertEqual({'fake', 'nova_bm'}, set(times))
-        self.assertEqual([1, 1], [len(t) for t in times.values()])
+        self.assertEqual({'fake', 'nova_bm', 'fake_refresh',
+                          'nova_bm_refresh'}, set(times))
+        self.assertEqual([1] * 4, [len(t) for t in times.values()])
 
     def test_scheduler_case(self):
         result = scheduler.measure(nodes=5, rounds=2)
