@@ -9,11 +9,13 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # The IPMI tests talk to the fake BMCs with ipmitool and FreeIPMI too, and
-# one loses packets on loopback with iptables (as root).
+# one loses packets on loopback with iptables (as root). The deploy tests
+# fetch images with Nova's fetch_to_raw, which runs qemu-img.
 missing=()
 command -v ipmitool >/dev/null || missing+=(ipmitool)
 command -v ipmipower >/dev/null || missing+=(freeipmi-tools)
 PATH=$PATH:/usr/sbin:/sbin command -v iptables >/dev/null || missing+=(iptables)
+command -v qemu-img >/dev/null || missing+=(qemu-utils)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         apt-get update -qq

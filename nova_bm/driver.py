@@ -16,6 +16,7 @@ import os
 import sys
 
 from nova.compute import power_state
+from nova.compute import task_states
 from nova import context as nova_context
 from nova import exception as nova_exception
 from nova import objects
@@ -29,6 +30,9 @@ from oslo_utils import uuidutils
 from nova_bm.conf import check as conf_check
 from nova_bm.conf import CONF
 from nova_bm.db import api as db_api
+from nova_bm.deploy import flow as deploy_flow
+from nova_bm.deploy import image_checks
+from nova_bm.deploy import manager as deploy_manager
 from nova_bm import exception
 from nova_bm import node_cache
 from nova_bm import node_events
@@ -74,12 +78,15 @@ def _configuration_problem():
 class BareMetalDriver(nova.virt.driver.ComputeDriver):
     """Bare-metal nodes as Nova compute nodes, powered over IPMI."""
 
-    # What a bare-metal node managed only through its BMC can do: no
-    # images are written (the machine boots from the network), no
-    # migration, no attaching devices or interfaces to a running machine.
-    # Everything is False, which is the base class's answer; Nova handles
-    # the NotImplementedError of the operations behind these.
-    capabilities = dict(nova.virt.driver.ComputeDriver.capabilities)
+    # What a bare-metal node can do: whole-disk raw and qcow2 images are
+    # written to its disk (nodes on the "image" deploy interface), through
+    # a cache on the proxy; no migration, no attaching devices or
+    # interfaces to a running machine (the base class's False; Nova
+    # handles the NotImplementedError of the operations behind these).
+    capabilities = dict(nova.virt.driver.ComputeDriver.capabilities,
+                        supports_image_type_raw=True,
+                        supports_image_type_qcow2=True,
+                        has_imagecache=True)
 
     # Static ownership: a node belongs to the proxy named in its
     # service_host and never moves between compute services by itself.
@@ -104,6 +111,8 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         self._cache = node_cache.NodeCache(CONF.host)
         self._notifier = None
         self._sync = power_sync.PowerSync(self._power, notify=self._notify)
+        self._deploys = deploy_manager.DeployManager(self._power,
+                                                     self._sync.record)
         self._events_server = None
         self.rebalances_nodes = (
             CONF.baremetal.ownership == rebalance.HASH_RING)
@@ -127,6 +136,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         self._rebalancer = self._new_rebalancer(host)
         self._notifier = notifications.Notifier(host)
         self._ensure_proxy_identity()
+        self._deploys.start()
         try:
             nodes = self._refresh(take_share=True)
         except nova_exception.VirtDriverNotReady:
@@ -136,6 +146,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
                      {'host': host, 'count': len(nodes)})
         if nodes:
             self._sync.sweep(nodes)
+            self._recover_deploys(nodes)
         self._sync.start(CONF.baremetal.power_sync_interval,
                          self.sync_power_states)
         self._events_server = node_events.start_server(
@@ -149,6 +160,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         if server is not None:
             server.stop()
             server.wait()
+        self._deploys.stop()
 
     def _nodes_changed(self, uuids):
         """nova-bm-manage changed nodes: reload them now, not next cycle."""
@@ -177,11 +189,22 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         try:
             if take_share:
                 self._rebalance()
-            return self._cache.refresh()
+            nodes = self._cache.refresh()
         except (exception.DatabaseUnavailable,
                 exception.DatabaseNotReady) as e:
             LOG.error('Node database not usable: %s', e)
             raise nova_exception.VirtDriverNotReady() from None
+        self._deploys.resume(nodes)
+        return nodes
+
+    def _recover_deploys(self, nodes):
+        """At start: deploys no process runs any more end; their nodes
+        are released and cleaned (see DeployManager.recover)."""
+        for node, instance_uuid, off_error in self._deploys.recover(nodes):
+            self._release(node, _InstanceRef(instance_uuid),
+                          self._off_reason(instance_uuid, off_error),
+                          provision_state=self._after_use())
+        self._deploys.resume(self._cache.refresh())
 
     def _rebalance(self):
         try:
@@ -337,16 +360,30 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
     def spawn(self, context, instance, image_meta, injected_files,
               admin_password, allocations, network_info=None,
               block_device_info=None, power_on=True, accel_info=None):
-        """Claim the node, boot it from the network, power it on.
+        """Claim the node, then deploy the image to it (``image`` nodes)
+        or boot it from the network (``netboot`` nodes).
 
-        Any failure after the claim powers the node off and releases it
-        before raising, so Nova can reschedule the instance elsewhere.
+        What the image deploy refuses is refused before the claim. Any
+        failure after the claim powers the node off and releases it (to
+        be cleaned, if the ramdisk may have written to it) before
+        raising, so Nova can reschedule the instance elsewhere.
         """
+        node = self._cache.get(instance.node)
+        if node is not None and node.deploy_interface == 'image':
+            image_checks.check_request(instance, image_meta)
         node = self._claim(instance)
+        if node.deploy_interface == 'image':
+            self._deploy(context, node, instance, image_meta)
+        else:
+            self._netboot(node, instance, power_on)
+        LOG.info('Instance is on node %s', node.name, instance=instance)
+
+    def _netboot(self, node, instance, power_on):
         try:
             self._power.set_boot_device(node, BOOT_DEVICE, persistent=True)
             if power_on:
                 self._sync.record(node, self._power.power_on(node))
+            db_api.set_provision_state(node.uuid, db_api.ACTIVE)
         except _BMC_TROUBLE as e:
             self._remember_error(node, e)
             self._undo_claim(node, instance)
@@ -355,7 +392,63 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         except BaseException:
             self._undo_claim(node, instance)
             raise
-        LOG.info('Instance is on node %s', node.name, instance=instance)
+
+    def _deploy(self, context, node, instance, image_meta, rebuild=False):
+        """Fetch the image, write it, boot it. On failure the node is off;
+        a spawn's node is released to be cleaned, a rebuild's stays with
+        its instance (``deploy failed``), which Nova puts in ERROR."""
+        try:
+            image = self._deploys.fetch(context, image_meta)
+        except BaseException:
+            if not rebuild:
+                self._release(node, instance)  # nothing was written
+            raise
+        try:
+            node = db_api.get_node(node.uuid, with_interfaces=True)
+            self._deploys.deploy(node, instance, image_meta, image)
+        except deploy_flow.ProxyStopping:
+            raise nova_exception.InstanceDeployFailure(
+                reason='nova-compute stopped during the deploy') from None
+        except nova_exception.ImageUnacceptable:
+            if not rebuild:
+                self._release(node, instance)  # refused before power on
+            raise
+        except deploy_flow.DeployFailed as e:
+            self._deploy_failed(node, instance, e.reason, e.off_error,
+                                rebuild)
+            raise nova_exception.InstanceDeployFailure(
+                reason='node %s: %s' % (node.name, e.reason)) from None
+        except BaseException as e:
+            self._deploy_failed(node, instance, str(e), None, rebuild)
+            raise
+        self._cache.put(db_api.get_node(node.uuid))
+
+    def _deploy_failed(self, node, instance, reason, off_error, rebuild):
+        LOG.error('Deploy to node %(node)s failed: %(reason)s',
+                  {'node': node.name, 'reason': reason}, instance=instance)
+        maintenance = self._off_reason(instance.uuid, off_error)
+        if rebuild:
+            db_api.set_provision_state(
+                node.uuid, db_api.DEPLOY_FAILED, last_error=reason,
+                maintenance_reason=maintenance)
+            self._cache.put(db_api.get_node(node.uuid))
+            return
+        self._release(node, instance, maintenance,
+                      provision_state=self._after_use(), last_error=reason)
+
+    @staticmethod
+    def _off_reason(instance_uuid, off_error):
+        if off_error is None:
+            return None
+        return ('power off not confirmed after the deploy of instance %s '
+                'failed: %s' % (instance_uuid, off_error))
+
+    @staticmethod
+    def _after_use():
+        """The state of an ``image`` node its instance left."""
+        if CONF.baremetal.automated_clean == 'none':
+            return db_api.AVAILABLE
+        return db_api.CLEANING
 
     def _claim(self, instance):
         """Give ``instance.node`` to the instance, or say why not.
@@ -391,7 +484,9 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
                       'instance %s: %s' % (instance.uuid, e))
         self._release(node, instance, reason)
 
-    def _release(self, node, instance, maintenance_reason=None):
+    def _release(self, node, instance, maintenance_reason=None,
+                 provision_state=db_api.AVAILABLE, last_error=None):
+        """Free the node; ``cleaning`` starts its cleaning at once."""
         if maintenance_reason:
             LOG.error('Node %(node)s goes into maintenance: %(reason)s',
                       {'node': node.name, 'reason': maintenance_reason},
@@ -399,11 +494,14 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         try:
             released = db_api.release_node(
                 node.uuid, instance.uuid,
-                maintenance_reason=maintenance_reason)
+                maintenance_reason=maintenance_reason,
+                provision_state=provision_state, last_error=last_error)
             node = db_api.get_node(node.uuid)
         except exception.NodeNotFound:
             return
         self._cache.put(node)
+        if released and provision_state == db_api.CLEANING:
+            self._deploys.resume([node])
         if released:
             self._notify(notifications.RELEASED, node,
                          released_instance_uuid=instance.uuid)
@@ -417,6 +515,8 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         A node whose machine cannot be confirmed off is freed from the
         instance (so the delete succeeds) but put in maintenance, so that
         no other tenant gets a machine that may still run this one's OS.
+        An ``image`` node goes to ``cleaning`` (reserved in placement) and
+        is cleaned in the background before anyone else gets it.
         """
         node = self._instance_node(instance)
         if node is None:
@@ -430,9 +530,43 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
             self._remember_error(node, e)
             reason = ('power off not confirmed when instance %s was '
                       'deleted: %s' % (instance.uuid, e))
-        self._release(node, instance, reason)
+        if node.deploy_interface == 'image':
+            node = db_api.get_node(node.uuid, with_interfaces=True)
+            self._deploys.scripts.remove(
+                [interface.address for interface in node.interfaces])
+            self._release(node, instance, reason,
+                          provision_state=self._after_use())
+        else:
+            self._release(node, instance, reason)
         LOG.info('Node %s powered off and released', node.name,
                  instance=instance)
+
+    def rebuild(self, context, instance, image_meta, injected_files,
+                admin_password, allocations, bdms, detach_block_devices,
+                attach_block_devices, network_info=None,
+                evacuate=False, block_device_info=None,
+                preserve_ephemeral=False, accel_uuids=None,
+                reimage_boot_volume=False):
+        """Redeploy an ``image`` node in place: the node stays with its
+        instance (Nova's default would destroy and spawn, releasing it).
+        ``netboot`` nodes take Nova's default (power off, release, claim
+        the same node again)."""
+        node = self._node_of(instance)
+        if node.deploy_interface != 'image':
+            raise NotImplementedError()
+        if preserve_ephemeral:
+            raise nova_exception.PreserveEphemeralNotSupported()
+        image_checks.check_request(instance, image_meta)
+        instance.task_state = task_states.REBUILD_SPAWNING
+        instance.save(expected_task_state=[task_states.REBUILDING])
+        self._deploy(context, node, instance, image_meta, rebuild=True)
+        LOG.info('Instance rebuilt on node %s', node.name,
+                 instance=instance)
+
+    def manage_image_cache(self, context, all_instances):
+        """Evict deploy images by age and size (Nova's image cache
+        manager calls this every [image_cache] manager_interval)."""
+        self._deploys.manage_cache()
 
     def cleanup(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, migrate_data=None, destroy_vifs=True,
@@ -493,3 +627,13 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         """A BMC that failed (rather than refused) is failing from now."""
         if getattr(error, 'counts_against_bmc', True):
             self._sync.record(node, error)
+
+
+class _InstanceRef:
+    """What _release needs of an instance Nova may no longer have."""
+
+    def __init__(self, uuid):
+        self.uuid = uuid
+
+    def get(self, key, default=None):  # what oslo.log reads
+        return self.uuid if key == 'uuid' else default

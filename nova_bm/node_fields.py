@@ -155,6 +155,24 @@ def resource_class(value, field='resource_class'):
     return value
 
 
+#: How a node gets its instance's operating system (see nova_bm.deploy).
+DEPLOY_INTERFACES = (
+    ('image', "the instance's Glance image is written to the node's disk "
+              'through the deploy ramdisk, and the node boots from it'),
+    ('netboot', "the node boots from the network (the site's own PXE "
+                'service); nothing is written to its disk'),
+)
+DEPLOY_INTERFACE_NAMES = tuple(name for name, _ in DEPLOY_INTERFACES)
+
+
+def deploy_interface(value, field='deploy_interface'):
+    """``image`` or ``netboot``."""
+    if value not in DEPLOY_INTERFACE_NAMES:
+        raise _invalid(field, value, 'must be %s, got' % ' or '.join(
+            DEPLOY_INTERFACE_NAMES))
+    return value
+
+
 def partition_key(value, field='partition_key'):
     """A partition key, e.g. ``rack-12`` or ``dc1:room3``."""
     if not isinstance(value, str) or not _PARTITION_KEY_RE.fullmatch(value):

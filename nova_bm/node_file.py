@@ -20,6 +20,8 @@ but nova-bm has no use for (``deploy_kernel``, ``extra``, …) are ignored.
 A node may name its proxy with the nova-bm key ``service_host``, and its
 partition key with ``partition_key`` or Ironic's ``conductor_group`` (which
 Nova's ironic driver matches against its own ``[ironic] partition_key``).
+``deploy_interface`` is ``image`` or ``netboot``; Ironic's ``direct`` is
+read as ``image`` and its ``ramdisk`` as ``netboot``.
 """
 
 import os
@@ -46,11 +48,14 @@ _IRONIC_PATHS = {
 _TOP_LEVEL_KEYS = frozenset(['nodes', 'chassis'])
 
 
-def load(path, default_host, default_partition_key=None):
+def load(path, default_host, default_partition_key=None,
+         default_deploy_interface=None):
     """Parse and validate a node file; nothing is written.
 
     :param default_host: the proxy for nodes that do not name one.
     :param default_partition_key: the key of nodes that do not give one.
+    :param default_deploy_interface: the deploy interface of nodes that do
+        not give one (None: ``[baremetal] default_deploy_interface``).
     :returns: a list of ``(row, macs)`` ready for ``db.api.create_nodes``.
     :raises: NodeFileInvalid naming the file, the node and the field of the
         first error, with the number of further errors.
@@ -60,7 +65,8 @@ def load(path, default_host, default_partition_key=None):
     specs = []
     for location, node in _nodes(path, document):
         try:
-            specs.append(_node(node, default_host, default_partition_key))
+            specs.append(_node(node, default_host, default_partition_key,
+                               default_deploy_interface))
         except exception.InvalidField as e:
             field = _IRONIC_PATHS.get(e.kwargs['field'], e.kwargs['field'])
             errors.append('%s%s: %s: %s' % (location, _label(node), field,
@@ -140,7 +146,19 @@ def _mapping(node, key):
     return value
 
 
-def _node(node, default_host, default_partition_key):
+# Ironic's deploy interfaces that mean ours: "direct" writes the image with
+# the agent ramdisk, "ramdisk" boots a ramdisk from the network.
+_IRONIC_DEPLOY_INTERFACES = {'direct': 'image', 'ramdisk': 'netboot'}
+
+
+def _deploy_interface(value):
+    if isinstance(value, str):
+        return _IRONIC_DEPLOY_INTERFACES.get(value, value)
+    return value
+
+
+def _node(node, default_host, default_partition_key,
+          default_deploy_interface=None):
     if not isinstance(node, dict):
         raise exception.InvalidField(field='node', reason='must be a mapping')
     driver = node.get('driver')
@@ -174,6 +192,8 @@ def _node(node, default_host, default_partition_key):
         'ipmi_port': info.get('ipmi_port'),
         'ipmi_username': info.get('ipmi_username'),
         'ipmi_password': info.get('ipmi_password'),
+        'deploy_interface': (_deploy_interface(node.get('deploy_interface'))
+                             or default_deploy_interface),
     }
     macs = [port.get('address') if isinstance(port, dict) else port
             for port in _ports(node)]

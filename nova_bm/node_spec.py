@@ -32,6 +32,7 @@ _NORMALISERS = {
     'ipmi_username': node_fields.ipmi_username,
     'ipmi_password': node_fields.ipmi_password,
     'partition_key': node_fields.partition_key,
+    'deploy_interface': node_fields.deploy_interface,
 }
 
 # Fields "node update" may change. The name is not among them: it is the
@@ -66,6 +67,7 @@ def new_node(values, macs=()):
         'resource_class': CONF.baremetal.default_resource_class,
         'traits': [],
         'ipmi_port': DEFAULT_IPMI_PORT,
+        'deploy_interface': CONF.baremetal.default_deploy_interface,
     }
     for field, value in given.items():
         row[field] = _NORMALISERS[field](value, field)

@@ -24,9 +24,15 @@ def is_claimed(node):
     return node.instance_uuid is not None
 
 
+#: Provision states of a free node that must not take an instance yet: its
+#: disks still hold the last instance's data (see nova_bm.deploy).
+_NOT_CLEAN = frozenset(['cleaning', 'clean failed'])
+
+
 def is_unusable(node, bmc_failing=False):
     """Whether the node must not take a new instance, claimed or not."""
-    return bool(node.maintenance or bmc_failing)
+    return bool(node.maintenance or bmc_failing
+                or node.provision_state in _NOT_CLEAN)
 
 
 def resource_class(node):

@@ -1,5 +1,6 @@
 """Test bases shared by unit and functional tests."""
 
+import fixtures
 from oslo_config import fixture as config_fixture
 from oslotest import base
 
@@ -17,3 +18,10 @@ class TestCase(base.BaseTestCase):
         # an unset transport_url would mean RabbitMQ on localhost.
         self.conf.config(transport_url='fake:/')
         self.addCleanup(db_api.dispose)
+        # A driver's deploy HTTP server on a free loopback port, its files
+        # under a directory of the test's own.
+        files = self.useFixture(fixtures.TempDir()).path
+        self.conf.config(deploy_http_bind='127.0.0.1:0',
+                         deploy_http_root=files + '/http',
+                         image_cache_dir=files + '/images',
+                         group='baremetal')

@@ -80,9 +80,9 @@ class ListColumn(columns.FormattableColumn):
 NODE_FIELDS = ('uuid', 'name', 'service_host', 'partition_key', 'cpus',
                'memory_mb', 'local_gb', 'cpu_arch', 'resource_class', 'traits',
                'ipmi_address', 'ipmi_port', 'ipmi_username', 'ipmi_password',
-               'interfaces', 'instance_uuid', 'power_state',
-               'provision_state', 'maintenance', 'maintenance_reason',
-               'last_error', 'created_at', 'updated_at')
+               'interfaces', 'deploy_interface', 'instance_uuid',
+               'power_state', 'provision_state', 'maintenance',
+               'maintenance_reason', 'last_error', 'created_at', 'updated_at')
 
 
 def node_details(node):

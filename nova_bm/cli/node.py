@@ -19,6 +19,7 @@ from nova_bm.cli import base
 from nova_bm.conf import CONF
 from nova_bm.db import api as db_api
 from nova_bm import exception
+from nova_bm import node_fields
 from nova_bm import node_file
 from nova_bm import node_spec
 from nova_bm import notifications
@@ -63,6 +64,15 @@ def _add_partition_key_option(parser, help_more=''):
                              'partition_key manage the node.' + help_more)
 
 
+def _add_deploy_interface_option(parser, help_more=''):
+    parser.add_argument(
+        '--deploy-interface', choices=node_fields.DEPLOY_INTERFACE_NAMES,
+        help='How the node gets its instance\'s operating system: '
+             + '; '.join('%s: %s' % pair
+                         for pair in node_fields.DEPLOY_INTERFACES)
+             + '.' + help_more)
+
+
 def _password(parsed_args):
     if parsed_args.ipmi_password_file is not None:
         return base.read_password_file(parsed_args.ipmi_password_file)
@@ -102,6 +112,8 @@ class Create(base.CommandMixin, show.ShowOne):
                             help='CONF.host of the nova-compute proxy that '
                                  'owns the node.')
         _add_partition_key_option(parser)
+        _add_deploy_interface_option(
+            parser, ' Default: [baremetal] default_deploy_interface.')
         parser.add_argument('--uuid', help='Node UUID (default: a new one).')
         _add_hardware_options(parser, required=True)
         _add_ipmi_options(parser, required=True)
@@ -120,6 +132,7 @@ class Create(base.CommandMixin, show.ShowOne):
                       uuid=parsed_args.uuid, name=parsed_args.name,
                       service_host=parsed_args.host,
                       partition_key=parsed_args.partition_key,
+                      deploy_interface=parsed_args.deploy_interface,
                       traits=parsed_args.trait)
         row, macs = node_spec.new_node(values, parsed_args.mac)
         node = db_api.create_node(row, macs)
@@ -132,7 +145,8 @@ class List(base.CommandMixin, lister.Lister):
     """List nodes."""
 
     COLUMNS = ('UUID', 'Name', 'Host', 'Power State', 'Provision State',
-               'Maintenance', 'Instance UUID', 'Resource Class')
+               'Maintenance', 'Instance UUID', 'Resource Class',
+               'Deploy Interface')
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -164,7 +178,7 @@ class List(base.CommandMixin, lister.Lister):
         return self.COLUMNS, [
             (n.uuid, n.name, n.service_host, n.power_state,
              n.provision_state, n.maintenance, n.instance_uuid,
-             n.resource_class) for n in nodes]
+             n.resource_class, n.deploy_interface) for n in nodes]
 
 
 def _live_proxies():
@@ -202,6 +216,8 @@ class Update(base.CommandMixin, show.ShowOne):
         parser.add_argument('--host', metavar='SERVICE_HOST',
                             help='Move the node to another proxy.')
         _add_partition_key_option(parser, " '' removes the key.")
+        _add_deploy_interface_option(
+            parser, ' Refused while an instance holds the node.')
         _add_hardware_options(parser, required=False)
         _add_ipmi_options(parser, required=False)
         parser.add_argument('--trait', action='append', metavar='TRAIT',
@@ -229,6 +245,7 @@ class Update(base.CommandMixin, show.ShowOne):
                       name=parsed_args.name,
                       service_host=parsed_args.host, traits=traits,
                       partition_key=parsed_args.partition_key,
+                      deploy_interface=parsed_args.deploy_interface,
                       maintenance=parsed_args.maintenance,
                       maintenance_reason=parsed_args.reason)
         changes = node_spec.node_changes(values)
@@ -274,12 +291,16 @@ class Import(base.CommandMixin, command.Command):
         _add_partition_key_option(
             parser, ' For nodes that give neither partition_key nor '
                     'conductor_group.')
+        _add_deploy_interface_option(
+            parser, ' For nodes that give no deploy_interface (default: '
+                    '[baremetal] default_deploy_interface).')
         return parser
 
     def take_action(self, parsed_args):
         specs = node_file.load(parsed_args.file,
                                parsed_args.host or CONF.host,
-                               parsed_args.partition_key)
+                               parsed_args.partition_key,
+                               parsed_args.deploy_interface)
         progress = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
         try:
             nodes, ports = db_api.create_nodes(specs, progress=progress)

@@ -150,7 +150,95 @@ scale_out_opts = [
              'above [DEFAULT] update_resources_interval (60 s by default).'),
 ]
 
-opts = node_opts + ipmi_opts + driver_opts + scale_out_opts
+deploy_opts = [
+    cfg.StrOpt(
+        'default_deploy_interface',
+        default='image',
+        choices=node_fields.DEPLOY_INTERFACES,
+        help='Deploy interface given to a node enrolled without one. '
+             'Nodes enrolled before deploys existed are "netboot".'),
+    cfg.IntOpt(
+        'deploy_timeout',
+        default=1800, min=10,
+        help='Seconds a deploy or a cleaning may take from power on until '
+             'the deploy ramdisk reports that it is done. A deploy that '
+             'runs out fails (the node is powered off and released, and '
+             'Nova reschedules the instance); a cleaning that runs out '
+             'puts the node into maintenance.'),
+    cfg.IntOpt(
+        'deploy_shutdown_timeout',
+        default=120, min=1,
+        help='Seconds the deploy ramdisk has, after it reported, to power '
+             'the machine off by itself before the proxy powers it off '
+             'over IPMI.'),
+    cfg.FloatOpt(
+        'deploy_poll_interval',
+        default=2.0, min=0.05,
+        help='Seconds between two looks at the node database while a '
+             'deploy waits for its ramdisk, in case the ramdisk reported '
+             'to another proxy sharing the database. A ramdisk that '
+             'reports to this proxy wakes the deploy at once.'),
+    cfg.StrOpt(
+        'deploy_kernel',
+        default='$state_path/nova-bm/deploy.kernel',
+        help='The deploy ramdisk\'s kernel, a file on the proxy (build it '
+             'with nova-bm-build-ramdisk).'),
+    cfg.StrOpt(
+        'deploy_ramdisk',
+        default='$state_path/nova-bm/deploy.initramfs',
+        help='The deploy ramdisk\'s initramfs, a file on the proxy.'),
+    cfg.StrOpt(
+        'deploy_kernel_params',
+        default='console=ttyS0,115200',
+        help='Extra kernel command line of the deploy ramdisk.'),
+    cfg.StrOpt(
+        'deploy_http_url',
+        help='The URL under which the nodes reach this proxy\'s deploy '
+             'HTTP server, e.g. http://10.1.0.5:8089 (no trailing '
+             'slash). Default: http://<[DEFAULT] my_ip>:<port of '
+             'deploy_http_bind>.'),
+    cfg.StrOpt(
+        'deploy_http_bind',
+        default='0.0.0.0:8089',
+        help='host:port the deploy HTTP server listens on, in '
+             'nova-compute. Port 0 picks a free port (tests).'),
+    cfg.StrOpt(
+        'deploy_http_root',
+        default='$state_path/nova-bm/http',
+        help='Directory of the files the deploy HTTP server writes and '
+             'serves: boot.ipxe and nodes/<MAC>.ipxe, one script per '
+             'enrolled NIC of a node being deployed or cleaned.'),
+    cfg.StrOpt(
+        'image_cache_dir',
+        default='$state_path/nova-bm/images',
+        help='Where the proxy keeps the raw images it deploys, one file '
+             'per Glance image and checksum.'),
+    cfg.FloatOpt(
+        'image_cache_size_gb',
+        default=100.0, min=0.0,
+        help='Largest total size of the image cache; Nova\'s image cache '
+             'manager evicts the least recently used images not being '
+             'deployed above it ([image_cache] manager_interval).'),
+    cfg.IntOpt(
+        'image_cache_ttl',
+        default=7 * 24 * 3600, min=0,
+        help='Seconds after its last deploy an image is evicted from the '
+             'cache.'),
+    cfg.StrOpt(
+        'automated_clean',
+        default='metadata',
+        choices=[('metadata', 'before a node is given to anyone else, '
+                              'the deploy ramdisk erases the partition '
+                              'tables and file system signatures at both '
+                              'ends of every disk'),
+                 ('none', 'no cleaning: the next tenant may read the '
+                          'previous one\'s data (test clouds only)')],
+        help='What happens to the disks of an "image" node after its '
+             'instance is deleted or its deploy failed.'),
+]
+
+opts = (node_opts + ipmi_opts + driver_opts + scale_out_opts
+        + deploy_opts)
 
 
 def register_opts(conf):

@@ -450,14 +450,19 @@ def update_node(ident, changes):
 
     :returns: the updated node, with its interfaces loaded.
     :raises: NodeNotFound, DuplicateNode (BMC address:port taken),
-        NodeInUse (moving a node that holds an instance to another proxy)
+        NodeInUse (moving a node that holds an instance to another proxy,
+        or changing its deploy interface)
     """
     with _session(writer=True) as session:
         node = _get_node(session, ident)
-        if (changes.get('service_host', node.service_host)
-                != node.service_host and node.instance_uuid is not None):
+        moved = (changes.get('service_host', node.service_host)
+                 != node.service_host)
+        redeployed = (changes.get('deploy_interface', node.deploy_interface)
+                      != node.deploy_interface)
+        if (moved or redeployed) and node.instance_uuid is not None:
             # Nova keeps the instance on the compute service that built
-            # it; its node must stay with that proxy.
+            # it; its node must stay with that proxy. The deploy interface
+            # decides how the instance is torn down (cleaning or not).
             raise exception.NodeInUse(node=ident,
                                       instance=node.instance_uuid)
         if 'ipmi_address' in changes or 'ipmi_port' in changes:
@@ -503,6 +508,16 @@ def destroy_node(ident):
 
 # -- claims ----------------------------------------------------------------
 
+#: Provision states (``bm_nodes.provision_state``). Only an ``available``
+#: node can be claimed; ``cleaning`` and ``clean failed`` nodes are
+#: reserved in placement.
+AVAILABLE = 'available'
+DEPLOYING = 'deploying'
+ACTIVE = 'active'
+DEPLOY_FAILED = 'deploy failed'
+CLEANING = 'cleaning'
+CLEAN_FAILED = 'clean failed'
+
 def claim_node(ident, instance_uuid, service_host=None):
     """Give a node to an instance: one conditional UPDATE, race-free.
 
@@ -522,7 +537,8 @@ def claim_node(ident, instance_uuid, service_host=None):
         conditions = [
             models.Node.id == node.id,
             models.Node.maintenance == sa.false(),
-            sa.or_(models.Node.instance_uuid.is_(None),
+            sa.or_(sa.and_(models.Node.instance_uuid.is_(None),
+                           models.Node.provision_state == AVAILABLE),
                    models.Node.instance_uuid == instance_uuid)]
         if service_host is not None:
             conditions.append(models.Node.service_host == service_host)
@@ -542,23 +558,31 @@ def claim_node(ident, instance_uuid, service_host=None):
                 reason = 'it is now managed by proxy %s' % node.service_host
             elif node.maintenance:
                 reason = 'it is in maintenance'
+            elif node.instance_uuid is None:
+                reason = 'it is %s' % node.provision_state
             else:
                 reason = 'it is held by instance %s' % node.instance_uuid
             raise exception.NodeNotAvailable(node=ident, reason=reason)
         return node
 
 
-def release_node(ident, instance_uuid, maintenance_reason=None):
+def release_node(ident, instance_uuid, maintenance_reason=None,
+                 provision_state=AVAILABLE, last_error=None):
     """Free a node held by ``instance_uuid``; a no-op when it is not.
 
     With ``maintenance_reason``, the same statement also puts the node in
     maintenance (for a node whose machine could not be confirmed off, so
-    that no one else gets it before an operator has looked).
+    that no one else gets it before an operator has looked). The same
+    statement sets ``provision_state`` (``cleaning`` for a node whose disk
+    must be cleaned first), so the node is never free and ``available``
+    in between.
 
     :returns: True when this call released the node.
     :raises: NodeNotFound
     """
-    values = {'instance_uuid': None}
+    values = {'instance_uuid': None, 'provision_state': provision_state}
+    if last_error is not None:
+        values['last_error'] = last_error
     if maintenance_reason is not None:
         values.update(maintenance=True,
                       maintenance_reason=maintenance_reason)
@@ -709,3 +733,117 @@ def delete_interface(address):
                 synchronize_session=False)
         if not deleted:
             raise exception.InterfaceNotFound(address=address)
+
+
+# -- deploys and cleanings (nova_bm.deploy) ---------------------------------
+
+def set_provision_state(ident, state, last_error=None,
+                        maintenance_reason=None):
+    """Set a node's provision state, and its ``last_error`` when given.
+
+    With ``maintenance_reason`` the node also goes into maintenance.
+
+    :returns: the node. :raises: NodeNotFound
+    """
+    with _session(writer=True) as session:
+        node = _get_node(session, ident)
+        node.provision_state = state
+        if last_error is not None:
+            node.last_error = last_error
+        if maintenance_reason is not None:
+            node.maintenance = True
+            node.maintenance_reason = maintenance_reason
+        session.flush()
+        return node
+
+
+def start_job(ident, mode, token_hash, provision_state, **fields):
+    """Begin a deploy or cleaning of a node: one transaction.
+
+    Any earlier job of the node is deleted (its token dies), the new one
+    is written and the node's provision state set, so the node is never
+    seen in its new state with its old token alive.
+
+    :param fields: further ``DeployJob`` columns (instance_uuid,
+        image_key_hash, image_file, image_size, image_sha256, root_device).
+    :returns: the new job. :raises: NodeNotFound
+    """
+    with _session(writer=True) as session:
+        node = _get_node(session, ident)
+        session.query(models.DeployJob).filter(
+            models.DeployJob.node_id == node.id).delete(
+                synchronize_session=False)
+        job = models.DeployJob(node_id=node.id, mode=mode,
+                               token_hash=token_hash, status='waiting',
+                               **fields)
+        session.add(job)
+        node.provision_state = provision_state
+        node.last_error = None
+        session.flush()
+        return job
+
+
+def get_job(ident):
+    """The node's current deploy or cleaning job, or None.
+
+    ``ident`` is a name or UUID.
+
+    :raises: NodeNotFound
+    """
+    with _session() as session:
+        node = _get_node(session, ident)
+        return session.query(models.DeployJob).filter(
+            models.DeployJob.node_id == node.id).one_or_none()
+
+
+def find_job(token_hash=None, image_key_hash=None):
+    """``(job, node)`` for a token's or an image key's hash, or None."""
+    with _session() as session:
+        query = session.query(models.DeployJob, models.Node).join(
+            models.Node, models.Node.id == models.DeployJob.node_id)
+        if token_hash is not None:
+            query = query.filter(models.DeployJob.token_hash == token_hash)
+        else:
+            query = query.filter(
+                models.DeployJob.image_key_hash == image_key_hash)
+        row = query.one_or_none()
+        return None if row is None else tuple(row)
+
+
+def record_job_call(token_hash, now, **result):
+    """Record a call of the ramdisk: its heartbeat and, with ``result``,
+    its outcome (status, result_sha256, result_device, error).
+
+    An outcome is recorded once: the first ``done`` wins, later ones and
+    calls after the job ended change nothing.
+
+    :returns: True when the call was recorded.
+    """
+    job = models.DeployJob
+    conditions = [job.token_hash == token_hash]
+    if result:
+        conditions.append(job.status == 'waiting')
+    with _session(writer=True) as session:
+        return bool(session.query(job).filter(*conditions).update(
+            dict(result, heartbeat_at=now), synchronize_session=False))
+
+
+def end_job(ident, token_hash=None):
+    """Delete the node's job (only this one, with ``token_hash``).
+
+    :returns: True when a job was deleted.
+    """
+    with _session(writer=True) as session:
+        node = _get_node(session, ident)
+        query = session.query(models.DeployJob).filter(
+            models.DeployJob.node_id == node.id)
+        if token_hash is not None:
+            query = query.filter(models.DeployJob.token_hash == token_hash)
+        return bool(query.delete(synchronize_session=False))
+
+
+def list_jobs():
+    """Every job whose image is still being read: the image cache must
+    not evict those files. One query."""
+    with _session() as session:
+        return session.query(models.DeployJob).all()

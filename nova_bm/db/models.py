@@ -68,6 +68,12 @@ class Node(Base):
     maintenance = sa.Column(sa.Boolean, nullable=False, default=False)
     maintenance_reason = sa.Column(sa.Text, nullable=True)
     last_error = sa.Column(sa.Text, nullable=True)
+    deploy_interface = sa.Column(sa.String(16), nullable=False,
+                                 server_default='netboot')
+    """``image`` (the instance's image is written to the node's disk) or
+    ``netboot`` (the node boots from the network; nothing is written).
+    Rows from before deploys existed are ``netboot``: an upgrade changes
+    nothing under a running cloud."""
 
     interfaces = orm.relationship(
         'Interface', back_populates='node', order_by='Interface.id',
@@ -116,3 +122,50 @@ class Interface(Base):
     vif_id = sa.Column(sa.String(36), nullable=True)
 
     node = orm.relationship('Node', back_populates='interfaces')
+
+
+class DeployJob(Base):
+    """The deploy or cleaning a node's ramdisk is doing now, if any.
+
+    One per node at most (unique ``node_id``): the row is written when
+    the proxy boots the node into the deploy ramdisk and deleted when the
+    deploy or cleaning ends, which kills its token and its image URL.
+    Only hashes of the two secrets are stored, so reading the database
+    does not let anyone act as the ramdisk.
+    """
+
+    __tablename__ = 'bm_deploy_jobs'
+    __table_args__ = (
+        sa.UniqueConstraint('node_id', name='uniq_bm_deploy_jobs0node_id'),
+        sa.UniqueConstraint('token_hash',
+                            name='uniq_bm_deploy_jobs0token_hash'),
+        sa.UniqueConstraint('image_key_hash',
+                            name='uniq_bm_deploy_jobs0image_key_hash'),
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
+    node_id = sa.Column(sa.Integer,
+                        sa.ForeignKey('bm_nodes.id', ondelete='CASCADE'),
+                        nullable=False)
+    mode = sa.Column(sa.String(16), nullable=False)
+    """``deploy`` or ``clean``: what the ramdisk is told to do."""
+    instance_uuid = sa.Column(sa.String(36), nullable=True)
+    """The instance being deployed (None when cleaning)."""
+    token_hash = sa.Column(sa.String(64), nullable=False)
+    """sha256 of the token the ramdisk shows (hex)."""
+    image_key_hash = sa.Column(sa.String(64), nullable=True)
+    """sha256 of the secret part of the image URL (deploy only)."""
+    image_file = sa.Column(sa.String(255), nullable=True)
+    """The image's file name in the proxy's image cache."""
+    image_size = sa.Column(sa.BigInteger, nullable=True)
+    image_sha256 = sa.Column(sa.String(64), nullable=True)
+    root_device = sa.Column(sa.String(255), nullable=True)
+    """Root device hint for the ramdisk (None: the first disk)."""
+    status = sa.Column(sa.String(16), nullable=False, default='waiting')
+    """``waiting``, then what the ramdisk reported: ``done``/``failed``."""
+    result_sha256 = sa.Column(sa.String(64), nullable=True)
+    result_device = sa.Column(sa.String(255), nullable=True)
+    error = sa.Column(sa.Text, nullable=True)
+    """The ramdisk's own words when it failed (at most 1 KB)."""
+    heartbeat_at = sa.Column(sa.DateTime, nullable=True)
+    """When the ramdisk last called (config, heartbeat or done; UTC)."""

@@ -204,6 +204,8 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
                             'ipmi_password': self.password},
             'properties': dict(NODE_SIZE, cpu_arch='x86_64'),
             'ports': [{'address': '52:54:00:de:%02x:%02x' % divmod(i, 256)}],
+            # Power only: the machine-less fleet has no disk to deploy to.
+            'deploy_interface': 'netboot',
         } for i, port in enumerate(self.fleet.ports)]}
         path = os.path.join(self.state, 'nodes.yaml')
         with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), 'w') as f:

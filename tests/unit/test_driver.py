@@ -106,7 +106,8 @@ class DriverTestCase(base.DbTestCase):
 
     def enrol(self, count, start=1, host=HOST):
         db_api.create_nodes([node_spec.new_node(
-            utils.node_values(i, service_host=host), [])
+            utils.node_values(i, service_host=host,
+                              deploy_interface='netboot'), [])
             for i in range(start, start + count)])
 
     def instance(self, node_name):

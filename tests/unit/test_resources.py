@@ -13,7 +13,8 @@ def node(**overrides):
               'name': 'rack1-node01', 'cpus': 32, 'memory_mb': 262144,
               'local_gb': 960, 'cpu_arch': 'x86_64',
               'resource_class': 'baremetal-gold', 'traits': ['CUSTOM_R1'],
-              'instance_uuid': None, 'maintenance': False}
+              'instance_uuid': None, 'maintenance': False,
+              'provision_state': 'available'}
     values.update(overrides)
     return types.SimpleNamespace(**values)
 

@@ -62,6 +62,8 @@ class BareMetalCloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         self.flags(ipmi_timeout=5.0, power_state_timeout=20,
                    power_state_poll_interval=0.05, power_sync_interval=0,
                    group='baremetal')
+        # The deploy HTTP server on a free loopback port.
+        self.flags(deploy_http_bind='127.0.0.1:0', group='baremetal')
         self.addCleanup(db_api.dispose)
         migration.upgrade()
         self.addCleanup(ipmi_loop.reset_loop)
@@ -80,8 +82,16 @@ class BareMetalCloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
     def node_name(self, index):
         return 'bm-%02d' % index
 
+    #: How the nodes enrolled at setUp get their OS (see nova_bm.deploy):
+    #: these tests are about power, so their nodes boot from the network.
+    DEPLOY_INTERFACE = 'netboot'
+
+    def mac(self, index):
+        return '52:54:00:be:%02x:%02x' % divmod(index, 256)
+
     def enrol(self, indexes, **overrides):
-        """Enrol fleet BMCs as nodes of the proxy, as node import does."""
+        """Enrol fleet BMCs as nodes of the proxy, as node import does,
+        each with one NIC (``mac(index)``)."""
         specs = []
         for index in indexes:
             values = dict(NODE_SIZE, name=self.node_name(index),
@@ -90,9 +100,10 @@ class BareMetalCloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
                           ipmi_address='127.0.0.1',
                           ipmi_port=self.fleet.ports[index],
                           ipmi_username=self.fleet.username,
-                          ipmi_password=PASSWORD)
+                          ipmi_password=PASSWORD,
+                          deploy_interface=self.DEPLOY_INTERFACE)
             values.update(overrides)
-            specs.append(node_spec.new_node(values, []))
+            specs.append(node_spec.new_node(values, [self.mac(index)]))
         db_api.create_nodes(specs)
 
     def enrol_dead(self, name):
@@ -101,7 +112,8 @@ class BareMetalCloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
                       resource_class=RESOURCE_CLASS,
                       ipmi_address='127.0.0.1',
                       ipmi_port=fleet_fixture.unused_port(),
-                      ipmi_username='admin', ipmi_password=PASSWORD)
+                      ipmi_username='admin', ipmi_password=PASSWORD,
+                      deploy_interface=self.DEPLOY_INTERFACE)
         db_api.create_nodes([node_spec.new_node(values, [])])
 
     def bmc(self, name):

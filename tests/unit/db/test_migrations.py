@@ -36,6 +36,7 @@ class MigrationTestCase(testscenarios.WithScenarios, base.TestCase):
         migration.upgrade('2f1a9c0e4b7d')
         row, _ = utils.node_spec_for(1)
         row.pop('partition_key', None)
+        row.pop('deploy_interface', None)
         with db_api.engine().begin() as connection:
             connection.execute(sa.text(
                 'INSERT INTO bm_nodes (%s, maintenance, provision_state) '
@@ -50,6 +51,8 @@ class MigrationTestCase(testscenarios.WithScenarios, base.TestCase):
         (node,) = db_api.list_nodes()
         self.assertEqual(('node-1', None), (node.name, node.partition_key))
         self.assertEqual([], db_api.list_proxies())
+        # Nodes from before deploys existed keep booting from the network.
+        self.assertEqual('netboot', node.deploy_interface)
 
     def test_models_match_migrated_schema(self):
         migration.upgrade()

@@ -1,0 +1,215 @@
+"""The proxy's deploy HTTP server, run by nova-compute.
+
+It serves what a node needs to deploy, and nothing else:
+
+* ``/boot.ipxe`` and ``/nodes/<mac>.ipxe``: the scripts of
+  :mod:`nova_bm.deploy.ipxe`, from ``[baremetal] deploy_http_root``;
+* ``/deploy/kernel`` and ``/deploy/ramdisk``: the deploy ramdisk;
+* ``/images/<key>``: a deploy's image, only at its deploy's secret URL and
+  only while that deploy runs (with ``sendfile``: many nodes read at once);
+* ``/api/v1/…``: the ramdisk's API (:mod:`nova_bm.deploy.ramdisk_api`).
+
+No directory is listed and no path is joined from the request: every
+route maps to a file the proxy chose. Request bodies above
+``ramdisk_api.MAX_BODY`` are refused (413) unread. The server runs in a
+thread of nova-compute, a green thread under eventlet, and handles each
+request in a thread of its own; nothing it does holds a database
+connection between requests.
+"""
+
+import errno
+import http.server
+import os
+import re
+import socketserver
+import threading
+
+from oslo_log import log as logging
+
+from nova_bm.deploy import ipxe
+from nova_bm.deploy import ramdisk_api
+from nova_bm.deploy import tokens
+
+LOG = logging.getLogger(__name__)
+
+_SCRIPT_RE = re.compile(r'/nodes/([0-9a-f]{2}(?:-[0-9a-f]{2}){5})\.ipxe\Z')
+_IMAGE_RE = re.compile(r'/images/(' + tokens.SECRET_PATTERN + r')\Z')
+_MAX_PATH = 512
+# sendfile in pieces: a slow node does not hold one huge call.
+_SENDFILE_CHUNK = 8 << 20
+
+
+class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    # Many nodes may ask at once when a rack powers on.
+    request_queue_size = 128
+
+    def __init__(self, address, files, api):
+        self.files = files
+        self.api = api
+        super().__init__(address, _Handler)
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server_version = 'nova-bm'
+    sys_version = ''
+    protocol_version = 'HTTP/1.1'
+
+    def log_message(self, fmt, *args):
+        # The image key is a secret: never in a log line.
+        LOG.debug('deploy HTTP %s: ' + fmt,
+                  self.client_address[0],
+                  *[_IMAGE_RE.sub('/images/***', a) if isinstance(a, str)
+                    else a for a in args])
+
+    # -- routing ---------------------------------------------------------
+
+    def do_GET(self):
+        self._route(head=False)
+
+    def do_HEAD(self):
+        self._route(head=True)
+
+    def _route(self, head):
+        path = self.path.split('?', 1)[0]
+        if len(path) > _MAX_PATH:
+            return self._error(414, 'path too long')
+        if path == '/api/v1/config':
+            return self._api(lambda token: self.server.api.config(token))
+        if path == '/boot.ipxe':
+            return self._file(os.path.join(self.server.files.root,
+                                           'boot.ipxe'), head)
+        match = _SCRIPT_RE.match(path)
+        if match:
+            return self._file(os.path.join(
+                self.server.files.root,
+                ipxe.script_name(match.group(1).replace('-', ':'))), head)
+        if path == '/deploy/kernel':
+            return self._file(self.server.files.kernel, head)
+        if path == '/deploy/ramdisk':
+            return self._file(self.server.files.ramdisk, head)
+        match = _IMAGE_RE.match(path)
+        if match:
+            name = self.server.api.image(match.group(1))
+            if name is not None:
+                return self._file(os.path.join(self.server.files.images,
+                                               name), head)
+        return self._error(404, 'not found')
+
+    def do_POST(self):
+        path = self.path.split('?', 1)[0]
+        if path not in ('/api/v1/heartbeat', '/api/v1/done'):
+            return self._error(404, 'not found')
+        try:
+            length = int(self.headers.get('Content-Length', '0'))
+        except ValueError:
+            return self._error(400, 'bad Content-Length')
+        if length < 0 or length > ramdisk_api.MAX_BODY:
+            self.close_connection = True
+            return self._error(413, 'body too large')
+        body = self.rfile.read(length)
+        if path == '/api/v1/heartbeat':
+            return self._api(lambda token: self.server.api.heartbeat(token))
+        content_type = self.headers.get('Content-Type')
+        return self._api(
+            lambda token: self.server.api.done(token, body, content_type))
+
+    # -- answers ---------------------------------------------------------
+
+    def _api(self, call):
+        token = self.headers.get(ramdisk_api.TOKEN_HEADER, '').strip()
+        try:
+            text = call(token)
+        except ramdisk_api.Refused as e:
+            return self._error(e.status, e.reason)
+        except Exception:
+            LOG.exception('Deploy API call %s failed', self.path)
+            return self._error(500, 'internal error')
+        if text is None:
+            self.send_response(204)
+            self.send_header('Content-Length', '0')
+            self.end_headers()
+            return
+        self._send(200, text)
+
+    def _send(self, status, text, content_type='text/plain; charset=utf-8'):
+        data = text.encode('utf-8')
+        self.send_response(status)
+        self.send_header('Content-Type', content_type)
+        self.send_header('Content-Length', str(len(data)))
+        self.send_header('Cache-Control', 'no-store')
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, status, reason):
+        self._send(status, reason + '\n')
+
+    def _file(self, path, head):
+        try:
+            f = open(path, 'rb')
+        except OSError:
+            return self._error(404, 'not found')
+        with f:
+            size = os.fstat(f.fileno()).st_size
+            self.send_response(200)
+            self.send_header('Content-Type', 'application/octet-stream')
+            self.send_header('Content-Length', str(size))
+            self.send_header('Cache-Control', 'no-store')
+            self.end_headers()
+            if head:
+                return
+            self.wfile.flush()
+            offset = 0
+            try:
+                while offset < size:
+                    sent = self.connection.sendfile(
+                        f, offset, min(_SENDFILE_CHUNK, size - offset))
+                    if not sent:
+                        break
+                    offset += sent
+            except OSError as e:
+                if e.errno not in (errno.EPIPE, errno.ECONNRESET):
+                    raise
+            if offset < size:
+                self.close_connection = True
+
+
+class Files:
+    """Where the server's files are: the scripts' root, the deploy
+    ramdisk, the image cache."""
+
+    def __init__(self, root, kernel, ramdisk, images):
+        self.root = root
+        self.kernel = kernel
+        self.ramdisk = ramdisk
+        self.images = images
+
+
+class DeployHTTPServer:
+    """Start, address and stop; ``port`` 0 picks a free port."""
+
+    def __init__(self, host, port, files, api):
+        self._server = _Server((host, port), files, api)
+        self._thread = None
+
+    @property
+    def port(self):
+        return self._server.server_address[1]
+
+    def start(self):
+        # A short poll: stop() returns within it, and nova-compute's
+        # graceful shutdown leaves cleanup_host little time.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={'poll_interval': 0.05},
+            name='nova-bm-deploy-http', daemon=True)
+        self._thread.start()
+        LOG.info('Deploy HTTP server listening on %s:%d',
+                 *self._server.server_address[:2])
+
+    def stop(self):
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._server.server_close()

@@ -1,0 +1,116 @@
+"""The iPXE scripts a node fetches from the proxy, and where they live.
+
+A node's firmware gets ``boot.ipxe`` from DHCP (option 67, or chained from
+``undionly.kpxe`` for legacy PXE ROMs). That script tries, NIC by NIC, the
+script named after the NIC's MAC, like Ironic's: ``nodes/<mac>.ipxe``, with
+the MAC written ``52-54-00-12-34-56``. The proxy writes one for every
+enrolled NIC of a node it deploys or cleans (the deploy ramdisk with its
+token), turns it into a local boot when the deploy ends (the safety net for
+BMCs that forget a persistent boot device), and removes it when the node
+is released. A MAC without a script makes iPXE give up on the network, and
+the firmware boots the next device.
+
+Files are written whole (a temporary file renamed into place), readable by
+the proxy only (they hold a token), under ``[baremetal] deploy_http_root``.
+"""
+
+import os
+import tempfile
+
+#: The script DHCP hands to iPXE: chain to this machine's own script.
+BOOT_SCRIPT = """#!ipxe
+# nova-bm: boot the script of the first NIC that has one.
+set i:int32 0
+:next_nic
+isset ${net${i}/mac} || goto no_script
+chain --autofree %(base)s/nodes/${net${i}/mac:hexhyp}.ipxe || goto try_next
+:try_next
+inc i
+goto next_nic
+:no_script
+echo nova-bm: no script for this machine's NICs; booting the next device
+exit
+"""
+
+#: A node being deployed or cleaned: the deploy ramdisk, with its token.
+DEPLOY_SCRIPT = """#!ipxe
+# nova-bm: deploy ramdisk of node %(node)s
+kernel --name deploy.kernel %(base)s/deploy/kernel nbm_api=%(base)s/api/v1 \
+nbm_token=%(token)s BOOTIF=${mac} %(params)s initrd=deploy.initramfs
+initrd --name deploy.initramfs %(base)s/deploy/ramdisk
+boot
+"""
+
+#: A deployed node: boot the first disk; if that fails, let the firmware
+#: go on to its next boot device.
+LOCAL_BOOT_SCRIPT = """#!ipxe
+# nova-bm: node %(node)s boots from its disk
+sanboot --no-describe --drive 0x80 || exit
+"""
+
+
+def boot_script(base_url):
+    return BOOT_SCRIPT % {'base': base_url}
+
+
+def deploy_script(base_url, node_uuid, token, kernel_params=''):
+    return DEPLOY_SCRIPT % {'base': base_url, 'node': node_uuid,
+                            'token': token, 'params': kernel_params}
+
+
+def local_boot_script(node_uuid):
+    return LOCAL_BOOT_SCRIPT % {'node': node_uuid}
+
+
+def script_name(mac):
+    """``nodes/52-54-00-12-34-56.ipxe`` for ``52:54:00:12:34:56``."""
+    return 'nodes/%s.ipxe' % mac.lower().replace(':', '-')
+
+
+class ScriptStore:
+    """The scripts under the HTTP root; what a caller may rely on: a
+    script is either absent or whole, never half-written."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def write_boot_script(self, base_url):
+        self._write('boot.ipxe', boot_script(base_url), mode=0o644)
+
+    def put(self, macs, text):
+        """The same script for every MAC of a node."""
+        for mac in macs:
+            self._write(script_name(mac), text)
+
+    def remove(self, macs):
+        """Remove the node's scripts; a missing one is not an error."""
+        for mac in macs:
+            try:
+                os.unlink(os.path.join(self.root, script_name(mac)))
+            except FileNotFoundError:
+                pass
+
+    def read(self, mac):
+        """The script of a MAC, or None."""
+        try:
+            with open(os.path.join(self.root, script_name(mac))) as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    def _write(self, name, text, mode=0o600):
+        path = os.path.join(self.root, name)
+        directory = os.path.dirname(path)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-')
+        try:
+            with os.fdopen(fd, 'w') as f:
+                f.write(text)
+            os.chmod(tmp, mode)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise

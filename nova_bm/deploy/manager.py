@@ -1,0 +1,178 @@
+"""The deploy side of one proxy: its HTTP server, image cache, flows and
+the cleanings it runs in the background.
+
+The driver holds one :class:`DeployManager` and calls it for nodes whose
+``deploy_interface`` is ``image``. Cleanings run in threads of their own
+(green threads under eventlet), one per node, so that ``destroy`` returns
+at once while the node stays reserved in placement until it is clean.
+"""
+
+import threading
+
+from oslo_log import log as logging
+
+from nova_bm.conf import CONF
+from nova_bm.db import api as db_api
+from nova_bm.deploy import flow as deploy_flow
+from nova_bm.deploy import http_server
+from nova_bm.deploy import image_cache
+from nova_bm.deploy import image_checks
+from nova_bm.deploy import ipxe
+from nova_bm.deploy import ramdisk_api
+from nova_bm import exception
+
+LOG = logging.getLogger(__name__)
+
+GIB = 1024 ** 3
+
+
+def bind_address():
+    """``(host, port)`` of ``[baremetal] deploy_http_bind``."""
+    value = CONF.baremetal.deploy_http_bind
+    host, sep, port = value.rpartition(':')
+    try:
+        if not sep:
+            raise ValueError(value)
+        return host.strip('[]') or '0.0.0.0', int(port)  # noqa: S104
+    except ValueError:
+        raise exception.ConfigInvalid(
+            reason="[baremetal] deploy_http_bind = %r: must be "
+                   "host:port" % value) from None
+
+
+class DeployManager:
+
+    def __init__(self, power, record):
+        self._power = power
+        self._record = record
+        self.images = image_cache.ImageCache(CONF.baremetal.image_cache_dir)
+        self.scripts = ipxe.ScriptStore(CONF.baremetal.deploy_http_root)
+        self.waiters = deploy_flow.Waiters()
+        self.flow = None
+        self.server = None
+        self._cleanings = {}
+        self._lock = threading.Lock()
+
+    # -- life ------------------------------------------------------------
+
+    def start(self):
+        """Serve HTTP and write ``boot.ipxe``."""
+        host, port = bind_address()
+        api = ramdisk_api.RamdiskAPI(None, on_report=self.waiters.wake)
+        files = http_server.Files(
+            CONF.baremetal.deploy_http_root, CONF.baremetal.deploy_kernel,
+            CONF.baremetal.deploy_ramdisk, CONF.baremetal.image_cache_dir)
+        self.server = http_server.DeployHTTPServer(host, port, files, api)
+        base_url = (CONF.baremetal.deploy_http_url or
+                    'http://%s:%d' % (CONF.my_ip, self.server.port))
+        api.base_url = base_url.rstrip('/')
+        self.scripts.write_boot_script(api.base_url)
+        self.flow = deploy_flow.Flow(self._power, self._record,
+                                     self.scripts, api.base_url,
+                                     self.waiters)
+        self.server.start()
+        LOG.info('Nodes deploy from %s (boot.ipxe)', api.base_url)
+
+    def stop(self):
+        """Stop serving; waiting flows end and leave their nodes be."""
+        self.waiters.stop()
+        server, self.server = self.server, None
+        if server is not None:
+            server.stop()
+
+    # -- deploys ---------------------------------------------------------
+
+    def fetch(self, context, image_meta):
+        """The image, raw, in the cache (pinned: pass it to deploy)."""
+        checksum = (image_meta.checksum if 'checksum' in image_meta
+                    else None)
+        return self.images.get(context, image_meta.id, checksum)
+
+    def deploy(self, node, instance, image_meta, image):
+        """Write the cached ``image`` to the node and boot it.
+
+        :raises: ImageUnacceptable (too large, before power on),
+            DeployFailed, ProxyStopping
+        """
+        try:
+            image_checks.check_fits(image_meta, image.size, node)
+            self.flow.deploy(node, instance.uuid, image)
+        finally:
+            self.images.unpin(image)
+
+    # -- cleaning --------------------------------------------------------
+
+    def resume(self, nodes):
+        """Clean the nodes that wait for it, each in a thread.
+
+        Called with the owned nodes at every resource cycle: a node left
+        in ``cleaning`` (a restart) or in ``clean failed`` taken out of
+        maintenance by an operator is cleaned (again).
+        """
+        for node in nodes:
+            if (node.provision_state in (db_api.CLEANING,
+                                         db_api.CLEAN_FAILED)
+                    and not node.maintenance
+                    and node.instance_uuid is None):
+                self.start_cleaning(node)
+
+    def start_cleaning(self, node):
+        if self.flow is None:
+            return
+        with self._lock:
+            if node.uuid in self._cleanings:
+                return
+            thread = threading.Thread(target=self._clean, args=(node.uuid,),
+                                      name='nova-bm-clean-%s' % node.name,
+                                      daemon=True)
+            self._cleanings[node.uuid] = thread
+        thread.start()
+
+    def _clean(self, uuid):
+        try:
+            node = db_api.get_node(uuid, with_interfaces=True)
+            self.flow.clean(node)
+        except deploy_flow.ProxyStopping:
+            pass
+        except Exception:
+            LOG.exception('Cleaning of node %s failed', uuid)
+        finally:
+            with self._lock:
+                self._cleanings.pop(uuid, None)
+
+    def cleaning(self):
+        """UUIDs of the nodes being cleaned now."""
+        with self._lock:
+            return set(self._cleanings)
+
+    # -- restart ---------------------------------------------------------
+
+    def recover(self, nodes):
+        """At start: a node left ``deploying`` is off and released, to be
+        cleaned; nothing stays half-deployed or held by a deploy that no
+        process runs any more.
+
+        :returns: ``[(node, instance_uuid)]`` of the nodes released.
+        """
+        released = []
+        for node in nodes:
+            if node.provision_state != db_api.DEPLOYING:
+                continue
+            job = db_api.get_job(node.uuid)
+            off_error = self.flow.stop(node, [i.address for i in db_api.
+                                              get_node(node.uuid, True)
+                                              .interfaces],
+                                       job.token_hash if job else None)
+            LOG.warning('Node %s was being deployed when nova-compute '
+                        'stopped: released, to be cleaned', node.name)
+            released.append((node, node.instance_uuid, off_error))
+        return released
+
+    # -- image cache -----------------------------------------------------
+
+    def manage_cache(self):
+        in_use = {job.image_file for job in db_api.list_jobs()
+                  if job.image_file}
+        return self.images.evict(
+            in_use, CONF.baremetal.image_cache_size_gb * GIB,
+            CONF.baremetal.image_cache_ttl)
