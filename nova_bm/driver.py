@@ -371,6 +371,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         node = self._cache.get(instance.node)
         if node is not None and node.deploy_interface == 'image':
             image_checks.check_request(instance, image_meta)
+            image_checks.check_declared_size(image_meta, node)
         node = self._claim(instance)
         if node.deploy_interface == 'image':
             self._deploy(context, node, instance, image_meta)
@@ -518,6 +519,12 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         An ``image`` node goes to ``cleaning`` (reserved in placement) and
         is cleaned in the background before anyone else gets it.
         """
+        if self._deploys.stopped:
+            # A spawn cut short by the proxy's own shutdown: the next start
+            # recovers the node (DeployManager.recover).
+            LOG.warning('nova-compute is stopping; the node is left to '
+                        'the next start', instance=instance)
+            return
         node = self._instance_node(instance)
         if node is None:
             LOG.info('No node holds the instance; nothing to destroy',

@@ -1,6 +1,7 @@
 """A fake BMC fleet for tests, and ipmitool to look at it from outside."""
 
 import shutil
+import socket
 import subprocess
 import types
 
@@ -65,3 +66,10 @@ def ipmitool(port, *args, username=fakebmc.DEFAULT_USERNAME,
 def unused_port():
     """A UDP port on 127.0.0.1 where nothing listens: a dead BMC."""
     return fakebmc.free_port_range(1)
+
+
+def unused_tcp_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]

@@ -159,7 +159,7 @@ deploy_opts = [
              'Nodes enrolled before deploys existed are "netboot".'),
     cfg.IntOpt(
         'deploy_timeout',
-        default=1800, min=10,
+        default=1800, min=1,
         help='Seconds a deploy or a cleaning may take from power on until '
              'the deploy ramdisk reports that it is done. A deploy that '
              'runs out fails (the node is powered off and released, and '

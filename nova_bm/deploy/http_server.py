@@ -34,6 +34,7 @@ LOG = logging.getLogger(__name__)
 
 _SCRIPT_RE = re.compile(r'/nodes/([0-9a-f]{2}(?:-[0-9a-f]{2}){5})\.ipxe\Z')
 _IMAGE_RE = re.compile(r'/images/(' + tokens.SECRET_PATTERN + r')\Z')
+_IMAGE_IN_TEXT_RE = re.compile(r'/images/[^\s?]+')
 _MAX_PATH = 512
 # sendfile in pieces: a slow node does not hold one huge call.
 _SENDFILE_CHUNK = 8 << 20
@@ -60,7 +61,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         # The image key is a secret: never in a log line.
         LOG.debug('deploy HTTP %s: ' + fmt,
                   self.client_address[0],
-                  *[_IMAGE_RE.sub('/images/***', a) if isinstance(a, str)
+                  *[_IMAGE_IN_TEXT_RE.sub('/images/***', a)
+                    if isinstance(a, str)
                     else a for a in args])
 
     # -- routing ---------------------------------------------------------

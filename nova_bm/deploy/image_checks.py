@@ -39,7 +39,22 @@ def check_request(instance, image_meta):
                    'the metadata service')
 
 
-def check_fits(image_meta, size, node):
+def check_declared_size(image_meta, node):
+    """Refuse, before anything is fetched, an image that Glance says is
+    larger than the node's disk (its ``virtual_size``, or ``min_disk``)."""
+    virtual_size = (image_meta.virtual_size
+                    if 'virtual_size' in image_meta else None)
+    if virtual_size:
+        check_fits(image_meta, virtual_size, node, 'virtual size')
+    min_disk = image_meta.min_disk if 'min_disk' in image_meta else 0
+    if min_disk and min_disk > node.local_gb:
+        raise nova_exception.ImageUnacceptable(
+            image_id=image_meta.id,
+            reason='it needs a disk of %d GiB (min_disk); node %s has %d GiB'
+                   % (min_disk, node.name, node.local_gb))
+
+
+def check_fits(image_meta, size, node, what='raw size'):
     """Refuse an image larger than the node's disk.
 
     :param size: the raw image's size in bytes.
@@ -48,5 +63,5 @@ def check_fits(image_meta, size, node):
     if size > node.local_gb * GIB:
         raise nova_exception.ImageUnacceptable(
             image_id=image_meta.id,
-            reason='its raw size, %d bytes, exceeds the %d GiB disk of '
-                   'node %s' % (size, node.local_gb, node.name))
+            reason='its %s, %d bytes, exceeds the %d GiB disk of node %s'
+                   % (what, size, node.local_gb, node.name))

@@ -56,7 +56,15 @@ class DeployManager:
     # -- life ------------------------------------------------------------
 
     def start(self):
-        """Serve HTTP and write ``boot.ipxe``."""
+        """Serve HTTP and write ``boot.ipxe``.
+
+        May follow :meth:`stop` on the same object (nova-compute restarted
+        with the same driver): flows of the earlier life end on their own
+        and never touch the new ones' jobs.
+        """
+        self.waiters = deploy_flow.Waiters()
+        with self._lock:
+            self._cleanings = {}
         host, port = bind_address()
         api = ramdisk_api.RamdiskAPI(None, on_report=self.waiters.wake)
         files = http_server.Files(
@@ -72,6 +80,11 @@ class DeployManager:
                                      self.waiters)
         self.server.start()
         LOG.info('Nodes deploy from %s (boot.ipxe)', api.base_url)
+
+    @property
+    def stopped(self):
+        """Whether this proxy is shutting down (nothing may start)."""
+        return self.waiters.stopping.is_set()
 
     def stop(self):
         """Stop serving; waiting flows end and leave their nodes be."""
@@ -138,7 +151,8 @@ class DeployManager:
             LOG.exception('Cleaning of node %s failed', uuid)
         finally:
             with self._lock:
-                self._cleanings.pop(uuid, None)
+                if self._cleanings.get(uuid) is threading.current_thread():
+                    del self._cleanings[uuid]
 
     def cleaning(self):
         """UUIDs of the nodes being cleaned now."""

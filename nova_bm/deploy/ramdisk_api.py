@@ -11,8 +11,9 @@ Three calls, each with the job's token in the ``X-Nova-BM-Token`` header:
     The ramdisk is alive (recorded, for troubleshooting).
 ``POST /api/v1/done``
     Form-encoded (or JSON): ``status=ok`` with ``sha256`` (of what was
-    written, read back) and ``device``, or ``status=failed`` with
-    ``error``. The first report of a job is kept; a later one is 409.
+    written, read back; a deploy without it fails) and ``device``, or
+    ``status=failed`` with ``error``. The first report of a job is kept;
+    a later one is 409.
 
 A token that names no live job is 403 and changes nothing, so a ramdisk
 of an earlier, ended deploy cannot touch the node's new one. Values are
@@ -77,11 +78,11 @@ def parse_report(body, content_type):
     if status == 'ok':
         sha256 = fields.get('sha256', '').lower()
         device = fields.get('device', '')
-        if not _SHA256_RE.match(sha256):
+        if sha256 and not _SHA256_RE.match(sha256):
             raise Refused(400, 'sha256 must be 64 hex digits')
         if device and not _DEVICE_RE.match(device):
             raise Refused(400, 'device must be a /dev path')
-        return {'status': 'done', 'result_sha256': sha256,
+        return {'status': 'done', 'result_sha256': sha256 or None,
                 'result_device': device or None}
     if status == 'failed':
         error = fields.get('error', '').strip() or 'no reason given'

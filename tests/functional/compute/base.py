@@ -62,7 +62,9 @@ class BareMetalCloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         self.flags(ipmi_timeout=5.0, power_state_timeout=20,
                    power_state_poll_interval=0.05, power_sync_interval=0,
                    group='baremetal')
-        # The deploy HTTP server on a free loopback port.
+        # The deploy HTTP server on loopback: a free port for each proxy
+        # (some tests run several).
+        self.flags(my_ip='127.0.0.1')
         self.flags(deploy_http_bind='127.0.0.1:0', group='baremetal')
         self.addCleanup(db_api.dispose)
         migration.upgrade()

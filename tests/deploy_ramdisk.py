@@ -1,0 +1,165 @@
+"""A stand-in for the deploy ramdisk, speaking its protocol over real HTTP.
+
+It watches the fake BMCs as a machine's firmware would live through them:
+when a node is powered on to boot from the network, it fetches
+``boot.ipxe``'s per-MAC script from the proxy, reads the API URL and token
+off the kernel command line, asks for its config, downloads the image,
+hashes it, reports, and powers the machine off through the fake BMC's
+control socket (as the real ramdisk's ``poweroff`` would). What it wrote
+is kept per node: ``disks[node_name]`` (bytes), so tests can look at the
+"disk".
+
+``behaviour[node_name]`` picks what it does in a deploy, and
+``clean_behaviour[node_name]`` in a cleaning: ``ok`` (default), ``fail``
+(reports a failure), ``bad_sha`` (reports the wrong sha256), ``silent``
+(never reports), ``stay_on`` (reports, but does not power off).
+"""
+
+import hashlib
+import re
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+TOKEN_HEADER = 'X-Nova-BM-Token'
+ERASED = b'\0' * 16
+
+
+class FakeRamdisk:
+
+    def __init__(self, fleet, nodes, base_url):
+        """``nodes``: ``{node name: (BMC port, MAC)}``."""
+        self.fleet = fleet
+        self.nodes = dict(nodes)
+        self.base_url = base_url
+        self.behaviour = {}
+        self.clean_behaviour = {}
+        self.disks = {}
+        self.reports = []
+        self.errors = []
+        self._seen = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self):
+        while not self._stop.is_set():
+            for name, (port, mac) in list(self.nodes.items()):
+                try:
+                    self._look(name, port, mac)
+                except Exception as e:  # noqa: BLE001  (kept for asserts)
+                    self.errors.append('%s: %r' % (name, e))
+            self._stop.wait(0.05)
+
+    def _look(self, name, port, mac):
+        state = self.fleet.state(port)
+        if state['power'] != 'on' or state['boot_device'] != 'network':
+            return
+        script = self.get('/nodes/%s.ipxe' % mac.replace(':', '-'))
+        if script is None:
+            return
+        match = re.search(r'nbm_api=(\S+) nbm_token=(\S+)', script)
+        if match is None:
+            return
+        api, token = match.groups()
+        if token in self._seen:
+            return
+        self._seen.add(token)
+        config = self.config(api, token)
+        behaviour = (self.behaviour if config['mode'] == 'deploy'
+                     else self.clean_behaviour).get(name, 'ok')
+        if behaviour == 'silent':
+            self.reports.append((name, config['mode'], 'silent', None))
+            return
+        if config['mode'] == 'deploy':
+            image = self.fetch(config['image_url'])
+            self.disks[name] = image
+            digest = hashlib.sha256(image).hexdigest()
+            if behaviour == 'bad_sha':
+                digest = hashlib.sha256(b'not the image').hexdigest()
+        else:
+            disk = bytearray(self.disks.get(name, b''))
+            disk[:16] = ERASED
+            disk[-16:] = ERASED
+            self.disks[name] = bytes(disk)
+            digest = None
+        if behaviour == 'fail':
+            fields = {'status': 'failed', 'error': 'no disk found'}
+        else:
+            fields = {'status': 'ok', 'device': '/dev/vda'}
+            if digest:
+                fields['sha256'] = digest
+        status = self.post(api + '/done', token, fields)
+        self.reports.append((name, config['mode'], fields['status'], status))
+        if behaviour != 'stay_on':
+            self.fleet.control(port, power='off')
+
+    # -- HTTP ------------------------------------------------------------
+
+    def get(self, path, token=None):
+        try:
+            with self.open(self.base_url + path, token) as response:
+                return response.read().decode()
+        except urllib.error.HTTPError as e:
+            if e.code == 404:
+                return None
+            raise
+
+    def open(self, url, token=None, data=None):
+        # http:// URLs of the proxy under test only.
+        request = urllib.request.Request(url, data=data)  # noqa: S310
+        if token is not None:
+            request.add_header(TOKEN_HEADER, token)
+        return urllib.request.urlopen(request, timeout=30)  # noqa: S310
+
+    def config(self, api, token):
+        with self.open(api + '/config', token) as response:
+            text = response.read().decode()
+        return dict(line.split('=', 1) for line in text.splitlines())
+
+    def fetch(self, url):
+        with self.open(url) as response:
+            return response.read()
+
+    def post(self, url, token, fields):
+        data = urllib.parse.urlencode(fields).encode()
+        try:
+            with self.open(url, token, data) as response:
+                return response.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+
+def disk_image(label, size=1 << 20):
+    """A raw whole-disk image: an MBR with one partition (Nova's format
+    inspector refuses a raw disk without one) and ``label`` in its first
+    sector and at its end, so tests can tell images apart."""
+    image = bytearray(size)
+    marker = ('nova-bm test image %s' % label).encode()
+    image[:len(marker)] = marker
+    # One Linux partition from sector 1 to the end.
+    sectors = size // 512 - 1
+    entry = bytes([0x00, 0, 2, 0, 0x83, 0, 0, 0]) + (1).to_bytes(
+        4, 'little') + sectors.to_bytes(4, 'little')
+    image[446:462] = entry
+    image[510:512] = b'\x55\xaa'
+    image[-len(marker):] = marker
+    return bytes(image)
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError('timed out after %s s waiting for %s'
+                                 % (timeout, what))
+        time.sleep(0.05)
