@@ -127,6 +127,7 @@ def empty_tables(url):
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
         with engine.begin() as connection:
+            connection.execute(sa.text('DELETE FROM bm_deploy_jobs'))
             connection.execute(sa.text('DELETE FROM bm_interfaces'))
             connection.execute(sa.text('DELETE FROM bm_nodes'))
             connection.execute(sa.text('DELETE FROM bm_proxies'))

@@ -21,6 +21,7 @@ import errno
 import http.server
 import os
 import re
+import select
 import socketserver
 import threading
 
@@ -162,19 +163,40 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if head:
                 return
             self.wfile.flush()
-            offset = 0
             try:
-                while offset < size:
-                    sent = self.connection.sendfile(
-                        f, offset, min(_SENDFILE_CHUNK, size - offset))
-                    if not sent:
-                        break
-                    offset += sent
+                sent = _sendfile(self.connection, f, size)
             except OSError as e:
                 if e.errno not in (errno.EPIPE, errno.ECONNRESET):
                     raise
-            if offset < size:
+                sent = 0
+            if sent < size:
                 self.close_connection = True
+
+
+def _sendfile(sock, f, size, stall_timeout=60.0):
+    """Send ``size`` bytes of ``f`` with ``os.sendfile``: the kernel
+    copies from the page cache, the data never enters Python.
+
+    ``socket.sendfile`` refuses the non-blocking sockets of eventlet; this
+    waits for the socket with ``select``, which eventlet makes a green
+    wait, and blocks in ``sendfile`` itself in native threading. A client
+    that reads nothing for ``stall_timeout`` seconds is dropped.
+    :returns: the bytes sent.
+    """
+    offset = 0
+    while offset < size:
+        try:
+            sent = os.sendfile(sock.fileno(), f.fileno(), offset,
+                               min(_SENDFILE_CHUNK, size - offset))
+        except BlockingIOError:
+            _, writable, _ = select.select([], [sock], [], stall_timeout)
+            if not writable:
+                break
+            continue
+        if not sent:
+            break
+        offset += sent
+    return offset
 
 
 class Files:
