@@ -70,6 +70,7 @@ def _configuration_problem():
     try:
         conf_check.check_options(CONF, conf_check.DRIVER_GROUPS)
         db_api.check_connection_url()
+        deploy_manager.bind_address()
     except exception.ConfigInvalid as e:
         return e.kwargs['reason']
     return None
@@ -136,7 +137,11 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         self._rebalancer = self._new_rebalancer(host)
         self._notifier = notifications.Notifier(host)
         self._ensure_proxy_identity()
-        self._deploys.start()
+        try:
+            self._deploys.start()
+        except exception.ConfigInvalid as e:
+            LOG.error('nova-bm cannot start: %s', e.kwargs['reason'])
+            sys.exit(1)
         try:
             nodes = self._refresh(take_share=True)
         except nova_exception.VirtDriverNotReady:

@@ -31,13 +31,13 @@ def bind_address():
     value = CONF.baremetal.deploy_http_bind
     host, sep, port = value.rpartition(':')
     try:
-        if not sep:
+        if not sep or not port.isdigit() or int(port) > 65535:
             raise ValueError(value)
         return host.strip('[]') or '0.0.0.0', int(port)  # noqa: S104
     except ValueError:
         raise exception.ConfigInvalid(
-            reason="[baremetal] deploy_http_bind = %r: must be "
-                   "host:port" % value) from None
+            reason='[baremetal] deploy_http_bind = %r: must be host:port, '
+                   'the port a number from 0 to 65535' % value) from None
 
 
 class DeployManager:
@@ -70,7 +70,14 @@ class DeployManager:
         files = http_server.Files(
             CONF.baremetal.deploy_http_root, CONF.baremetal.deploy_kernel,
             CONF.baremetal.deploy_ramdisk, CONF.baremetal.image_cache_dir)
-        self.server = http_server.DeployHTTPServer(host, port, files, api)
+        try:
+            self.server = http_server.DeployHTTPServer(host, port, files,
+                                                       api)
+        except OSError as e:
+            raise exception.ConfigInvalid(
+                reason='[baremetal] deploy_http_bind = %r: cannot listen '
+                       'there: %s' % (CONF.baremetal.deploy_http_bind,
+                                      e.strerror or e)) from None
         base_url = (CONF.baremetal.deploy_http_url or
                     'http://%s:%d' % (CONF.my_ip, self.server.port))
         api.base_url = base_url.rstrip('/')

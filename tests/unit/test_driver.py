@@ -8,6 +8,7 @@ reach on demand, and the cost of Nova's resource cycle in queries.
 import io
 import logging
 import os
+import socket
 import time
 
 import fixtures
@@ -282,6 +283,32 @@ class ResourceCycleTestCase(DriverTestCase):
         self.assertIn("nova-bm cannot start: [baremetal_database] "
                       "connection: 'notadb:' is not a database", logs.output)
         self.assertNotIn('pw-secret', logs.output)
+
+    def test_deploy_http_bind_unusable_refuses_to_start(self):
+        self.conf.config(deploy_http_bind='127.0.0.1:http',
+                         group='baremetal')
+        logs = self.useFixture(fixtures.FakeLogger(level=logging.ERROR))
+        error = self.assertRaises(SystemExit, bm_driver.BareMetalDriver,
+                                  None, power=self.power)
+        self.assertEqual(1, error.code)
+        self.assertEqual(
+            "nova-bm cannot start: [baremetal] deploy_http_bind = "
+            "'127.0.0.1:http': must be host:port, the port a number from 0 "
+            "to 65535\n", logs.output)
+        # A port another process holds: one line when nova-compute starts.
+        with socket.socket() as taken:
+            taken.bind(('127.0.0.1', 0))
+            taken.listen(1)
+            self.conf.config(deploy_http_bind='127.0.0.1:%d'
+                             % taken.getsockname()[1], group='baremetal')
+            driver = bm_driver.BareMetalDriver(None, power=self.power)
+            # (Nova's identity file needs nova-compute's own options.)
+            self.useFixture(fixtures.MockPatchObject(
+                driver, '_ensure_proxy_identity'))
+            error = self.assertRaises(SystemExit, driver.init_host, HOST)
+        self.assertEqual(1, error.code)
+        self.assertIn('cannot listen there: Address already in use',
+                      logs.output.splitlines()[-1])
 
     def test_node_database_out_of_reach_is_driver_not_ready(self):
         empty = self.useFixture(fixtures.TempDir()).path

@@ -159,6 +159,43 @@ class NodeCommandsTestCase(base.ManageTestCase):
         self.assertManage('node', 'update', 'node-1', '--partition-key', '')
         self.assertIsNone(db_api.get_node('node-1').partition_key)
 
+    def test_deploy_interface_create_update_import(self):
+        shown = json.loads(self.assertManage(*create_args(1), '-f', 'json'))
+        self.assertEqual('image', shown['deploy_interface'])
+        shown = json.loads(self.assertManage(
+            *create_args(2, **{'--deploy-interface': 'netboot'}),
+            '-f', 'json'))
+        self.assertEqual('netboot', shown['deploy_interface'])
+        self.assertRefused(2, 'invalid choice', *create_args(
+            3, **{'--deploy-interface': 'iscsi'}))
+        listed = json.loads(self.assertManage('node', 'list', '-f', 'json'))
+        self.assertEqual(['image', 'netboot'],
+                         [n['Deploy Interface'] for n in listed])
+        self.assertManage('node', 'update', 'node-1', '--deploy-interface',
+                          'netboot')
+        self.assertEqual('netboot',
+                         db_api.get_node('node-1').deploy_interface)
+        # Not while an instance holds the node: its teardown depends on it.
+        db_api.claim_node('node-1', uuidutils.generate_uuid())
+        self.assertRefused(1, 'is held by instance', 'node', 'update',
+                           'node-1', '--deploy-interface', 'image')
+        self.assertEqual('netboot',
+                         db_api.get_node('node-1').deploy_interface)
+        # Node files: ours, Ironic's names, or the command's default.
+        path = self.write_file('nodes.json', json.dumps({'nodes': [
+            utils.ironic_node(4, deploy_interface='direct'),
+            utils.ironic_node(5, deploy_interface='ramdisk'),
+            utils.ironic_node(6)]}))
+        self.assertManage('node', 'import', path, '--deploy-interface',
+                          'netboot')
+        self.assertEqual(
+            ['image', 'netboot', 'netboot'],
+            [db_api.get_node('node-%d' % i).deploy_interface
+             for i in (4, 5, 6)])
+        path = self.write_file('bad.json', json.dumps({'nodes': [
+            utils.ironic_node(7, deploy_interface='anaconda')]}))
+        self.assertRefused(2, 'deploy_interface', 'node', 'import', path)
+
     def test_list_orphaned(self):
         for index, host in ((1, 'proxy-1'), (2, 'proxy-2'), (3, 'proxy-2'),
                             (4, 'proxy-3')):
