@@ -173,21 +173,21 @@ class DeployManager:
         cleaned; nothing stays half-deployed or held by a deploy that no
         process runs any more.
 
-        :returns: ``[(node, instance_uuid)]`` of the nodes released.
+        :returns: ``[(node, instance_uuid, off_error)]`` of the nodes to
+            release: ``off_error`` says why off is not confirmed, or None.
         """
-        released = []
+        stopped = []
         for node in nodes:
             if node.provision_state != db_api.DEPLOYING:
                 continue
-            job = db_api.get_job(node.uuid)
-            off_error = self.flow.stop(node, [i.address for i in db_api.
-                                              get_node(node.uuid, True)
-                                              .interfaces],
-                                       job.token_hash if job else None)
+            macs = [interface.address for interface in db_api.get_node(
+                node.uuid, with_interfaces=True).interfaces]
+            # No token: whatever job the node has ends.
+            off_error = self.flow.stop(node, macs, token_hash=None)
             LOG.warning('Node %s was being deployed when nova-compute '
                         'stopped: released, to be cleaned', node.name)
-            released.append((node, node.instance_uuid, off_error))
-        return released
+            stopped.append((node, node.instance_uuid, off_error))
+        return stopped
 
     # -- image cache -----------------------------------------------------
 

@@ -329,6 +329,28 @@ class ResourceCycleTestCase(DriverTestCase):
                          [entry['hypervisor_hostname'] for entry in stats])
 
 
+class RebuildTestCase(DriverTestCase):
+
+    def test_image_node_refuses_preserve_ephemeral_and_keeps_its_node(self):
+        db_api.create_nodes([node_spec.new_node(utils.node_values(
+            1, service_host=HOST, deploy_interface='image'), [])])
+        instance = self.instance('node-1')
+        db_api.claim_node('node-1', instance.uuid)
+        self.assertRaises(nova_exception.PreserveEphemeralNotSupported,
+                          self.driver.rebuild, None, instance, None, [],
+                          None, {}, [], None, None, preserve_ephemeral=True)
+        self.assertEqual(instance.uuid,
+                         db_api.get_node('node-1').instance_uuid)
+        self.assertEqual([], self.power.calls)
+
+    def test_netboot_node_takes_novas_default_rebuild(self):
+        self.enrol(1)
+        instance = self.instance('node-1')
+        self.spawn(instance)
+        self.assertRaises(NotImplementedError, self.driver.rebuild, None,
+                          instance, None, [], None, {}, [], None, None)
+
+
 class SpawnTestCase(DriverTestCase):
 
     def setUp(self):

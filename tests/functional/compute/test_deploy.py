@@ -9,8 +9,11 @@ fetches its config and the image, reports, and powers the machine off.
 
 import hashlib
 import io
+import os
+import subprocess
 import urllib.error
 
+import fixtures
 from nova import context as nova_context
 
 from nova_bm.db import api as db_api
@@ -191,16 +194,50 @@ class ImageDeployTestCase(DeployTestCase):
                                   self.ramdisk.fetch, config['image_url'])
         self.assertEqual(404, error.code)
 
+    def qcow2_image(self, label):
+        """A qcow2 image in Glance, and the raw bytes it stands for."""
+        raw = deploy_ramdisk.disk_image(label)
+        work = self.useFixture(fixtures.TempDir()).path
+        with open(os.path.join(work, 'disk.raw'), 'wb') as f:
+            f.write(raw)
+        subprocess.run(['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2',
+                        os.path.join(work, 'disk.raw'),
+                        os.path.join(work, 'disk.qcow2')], check=True)
+        with open(os.path.join(work, 'disk.qcow2'), 'rb') as f:
+            data = f.read()
+        self.assertNotEqual(raw[:4], data[:4])  # b'QFI\xfb'
+        image = self.glance.create(
+            nova_context.get_admin_context(),
+            {'name': 'disk-%s' % label, 'disk_format': 'qcow2',
+             'container_format': 'bare', 'size': len(data)},
+            data=io.BytesIO(data))
+        return dict(image, data=raw)
+
     def test_rebuild_keeps_the_node_and_writes_the_new_image(self):
         self.start_proxy()
         server = self.boot_on(2)
-        second = self.glance_image('B')
+        # A qcow2 image: the node's disk gets it converted to raw.
+        second = self.qcow2_image('B')
         self._rebuild_server(server, second['id'])
         name = self.node_name(2)
         self.assertEqual(name, self.hypervisor_of(server))
         self.assertEqual(server['id'], self.node(name).instance_uuid)
         self.assertEqual(second['data'], self.ramdisk.disks[name])
         self.assertEqual('active', self.node(name).provision_state)
+        self.assertEqual(2, len([r for r in self.ramdisk.reports
+                                 if r[:2] == (name, 'deploy')]))
+
+    def test_without_automated_clean_a_freed_node_is_available_at_once(self):
+        self.flags(automated_clean='none', group='baremetal')
+        self.start_proxy()
+        server = self.boot_on(3)
+        self._delete_server(server)
+        node = self.node(self.node_name(3))
+        self.assertEqual(('available', None), (node.provision_state,
+                                               node.instance_uuid))
+        self.assertEqual('off', self.bmc(self.node_name(3))['power'])
+        self.assertEqual([], [r for r in self.ramdisk.reports
+                              if r[1] == 'clean'])
 
     def test_concurrent_deploys_of_one_image_download_it_once(self):
         self.start_proxy()
