@@ -7,7 +7,9 @@ The driver holds one :class:`DeployManager` and calls it for nodes whose
 at once while the node stays reserved in placement until it is clean.
 """
 
+import errno
 import threading
+import time
 
 from oslo_log import log as logging
 
@@ -40,6 +42,26 @@ def bind_address():
                    'the port a number from 0 to 65535' % value) from None
 
 
+#: How long a start waits for its port to be free: a restart can begin
+#: while the process it replaces is still closing its socket.
+BIND_PATIENCE = 10.0
+
+
+def _listen(host, port, files, api):
+    deadline = time.monotonic() + BIND_PATIENCE
+    while True:
+        try:
+            return http_server.DeployHTTPServer(host, port, files, api)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE and time.monotonic() < deadline:
+                time.sleep(0.25)
+                continue
+            raise exception.ConfigInvalid(
+                reason='[baremetal] deploy_http_bind = %r: cannot listen '
+                       'there: %s' % (CONF.baremetal.deploy_http_bind,
+                                      e.strerror or e)) from None
+
+
 class DeployManager:
 
     def __init__(self, power, record):
@@ -70,14 +92,7 @@ class DeployManager:
         files = http_server.Files(
             CONF.baremetal.deploy_http_root, CONF.baremetal.deploy_kernel,
             CONF.baremetal.deploy_ramdisk, CONF.baremetal.image_cache_dir)
-        try:
-            self.server = http_server.DeployHTTPServer(host, port, files,
-                                                       api)
-        except OSError as e:
-            raise exception.ConfigInvalid(
-                reason='[baremetal] deploy_http_bind = %r: cannot listen '
-                       'there: %s' % (CONF.baremetal.deploy_http_bind,
-                                      e.strerror or e)) from None
+        self.server = _listen(host, port, files, api)
         base_url = (CONF.baremetal.deploy_http_url or
                     'http://%s:%d' % (CONF.my_ip, self.server.port))
         api.base_url = base_url.rstrip('/')

@@ -9,6 +9,7 @@ import io
 import logging
 import os
 import socket
+import threading
 import time
 
 import fixtures
@@ -295,7 +296,10 @@ class ResourceCycleTestCase(DriverTestCase):
             "nova-bm cannot start: [baremetal] deploy_http_bind = "
             "'127.0.0.1:http': must be host:port, the port a number from 0 "
             "to 65535\n", logs.output)
-        # A port another process holds: one line when nova-compute starts.
+        # A port another process holds: one line when nova-compute starts,
+        # after a short wait for it (a restart racing the old process).
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_bm.deploy.manager.BIND_PATIENCE', 0.5))
         with socket.socket() as taken:
             taken.bind(('127.0.0.1', 0))
             taken.listen(1)
@@ -309,6 +313,23 @@ class ResourceCycleTestCase(DriverTestCase):
         self.assertEqual(1, error.code)
         self.assertIn('cannot listen there: Address already in use',
                       logs.output.splitlines()[-1])
+
+    def test_deploy_http_port_freed_while_starting_is_taken(self):
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_bm.deploy.manager.BIND_PATIENCE', 20))
+        taken = socket.socket()
+        taken.bind(('127.0.0.1', 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        self.conf.config(deploy_http_bind='127.0.0.1:%d' % port,
+                         group='baremetal')
+        timer = threading.Timer(0.5, taken.close)
+        timer.start()
+        self.addCleanup(timer.cancel)
+        driver = bm_driver.BareMetalDriver(None, power=self.power)
+        driver._deploys.start()
+        self.addCleanup(driver._deploys.stop)
+        self.assertEqual(port, driver._deploys.server.port)
 
     def test_node_database_out_of_reach_is_driver_not_ready(self):
         empty = self.useFixture(fixtures.TempDir()).path
