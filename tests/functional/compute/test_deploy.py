@@ -240,6 +240,14 @@ class ImageDeployTestCase(DeployTestCase):
                               if r[1] == 'clean'])
 
     def test_concurrent_deploys_of_one_image_download_it_once(self):
+        downloads = []
+        real_download = self.glance.download
+
+        def counting_download(context, image_id, *args, **kwargs):
+            downloads.append(image_id)
+            return real_download(context, image_id, *args, **kwargs)
+        self.useFixture(fixtures.MockPatchObject(
+            self.glance, 'download', side_effect=counting_download))
         self.start_proxy()
         servers = [self.admin_api.post_server({'server': self._build_server(
             name='many-%d' % i, flavor_id=self.flavor,
@@ -247,6 +255,8 @@ class ImageDeployTestCase(DeployTestCase):
             for i in range(4)]
         for server in servers:
             self._wait_for_state_change(server, 'ACTIVE')
+        # Glance was asked for the image's data once.
+        self.assertEqual([self.image['id']], downloads)
         driver = self.proxy.manager.driver
         self.assertEqual(1, driver._deploys.images.downloads[
             self.image['id']])
