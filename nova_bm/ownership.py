@@ -55,21 +55,30 @@ def owned_by(proxy, nodes, ring):
                 else ring.owner(node.uuid) == proxy)]
 
 
-def takeovers(proxy, nodes, ring, may_take_from):
+#: Provision state of a free node its owner is working on (its disks being
+#: cleaned): it moves only from an owner that is down.
+BUSY = 'cleaning'
+
+
+def takeovers(proxy, nodes, ring, may_take_from, is_down=lambda owner: True):
     """The free nodes ``proxy`` should take: ``{uuid: (owner, proxy)}``.
 
     A proxy only ever pulls: it takes the free nodes the ring maps to it
     from owners ``may_take_from(owner)`` allows (a proxy that is down, or a
     peer in hash_ring mode), and never gives a node away; the peer the
-    ring names pulls it. Nodes holding an instance never move. Applied
-    with ``db.api.move_nodes``, whose UPDATE is conditional on the owner
-    being unchanged, so a stale view moves nothing it should not.
+    ring names pulls it. Nodes holding an instance never move, nor does a
+    node being cleaned unless ``is_down(owner)`` (the new owner cleans it
+    again). Applied with ``db.api.move_nodes``, whose UPDATE is
+    conditional on the owner being unchanged, so a stale view moves
+    nothing it should not.
     """
     return {node.uuid: (node.service_host, proxy) for node in nodes
             if node.instance_uuid is None
             and node.service_host != proxy
             and ring.owner(node.uuid) == proxy
-            and may_take_from(node.service_host)}
+            and may_take_from(node.service_host)
+            and (node.provision_state != BUSY
+                 or is_down(node.service_host))}
 
 
 def moved_fraction(before, after):

@@ -88,10 +88,12 @@ class Rebalancer:
         nodes = db_api.list_partition(self.partition_key)
         moves = ownership.takeovers(
             self.host, nodes, self.ring,
-            lambda owner: owner not in up or owner in peers)
+            lambda owner: owner not in up or owner in peers,
+            lambda owner: owner not in up)
         if not moves:
             return 0
-        moved = db_api.move_nodes(moves)
+        moved = db_api.move_nodes(
+            moves, busy_from={old for old, _ in moves.values()} - up)
         LOG.info('Took over %(moved)d of %(wanted)d free nodes the hash '
                  'ring gives this proxy, from %(owners)s',
                  {'moved': moved, 'wanted': len(moves),

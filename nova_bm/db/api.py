@@ -623,13 +623,15 @@ def list_partition(partition_key):
             else column == partition_key).order_by(models.Node.id).all()
 
 
-def move_nodes(moves):
+def move_nodes(moves, busy_from=()):
     """Hand free nodes to another proxy: ``{uuid: (from_host, to_host)}``.
 
     One conditional UPDATE per (from, to) pair and 500 nodes: a node moves
     only if ``from_host`` still owns it and no instance holds it, so two
     proxies racing for a node cannot both get it, and a node claimed in
-    the meantime stays where its instance is.
+    the meantime stays where its instance is. A node being cleaned moves
+    only from a host in ``busy_from`` (proxies that are down): a live
+    owner finishes its cleaning.
 
     :returns: how many nodes moved.
     """
@@ -640,11 +642,15 @@ def move_nodes(moves):
     with _session(writer=True) as session:
         for (old, new), uuids in sorted(by_pair.items()):
             for chunk in _chunks(sorted(uuids)):
+                conditions = [models.Node.uuid.in_(chunk),
+                              models.Node.service_host == old,
+                              models.Node.instance_uuid.is_(None)]
+                if old not in busy_from:
+                    conditions.append(
+                        models.Node.provision_state != CLEANING)
                 moved += session.query(models.Node).filter(
-                    models.Node.uuid.in_(chunk),
-                    models.Node.service_host == old,
-                    models.Node.instance_uuid.is_(None),
-                ).update({'service_host': new}, synchronize_session=False)
+                    *conditions).update({'service_host': new},
+                                        synchronize_session=False)
     return moved
 
 

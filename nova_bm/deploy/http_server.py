@@ -22,6 +22,7 @@ import http.server
 import os
 import re
 import select
+import socket
 import socketserver
 import threading
 
@@ -50,6 +51,8 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     def __init__(self, address, files, api):
         self.files = files
         self.api = api
+        if ':' in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
 
 

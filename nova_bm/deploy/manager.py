@@ -93,8 +93,11 @@ class DeployManager:
             CONF.baremetal.deploy_http_root, CONF.baremetal.deploy_kernel,
             CONF.baremetal.deploy_ramdisk, CONF.baremetal.image_cache_dir)
         self.server = _listen(host, port, files, api)
+        my_ip = CONF.my_ip
+        if ':' in my_ip:
+            my_ip = '[%s]' % my_ip  # an IPv6 address in a URL
         base_url = (CONF.baremetal.deploy_http_url or
-                    'http://%s:%d' % (CONF.my_ip, self.server.port))
+                    'http://%s:%d' % (my_ip, self.server.port))
         api.base_url = base_url.rstrip('/')
         self.scripts.write_boot_script(api.base_url)
         self.flow = deploy_flow.Flow(self._power, self._record,

@@ -11,10 +11,12 @@ from nova_bm import ownership
 PROXIES = ['proxy-%02d' % i for i in range(10)]
 
 
-def node(uuid=None, service_host=None, instance_uuid=None):
+def node(uuid=None, service_host=None, instance_uuid=None,
+         provision_state='available'):
     return types.SimpleNamespace(uuid=uuid or uuidutils.generate_uuid(),
                                  service_host=service_host,
-                                 instance_uuid=instance_uuid)
+                                 instance_uuid=instance_uuid,
+                                 provision_state=provision_state)
 
 
 class RingTestCase(testtools.TestCase):

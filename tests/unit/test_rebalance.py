@@ -187,6 +187,28 @@ class RebalanceTestCase(base.DbTestCase):
         self.assertEqual({'node-1': 'proxy-b', 'node-2': 'proxy-a',
                           'node-3': 'proxy-a'}, self.owners())
 
+    def test_node_being_cleaned_moves_only_from_a_proxy_that_is_down(self):
+        self.enrol(2, service_host='proxy-a')
+        n1, n2 = db_api.list_nodes()
+        for node in (n1, n2):
+            db_api.set_provision_state(node.uuid, db_api.CLEANING)
+        # proxy-a is alive: it finishes its cleanings.
+        self.assertEqual(0, db_api.move_nodes(
+            {n1.uuid: ('proxy-a', 'proxy-b')}))
+        # proxy-a is down: the new owner cleans again.
+        self.assertEqual(1, db_api.move_nodes(
+            {n1.uuid: ('proxy-a', 'proxy-b')}, busy_from={'proxy-a'}))
+        self.assertEqual({'node-1': 'proxy-b', 'node-2': 'proxy-a'},
+                         self.owners())
+        ring = ownership.Ring(['proxy-b'])
+        nodes = db_api.list_nodes()
+        self.assertEqual({}, ownership.takeovers(
+            'proxy-b', nodes, ring, lambda owner: True,
+            lambda owner: False))
+        self.assertEqual({n2.uuid: ('proxy-a', 'proxy-b')},
+                         ownership.takeovers('proxy-b', nodes, ring,
+                                             lambda owner: True))
+
     def test_old_owner_cannot_claim_a_moved_node(self):
         self.enrol(1, service_host='proxy-a')
         (node,) = db_api.list_nodes()
