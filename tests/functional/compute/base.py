@@ -62,6 +62,13 @@ class BareMetalCloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         self.flags(ipmi_timeout=5.0, power_state_timeout=20,
                    power_state_poll_interval=0.05, power_sync_interval=0,
                    group='baremetal')
+        # Nova's fixtures stop a compute service without waiting for its
+        # cleanup_host (manager_shutdown_timeout 0), which then ends with
+        # Nova's real shutdown_all_executors: once the test's stub of it
+        # is gone, that breaks every later test of the worker ("Cannot
+        # create the default thread pool executor"). Wait for it (up to
+        # 5 s; Nova reserves all of it for cleanup_host, none for tasks).
+        self.flags(manager_shutdown_timeout=5)
         # The deploy HTTP server on loopback: a free port for each proxy
         # (some tests run several).
         self.flags(my_ip='127.0.0.1')
