@@ -136,7 +136,7 @@ class IpmiLoop:
         self._clock = clock
         self._lock = threading.Lock()
         self._incoming = collections.deque()
-        self._wakeup = threading.Event()
+        self._wakeup = ipmi_session.Waker()
         self._stopping = False
         self._thread = None
         # Everything below is touched by the loop thread only.
@@ -185,6 +185,8 @@ class IpmiLoop:
         self._wake()
         if thread is not None:
             thread.join(timeout)
+            if not thread.is_alive():
+                self._wakeup.close()
 
     def _wake(self):
         self._wakeup.set()

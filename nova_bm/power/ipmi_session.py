@@ -25,6 +25,8 @@ that loses a packet in three, is never read.
 
 import random
 import select
+import socket
+import threading
 import time
 import weakref
 
@@ -315,22 +317,28 @@ _socket_ports = weakref.WeakKeyDictionary()
 def _graball(mysockets, iowaiters):
     """pyghmi's ``_io_graball``, with the system calls per wake-up cut.
 
-    pyghmi's I/O thread calls it after each ``select``. pyghmi's own
-    version switched every socket of the process (one per 64 BMCs) to
-    non-blocking and tried to read it at each wake-up, and asked each
-    packet's socket for its port: for a sweep of 1,000 BMCs about 50
-    system calls per packet that arrives alone, the largest share of the
-    IPMI thread's time in a profile of a cold sweep (py-spy). Here one
-    ``select`` with no wait finds the sockets that hold packets, those
-    are read until empty, and each socket's port and non-blocking mode
-    are set up once. What is done with each packet is pyghmi's, unchanged.
+    pyghmi's own version switched every socket of the process (one per 64
+    BMCs) to non-blocking and tried to read it at each wake-up, and asked
+    each packet's socket for its port: for a sweep of 1,000 BMCs about 50
+    system calls per packet that arrives alone. Here one ``select`` with no
+    wait finds the sockets that hold packets (:func:`_read_sockets` reads
+    them). Only used if pyghmi's own I/O thread runs (see
+    :func:`install_fixes`).
     """
-    sockaddrs = []
     try:
         readable, _, _ = select.select(mysockets, (), (), 0)
     except (OSError, ValueError):
         readable = mysockets  # a closed socket: read them all, as pyghmi
-    for mysocket in readable:
+    return _read_sockets(readable, iowaiters)
+
+
+def _read_sockets(sockets, iowaiters=None):
+    """Read every packet waiting on ``sockets`` and queue it for its
+    session, as pyghmi's I/O thread does; each socket's port and
+    non-blocking mode are set up once (pyghmi asked the kernel for them
+    at every packet). What is done with each packet is pyghmi's."""
+    sockaddrs = []
+    for mysocket in sockets:
         myport = _socket_ports.get(mysocket)
         if myport is None:
             try:
@@ -345,7 +353,7 @@ def _graball(mysockets, iowaiters):
             except OSError:
                 break
             if len(rdata[0]) < 4:
-                continue  # too short to be IPMI: the I/O thread's wake-up
+                continue  # too short to be IPMI: a wake-up
             rdata = rdata + (mysocket,)
             relsession = None
             handlers = ipmisession.Session.bmc_handlers
@@ -358,12 +366,62 @@ def _graball(mysockets, iowaiters):
             if relsession is not None:
                 relsession.pktqueue.append(rdata)
                 ipmisession.sessionqueue.append(relsession)
-            if rdata[1] in iowaiters:
+            if iowaiters and rdata[1] in iowaiters:
                 for waiter in iowaiters[rdata[1]]:
                     waiter[1].set()
                 del iowaiters[rdata[1]]
             sockaddrs.append(rdata[1])
     return sockaddrs
+
+
+class _InlineIO:
+    """Stands in for pyghmi's I/O thread, which then never starts: the
+    thread that pumps (the IPMI loop's) reads the sockets itself.
+
+    pyghmi's design hands every packet from its I/O thread to the thread
+    that runs the sessions (an event set, a thread switch), twice per
+    round trip; a cold sweep of 1,000 BMCs is 12,000 packets. Reading in
+    the pumping thread, as FreeIPMI's ipmipower does in its one loop,
+    saves those switches. pyghmi code that would wait for its I/O thread
+    (``_io_wait``) reads the sockets instead (:func:`_inline_io_wait`).
+    """
+
+    daemon = True
+    name = 'nova-bm inline I/O'
+
+    @staticmethod
+    def is_alive():
+        return True
+
+
+_INLINE = _InlineIO()
+
+
+def _inline_io_wait(timeout, myaddr=None, evq=None):
+    """pyghmi's ``_io_wait`` without its I/O thread: wait up to
+    ``timeout`` for packets, and queue what arrived."""
+    _select_and_read(timeout)
+
+
+def _select_and_read(timeout, waker=None):
+    """Wait up to ``timeout`` for a packet on pyghmi's sockets or for
+    ``waker``; read and queue every packet waiting."""
+    sockets = list(ipmisession.iosockets)
+    wanted = sockets + [waker] if waker is not None else sockets
+    try:
+        readable, _, _ = select.select(wanted, (), (), max(timeout, 0))
+    except (OSError, ValueError):
+        readable = sockets  # a closed socket: try them all
+    if waker is not None:
+        readable = [s for s in readable if s is not waker]
+    if readable:
+        _read_sockets(readable)
+
+
+def inline_io():
+    """Whether this process reads pyghmi's sockets in the pumping thread.
+    """
+    return ipmisession.iothread is _INLINE
 
 
 def install_fixes():
@@ -375,35 +433,95 @@ def install_fixes():
     in a sandbox: 38 % of the IPMI loop's time in a cold sweep of 1,000
     BMCs, profiled with py-spy) with a 10 ms resolution, too coarse for
     retransmission timers of 150 ms. ``time.monotonic`` is neither. For
-    the reader, see :func:`_graball`.
+    the reader, see :class:`_InlineIO` and :func:`_graball`.
     """
     ipmisession._io_sendto = _sendto
     ipmisession._io_graball = _graball
     ipmisession._monotonic_time = time.monotonic
     ipmiutil._monotonic_time = time.monotonic
+    if ipmisession.iothread is None:
+        # No pyghmi session yet: its I/O thread never starts.
+        ipmisession.iothread = _INLINE
+        ipmisession.iothreadready = True
+        ipmisession._io_wait = _inline_io_wait
 
 
 def started():
-    """Whether pyghmi's I/O thread runs (so there is anything to pump)."""
-    return ipmisession.iothread is not None
+    """Whether pyghmi has sockets (so there is anything to pump)."""
+    return bool(ipmisession.iosockets)
+
+
+class Waker:
+    """A ``threading.Event`` that ``select`` can wait for, with sockets.
+
+    What other threads set to wake the IPMI loop; :func:`pump` waits for
+    it and for pyghmi's sockets in one ``select``.
+    """
+
+    def __init__(self):
+        self._read, self._write = socket.socketpair()
+        self._read.setblocking(False)
+        self._write.setblocking(False)
+        self._flag = False
+        self._lock = threading.Lock()
+
+    def fileno(self):
+        return self._read.fileno()
+
+    def is_set(self):
+        return self._flag
+
+    def set(self):
+        with self._lock:
+            if self._flag:
+                return
+            self._flag = True
+        try:
+            self._write.send(b'\0')
+        except OSError:
+            pass  # full: a byte is waiting already
+
+    def clear(self):
+        with self._lock:
+            self._flag = False
+            try:
+                while self._read.recv(4096):
+                    pass
+            except OSError:
+                pass
+
+    def wait(self, timeout=None):
+        if not self._flag:
+            select.select([self._read], (), (), timeout)
+        return self._flag
+
+    def close(self):
+        self._read.close()
+        self._write.close()
 
 
 def pump(timeout, wakeup):
     """Wait for packets, due retransmits or ``wakeup``; then run pyghmi.
 
-    pyghmi's own ``Session.wait_for_rsp`` first checks for received packets
-    and then registers its sleeper with pyghmi's I/O thread; packets the
-    I/O thread queues between the two are left waiting for the whole
-    timeout (seen: healthy BMCs "not answering" for 5 s under load), and
-    no other thread can interrupt the sleep. Here the sleeper is
-    ``wakeup``, registered *before* the check, so a packet queued at any
-    moment, or a caller setting ``wakeup``, ends the wait; then one
-    non-blocking pyghmi iteration handles what arrived, retransmits and
-    keepalives.
+    With inline I/O (:class:`_InlineIO`), one ``select`` waits for
+    pyghmi's sockets and ``wakeup`` (a :class:`Waker`) together, and the
+    packets are read here. Otherwise pyghmi's own ``Session.wait_for_rsp``
+    would first check for received packets and then register its sleeper
+    with pyghmi's I/O thread; packets the I/O thread queues between the
+    two are left waiting for the whole timeout (seen: healthy BMCs "not
+    answering" for 5 s under load), and no other thread can interrupt the
+    sleep. Then the sleeper is ``wakeup``, registered *before* the check,
+    so a packet queued at any moment, or a caller setting ``wakeup``, ends
+    the wait. Either way, one non-blocking pyghmi iteration then handles
+    what arrived, retransmits and keepalives.
     """
     now = ipmisession._monotonic_time()
     timeout = min(timeout, _next_pyghmi_deadline(now) - now)
-    if timeout > 0 and not wakeup.is_set():
+    if inline_io():
+        if ipmisession.sessionqueue or wakeup.is_set():
+            timeout = 0
+        _select_and_read(timeout, wakeup)
+    elif timeout > 0 and not wakeup.is_set():
         deadline = now + timeout
         ipmisession.ioqueue.append((deadline, wakeup, None))
         if deadline < ipmisession.selectdeadline:

@@ -337,7 +337,7 @@ def _serve(address, ports, username, password, control_path, ready):
                                args=(server, bmcs), daemon=True)
     control.start()
     ready.put('ok')
-    wakeup = threading.Event()
+    wakeup = ipmi_session.Waker()
     while True:
         wakeup.clear()
         try:
