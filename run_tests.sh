@@ -16,6 +16,8 @@ command -v ipmitool >/dev/null || missing+=(ipmitool)
 command -v ipmipower >/dev/null || missing+=(freeipmi-tools)
 PATH=$PATH:/usr/sbin:/sbin command -v iptables >/dev/null || missing+=(iptables)
 command -v qemu-img >/dev/null || missing+=(qemu-utils)
+# The lab tests boot the deploy ramdisk on QEMU machines (TCG).
+command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         apt-get update -qq

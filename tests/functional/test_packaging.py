@@ -96,3 +96,6 @@ class PackagingTestCase(base.TestCase):
             self.assertIn(package + '/__init__.py', names)
         self.assertIn('nova_bm/db/migrations/versions/'
                       '2f1a9c0e4b7d_initial_schema.py', names)
+        # The deploy ramdisk's own files, which nova-bm-build-ramdisk reads.
+        self.assertIn('nova_bm/ramdisk/init', names)
+        self.assertIn('nova_bm/ramdisk/udhcpc.script', names)

@@ -1,0 +1,2 @@
+"""The deploy ramdisk: a stock Debian kernel, busybox, and nova-bm's /init.
+"""

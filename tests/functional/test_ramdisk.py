@@ -1,0 +1,129 @@
+"""nova-bm's real deploy ramdisk on a QEMU machine, against the real
+deploy HTTP server and node database of nova_bm.deploy (no Nova here:
+tests/functional/compute/test_deploy.py covers Nova's side of the same
+protocol with a ramdisk played by the test)."""
+
+import hashlib
+import os
+
+import fixtures
+
+from nova_bm.db import api as db_api
+from nova_bm.db import migration
+from nova_bm.deploy import http_server
+from nova_bm.deploy import ramdisk_api
+from nova_bm.deploy import tokens
+from nova_bm import node_spec
+from nova_bm.ramdisk import builder
+from tests import base
+from tests import lab
+
+MAC = '52:54:00:00:0b:01'
+DISK = 64 << 20
+MIB = 1 << 20
+
+
+class RamdiskTestCase(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        lab.require(self)
+        self.kernel, self.initramfs = lab.ramdisk()
+        self.work = self.useFixture(fixtures.TempDir()).path
+        os.makedirs(os.path.join(self.work, 'images'))
+        self.conf.config(connection='sqlite:///%s/nodes.sqlite' % self.work,
+                         group='baremetal_database')
+        migration.upgrade()
+        db_api.create_nodes([node_spec.new_node(dict(
+            name='lab-1', service_host='proxy', cpus=1, memory_mb=512,
+            local_gb=1, ipmi_address='127.0.0.1', ipmi_username='admin',
+            ipmi_password='pw', deploy_interface='image'), [MAC])])
+        self.api = ramdisk_api.RamdiskAPI(None)
+        self.server = http_server.DeployHTTPServer(
+            '127.0.0.1', 0, http_server.Files(
+                self.work, self.kernel, self.initramfs,
+                os.path.join(self.work, 'images')), self.api)
+        # QEMU's user-mode network: the host's loopback is 10.0.2.2.
+        self.api.base_url = 'http://10.0.2.2:%d' % self.server.port
+        self.server.start()
+        self.addCleanup(self.server.stop)
+        self.disk = os.path.join(self.work, 'disk.img')
+        with open(self.disk, 'wb') as f:
+            f.truncate(DISK)
+
+    def run_job(self, mode, **fields):
+        token = tokens.new_token()
+        db_api.start_job('lab-1', mode, tokens.digest(token), 'deploying',
+                         **fields)
+        serial = os.path.join(self.work, 'serial-%s.log' % mode)
+        status = lab.boot_ramdisk(
+            self.kernel, self.initramfs,
+            'nbm_api=%s/api/v1 nbm_token=%s' % (self.api.base_url, token),
+            self.disk, serial, MAC)
+        with open(serial, errors='replace') as f:
+            console = f.read()
+        self.assertEqual(0, status, console[-2000:])
+        self.assertIn('nova-bm-ramdisk: powering off', console)
+        return db_api.get_job('lab-1'), console
+
+    def deploy_fields(self, image):
+        with open(os.path.join(self.work, 'images', 'img.raw'), 'wb') as f:
+            f.write(image)
+        return dict(image_file='img.raw', image_size=len(image),
+                    image_sha256=hashlib.sha256(image).hexdigest())
+
+    def test_deploy_writes_the_image_and_clean_erases_both_ends(self):
+        image = os.urandom(3 * MIB)
+        token = tokens.new_token()
+        db_api.start_job(
+            'lab-1', 'deploy', tokens.digest(token), 'deploying',
+            image_key_hash=tokens.digest(tokens.image_key(token)),
+            **self.deploy_fields(image))
+        serial = os.path.join(self.work, 'serial-deploy.log')
+        status = lab.boot_ramdisk(
+            self.kernel, self.initramfs,
+            'nbm_api=%s/api/v1 nbm_token=%s' % (self.api.base_url, token),
+            self.disk, serial, MAC)
+        with open(serial, errors='replace') as f:
+            console = f.read()
+        self.assertEqual(0, status, console[-2000:])
+        job = db_api.get_job('lab-1')
+        self.assertEqual(('done', hashlib.sha256(image).hexdigest(),
+                          '/dev/vda'),
+                         (job.status, job.result_sha256, job.result_device),
+                         console[-2000:])
+        with open(self.disk, 'rb') as f:
+            self.assertEqual(image, f.read(len(image)))
+        self.assertIn('nova-bm-ramdisk: writing 3145728 bytes to /dev/vda',
+                      console)
+
+        # The disk holds data at both ends; clean mode erases 16 MiB of
+        # each.
+        with open(self.disk, 'r+b') as f:
+            f.seek(DISK - MIB)
+            f.write(os.urandom(MIB))
+        job, console = self.run_job('clean')
+        self.assertEqual('done', job.status, console[-2000:])
+        with open(self.disk, 'rb') as f:
+            data = f.read()
+        self.assertEqual(bytes(16 * MIB), data[:16 * MIB])
+        self.assertEqual(bytes(16 * MIB), data[-16 * MIB:])
+        self.assertIn('nova-bm-ramdisk: erased /dev/vda', console)
+
+    def test_a_failure_is_reported_with_its_reason(self):
+        job, console = self.run_job(
+            'deploy', root_device='/dev/nothere',
+            **self.deploy_fields(os.urandom(MIB)))
+        self.assertEqual('failed', job.status, console[-2000:])
+        self.assertIn('no root device', job.error)
+        self.assertIn('nova-bm-ramdisk: failed: no root device', console)
+
+    def test_build_is_reproducible(self):
+        first = builder.build(os.path.join(self.work, 'a'),
+                              os.path.join(lab.CACHE, 'debs'))
+        second = builder.build(os.path.join(self.work, 'b'),
+                               os.path.join(lab.CACHE, 'debs'))
+        self.assertEqual(first, second)
+        for name in (builder.KERNEL, builder.INITRAMFS):
+            self.assertEqual(first[name], hashlib.sha256(open(os.path.join(
+                self.work, 'a', name), 'rb').read()).hexdigest())

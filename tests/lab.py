@@ -1,0 +1,70 @@
+"""The lab: QEMU machines that boot nova-bm's real deploy ramdisk.
+
+Shared by the lab tests. The ramdisk is built once per test process from
+Debian's packages (``nova_bm.ramdisk.builder``), its downloads kept under
+``.cache/`` of the checkout (or ``NOVA_BM_TEST_CACHE``). Under ``CI=true``
+a missing QEMU or apt fails the test; elsewhere it skips, saying what to
+install.
+"""
+
+import os
+import shutil
+import subprocess
+import threading
+
+from nova_bm.ramdisk import builder
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CACHE = os.environ.get('NOVA_BM_TEST_CACHE',
+                       os.path.join(_ROOT, '.cache'))
+QEMU = 'qemu-system-x86_64'
+_lock = threading.Lock()
+_built = {}
+
+
+def in_ci():
+    return os.environ.get('CI', '').lower() in ('1', 'true', 'yes')
+
+
+def require(test):
+    """Fail (CI) or skip when the lab cannot run here."""
+    missing = [tool for tool in (QEMU, 'apt-get', 'dpkg-deb')
+               if shutil.which(tool) is None]
+    if missing:
+        message = ('the lab needs %s (Debian: qemu-system-x86, apt, dpkg; '
+                   'run_tests.sh installs QEMU)' % ', '.join(missing))
+        if in_ci():
+            test.fail(message)
+        test.skipTest(message)
+
+
+def ramdisk():
+    """``(kernel, initramfs)`` paths of a ramdisk built in this process."""
+    with _lock:
+        if not _built:
+            output = os.path.join(CACHE, 'ramdisk')
+            builder.build(output, os.path.join(CACHE, 'debs'))
+            _built['kernel'] = os.path.join(output, builder.KERNEL)
+            _built['initramfs'] = os.path.join(output, builder.INITRAMFS)
+        return _built['kernel'], _built['initramfs']
+
+
+def boot_ramdisk(kernel, initramfs, append, disk, serial_log, mac,
+                 timeout=600):
+    """Boot a QEMU machine straight into the ramdisk (no firmware, no
+    iPXE) and wait until it powers itself off. :returns: exit status."""
+    with open(serial_log, 'w') as log:
+        process = subprocess.Popen(
+            [QEMU, '-accel', 'tcg', '-m', '512', '-nographic', '-monitor',
+             'none', '-no-reboot', '-kernel', kernel, '-initrd', initramfs,
+             '-append', 'console=ttyS0,115200 quiet ' + append,
+             '-netdev', 'user,id=n0',
+             '-device', 'virtio-net-pci,netdev=n0,mac=%s' % mac,
+             '-drive', 'file=%s,format=raw,if=virtio' % disk],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            return process.wait(timeout=timeout)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
