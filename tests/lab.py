@@ -7,6 +7,7 @@ a missing QEMU or apt fails the test; elsewhere it skips, saying what to
 install.
 """
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -39,14 +40,27 @@ def require(test):
 
 
 def ramdisk():
-    """``(kernel, initramfs)`` paths of a ramdisk built in this process."""
+    """``(kernel, initramfs)`` paths of a ramdisk built in this process.
+
+    Test processes run side by side: a file lock makes them build (and
+    download) one at a time, each into a directory of its own.
+    """
     with _lock:
         if not _built:
-            output = os.path.join(CACHE, 'ramdisk')
-            builder.build(output, os.path.join(CACHE, 'debs'))
+            output = os.path.join(CACHE, 'ramdisk-%d' % os.getpid())
+            build(output)
             _built['kernel'] = os.path.join(output, builder.KERNEL)
             _built['initramfs'] = os.path.join(output, builder.INITRAMFS)
         return _built['kernel'], _built['initramfs']
+
+
+def build(output):
+    """``builder.build`` into ``output``, one test process at a time,
+    with the shared download cache. :returns: its digests."""
+    os.makedirs(CACHE, exist_ok=True)
+    with open(os.path.join(CACHE, '.lock'), 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return builder.build(output, os.path.join(CACHE, 'debs'))
 
 
 def boot_ramdisk(kernel, initramfs, append, disk, serial_log, mac,
