@@ -67,13 +67,27 @@ def boot_ramdisk(kernel, initramfs, append, disk, serial_log, mac,
                  timeout=600):
     """Boot a QEMU machine straight into the ramdisk (no firmware, no
     iPXE) and wait until it powers itself off. :returns: exit status."""
+    return _run_machine(
+        ['-kernel', kernel, '-initrd', initramfs,
+         '-append', 'console=ttyS0,115200 quiet ' + append,
+         '-netdev', 'user,id=n0'], disk, serial_log, mac, timeout)
+
+
+def boot_network(boot_url, disk, serial_log, mac, timeout=600):
+    """Boot a QEMU machine from the network as a node does: its firmware's
+    iPXE gets ``boot_url`` from DHCP (QEMU's user-mode network), then the
+    proxy's scripts decide. :returns: exit status once it powers off."""
+    return _run_machine(
+        ['-netdev', 'user,id=n0,bootfile=%s' % boot_url,
+         '-boot', 'once=n,order=cn'], disk, serial_log, mac, timeout)
+
+
+def _run_machine(options, disk, serial_log, mac, timeout):
     with open(serial_log, 'w') as log:
         process = subprocess.Popen(
             [QEMU, '-accel', 'tcg', '-m', '512', '-nographic', '-monitor',
-             'none', '-no-reboot', '-kernel', kernel, '-initrd', initramfs,
-             '-append', 'console=ttyS0,115200 quiet ' + append,
-             '-netdev', 'user,id=n0',
-             '-device', 'virtio-net-pci,netdev=n0,mac=%s' % mac,
+             'none', '-no-reboot'] + options +
+            ['-device', 'virtio-net-pci,netdev=n0,mac=%s' % mac,
              '-drive', 'file=%s,format=raw,if=virtio' % disk],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         try:

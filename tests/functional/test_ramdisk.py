@@ -11,6 +11,7 @@ import fixtures
 from nova_bm.db import api as db_api
 from nova_bm.db import migration
 from nova_bm.deploy import http_server
+from nova_bm.deploy import ipxe
 from nova_bm.deploy import ramdisk_api
 from nova_bm.deploy import tokens
 from nova_bm import node_spec
@@ -109,6 +110,36 @@ class RamdiskTestCase(base.TestCase):
         self.assertEqual(bytes(16 * MIB), data[:16 * MIB])
         self.assertEqual(bytes(16 * MIB), data[-16 * MIB:])
         self.assertIn('nova-bm-ramdisk: erased /dev/vda', console)
+
+    def test_firmware_ipxe_follows_the_proxys_scripts_to_the_ramdisk(self):
+        # The node's own firmware: DHCP hands its iPXE boot.ipxe, which
+        # chains to the script of the NIC's MAC, which boots the ramdisk
+        # from the proxy with the job's token.
+        image = os.urandom(2 * MIB)
+        token = tokens.new_token()
+        db_api.start_job(
+            'lab-1', 'deploy', tokens.digest(token), 'deploying',
+            image_key_hash=tokens.digest(tokens.image_key(token)),
+            **self.deploy_fields(image))
+        scripts = ipxe.ScriptStore(self.work)
+        scripts.write_boot_script(self.api.base_url)
+        scripts.put([MAC], ipxe.deploy_script(
+            self.api.base_url, 'lab-1', token, 'console=ttyS0,115200'))
+        serial = os.path.join(self.work, 'serial-ipxe.log')
+        status = lab.boot_network(self.api.base_url + '/boot.ipxe',
+                                  self.disk, serial, MAC)
+        with open(serial, errors='replace') as f:
+            console = f.read()
+        self.assertEqual(0, status, console[-2000:])
+        for fetched in ('/boot.ipxe... ok',
+                        '/nodes/%s.ipxe... ok' % MAC.replace(':', '-'),
+                        '/deploy/kernel... ok', '/deploy/ramdisk... ok'):
+            self.assertIn(fetched, console)
+        job = db_api.get_job('lab-1')
+        self.assertEqual(('done', hashlib.sha256(image).hexdigest()),
+                         (job.status, job.result_sha256), console[-2000:])
+        with open(self.disk, 'rb') as f:
+            self.assertEqual(image, f.read(len(image)))
 
     def test_a_failure_is_reported_with_its_reason(self):
         job, console = self.run_job(
