@@ -3,7 +3,8 @@
 # tox in a private virtualenv (.venv-tools), pinned by upper-constraints.txt,
 # then tox's own environments for lint, unit/database and functional tests.
 #   ./run_tests.sh                  # pep8, py3, functional (native
-#                                   # threads), functional-eventlet
+#                                   # threads), functional-eventlet, lab
+#                                   # (real deploys on QEMU machines)
 #   ./run_tests.sh -e py3 -- -n tests.unit.db   # any tox arguments
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -31,6 +32,6 @@ fi
 . tools/tox-venv.sh
 
 if [ $# -eq 0 ]; then
-    set -- -e pep8,py3,functional,functional-eventlet
+    set -- -e pep8,py3,functional,functional-eventlet,lab
 fi
 exec "$TOX" "$@"

@@ -14,11 +14,13 @@ class FleetFixture(fixtures.Fixture):
     """``count`` fake BMCs on free consecutive UDP ports of 127.0.0.1."""
 
     def __init__(self, count, workers=None,
-                 password=fakebmc.DEFAULT_PASSWORD):
+                 password=fakebmc.DEFAULT_PASSWORD, machines=None):
+        """``machines``: QEMU machines behind the BMCs (``fakebmc.Fleet``)."""
         super().__init__()
         self.count = count
         self.workers = workers
         self.password = password
+        self.machines = machines
 
     def _setUp(self):
         # A range found free can be taken before the fleet binds it (by
@@ -27,7 +29,8 @@ class FleetFixture(fixtures.Fixture):
             base = fakebmc.free_port_range(self.count)
             self.fleet = fakebmc.Fleet(self.count, base,
                                        workers=self.workers,
-                                       password=self.password)
+                                       password=self.password,
+                                       machines=self.machines)
             try:
                 self.fleet.start()
                 break

@@ -20,6 +20,9 @@ Three things pyghmi's own server does not do, and this one does:
   reject the credentials, answer the next N chassis commands "node busy",
   accept power commands without changing the power state ("stuck"),
   forget every session (as a BMC reset does).
+* machines (``--machines DIR``): each BMC drives a QEMU machine
+  (``nova_bm.testing.machine``), whose real state is the power state read
+  over IPMI; without them a BMC keeps a power state of its own.
 
 It also takes the power layer's fixes for two pyghmi I/O races
 (``nova_bm.power.ipmi_session``), which otherwise leave a whole worker deaf
@@ -36,6 +39,7 @@ import multiprocessing
 import os
 import queue
 import random
+import shutil
 import signal
 import socket
 import sys
@@ -49,6 +53,7 @@ from pyghmi.ipmi.private import session as ipmisession
 
 from nova_bm.power import ipmi_session
 from nova_bm import safe_text
+from nova_bm.testing import machine as lab_machine
 
 # RMCP+ status code (IPMI 2.0 table 13-15).
 _NO_CIPHER_SUITE_MATCH = 0x11
@@ -56,6 +61,8 @@ _SHA1 = 1          # authentication algorithm RAKP-HMAC-SHA1
 _SHA1_96 = 1       # integrity algorithm HMAC-SHA1-96
 _CHASSIS_NETFN = 0x00
 _NODE_BUSY = 0xc0  # completion code
+_UNSPECIFIED_ERROR = 0xff  # completion code
+_NOT_IN_PRESENT_STATE = 0xd5  # completion code
 
 DEFAULT_USERNAME = 'admin'
 DEFAULT_PASSWORD = 'password'
@@ -146,10 +153,12 @@ class FakeServerSession(serversession.ServerSession):
 class FakeBmc(pyghmi_bmc.Bmc):
     """One BMC: a power state and a boot device, answered over IPMI."""
 
-    def __init__(self, username, password, port, address, faults):
+    def __init__(self, username, password, port, address, faults,
+                 machine=None):
         self.username = username
         self.password = password
         self.faults = faults
+        self.machine = machine
         self.power = 'off'
         self.boot_device = 'default'
         self.boot_persistent = False
@@ -214,6 +223,8 @@ class FakeBmc(pyghmi_bmc.Bmc):
                 handlers.pop(self.port, None)
 
     def get_power_state(self):
+        if self.machine is not None:
+            self.power = 'on' if self.machine.is_on() else 'off'
         return self.power
 
     def _count(self, action):
@@ -221,31 +232,72 @@ class FakeBmc(pyghmi_bmc.Bmc):
 
     def power_on(self):
         self._count('on')
-        if not self.faults.stuck:
+        if self.faults.stuck:
+            return
+        if self.machine is None:
             self.power = 'on'
+            return
+        return self._start_machine()
+
+    def _start_machine(self):
+        try:
+            started = self.machine.power_on(self.boot_device,
+                                            self.boot_persistent)
+        except OSError as e:
+            print('nova-bm-fakebmc: BMC %d cannot start its machine: %s'
+                  % (self.port, e), file=sys.stderr)
+            return _UNSPECIFIED_ERROR
+        if started and not self.boot_persistent:
+            # A one-time boot device lasts one boot (IPMI 2.0, boot flags
+            # "valid bit clearing"); QEMU's once= keeps the machine's side.
+            self.boot_device = 'default'
+        self.power = 'on'
 
     def power_off(self):
         self._count('off')
-        if not self.faults.stuck:
-            self.power = 'off'
+        if self.faults.stuck:
+            return
+        if self.machine is not None:
+            self.machine.power_off()
+        self.power = 'off'
 
     def power_shutdown(self):
-        # A soft off: the "operating system" obeys at once.
         self._count('shutdown')
-        if not self.faults.stuck:
+        if self.faults.stuck:
+            return
+        if self.machine is None:
+            # A soft off: the "operating system" obeys at once.
             self.power = 'off'
+            return
+        if self.get_power_state() != 'on':
+            return _NOT_IN_PRESENT_STATE
+        # The ACPI power button; the OS decides (QMP may take a moment:
+        # not on the thread that answers every BMC of this process).
+        self._in_background(self.machine.shutdown)
 
     def power_reset(self):
-        if self.power != 'on':
-            return 0xd5  # command not supported in present state
+        if self.get_power_state() != 'on':
+            return _NOT_IN_PRESENT_STATE
         self._count('reset')
-        self.power = 'on'
+        if self.machine is not None:
+            self._in_background(self.machine.reset)
 
     def power_cycle(self):
-        if self.power != 'on':
-            return 0xd5
+        if self.get_power_state() != 'on':
+            return _NOT_IN_PRESENT_STATE
         self._count('cycle')
-        self.power = 'on'
+        if self.machine is not None:
+            self.machine.power_off()
+            return self._start_machine()
+
+    def _in_background(self, action):
+        def run():
+            try:
+                action()
+            except Exception as e:  # noqa: BLE001  (the machine went off)
+                print('nova-bm-fakebmc: BMC %d: %s' % (self.port, e),
+                      file=sys.stderr)
+        threading.Thread(target=run, daemon=True).start()
 
     def get_boot_device(self):
         return self.boot_device
@@ -271,12 +323,17 @@ class FakeBmc(pyghmi_bmc.Bmc):
         return super().set_system_boot_options(request, session)
 
     def state(self):
-        return {'port': self.port, 'power': self.power,
-                'boot_device': self.boot_device,
-                'boot_persistent': self.boot_persistent,
-                'logons': self.logons,
-                'actions': dict(self.actions),
-                'faults': self.faults.as_dict()}
+        state = {'port': self.port, 'power': self.get_power_state(),
+                 'boot_device': self.boot_device,
+                 'boot_persistent': self.boot_persistent,
+                 'logons': self.logons,
+                 'actions': dict(self.actions),
+                 'faults': self.faults.as_dict()}
+        if self.machine is not None:
+            state['machine'] = {'mac': self.machine.mac,
+                                'directory': self.machine.directory,
+                                'boots': self.machine.boots}
+        return state
 
 
 class _ReplyFilter:
@@ -307,17 +364,29 @@ class _ReplyFilter:
         return self._send(mysocket, packet, sockaddr)
 
 
-def _serve(address, ports, username, password, control_path, ready):
-    """One worker process: serve ``ports`` until SIGTERM."""
-    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
+def _serve(address, ports, username, password, control_path, ready,
+           machines=None):
+    """One worker process: serve ``ports`` until SIGTERM, each BMC with a
+    machine when ``machines`` (``Fleet``'s argument) says so."""
+    bmcs = {}
+
+    def stop(*_):
+        # The machines go with their BMCs (and die with this process
+        # anyway: see nova_bm.testing.machine).
+        for bmc in bmcs.values():
+            if bmc.machine is not None:
+                bmc.machine.power_off()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
     ipmi_session.install_fixes()
     reply_filter = _ReplyFilter()
     reply_filter.install()
-    bmcs = {}
     try:
         for port in ports:
             faults = Faults()
-            bmc = FakeBmc(username, password, port, address, faults)
+            bmc = FakeBmc(username, password, port, address, faults,
+                          machine=_machine(machines, port))
             reply_filter.faults_by_socket[bmc.serversocket] = faults
             bmcs[port] = bmc
     except OSError as e:
@@ -347,6 +416,17 @@ def _serve(address, ports, username, password, control_path, ready):
             print('nova-bm-fakebmc: ignoring %r' % e, file=sys.stderr)
 
 
+def _machine(machines, port):
+    if not machines:
+        return None
+    return lab_machine.Machine(
+        os.path.join(machines['directory'], str(port)),
+        lab_machine.mac_for_port(port), machines['boot_url'],
+        machines.get('disk_bytes', 64 << 20),
+        memory_mb=machines.get('memory_mb', 512),
+        accel=machines.get('accel', 'tcg'))
+
+
 def _control_loop(server, bmcs):
     while True:
         connection, _ = server.accept()
@@ -369,9 +449,14 @@ def _control(request, bmcs):
             setattr(bmc.faults, key, request[key])
     if request.get('forget_sessions'):
         bmc.forget_sessions()
-    for key in ('power', 'boot_device'):
-        if key in request:
-            setattr(bmc, key, request[key])
+    if 'boot_device' in request:
+        bmc.boot_device = request['boot_device']
+    if request.get('power') == 'on' and bmc.machine is not None:
+        bmc.power_on()
+    elif request.get('power') == 'off' and bmc.machine is not None:
+        bmc.power_off()
+    elif 'power' in request:
+        bmc.power = request['power']
     return bmc.state()
 
 
@@ -384,7 +469,12 @@ class Fleet:
 
     def __init__(self, count, base_port, address='127.0.0.1',
                  username=DEFAULT_USERNAME, password=DEFAULT_PASSWORD,
-                 workers=None, control_dir=None):
+                 workers=None, control_dir=None, machines=None):
+        """``machines``: None (BMCs only) or a dict: ``directory`` (one
+        sub-directory per BMC port), ``boot_url`` (what DHCP hands the
+        machines' iPXE), and optionally ``disk_bytes`` (64 MiB),
+        ``memory_mb`` (512), ``accel`` (``tcg``)."""
+        self.machines = machines
         self.count = count
         self.base_port = base_port
         self.address = address
@@ -417,7 +507,7 @@ class Fleet:
             process = context.Process(
                 target=_serve, daemon=True,
                 args=(self.address, chunk, self.username, self.password,
-                      path, ready))
+                      path, ready, self.machines))
             process.start()
             self._processes.append(process)
         try:
@@ -477,6 +567,15 @@ class Fleet:
     def state(self, port):
         return self.control(port)
 
+    @staticmethod
+    def mac(port):
+        """The MAC of the machine behind the BMC on ``port``."""
+        return lab_machine.mac_for_port(port)
+
+    def machine_directory(self, port):
+        """Where the machine behind ``port`` keeps its disk and console."""
+        return os.path.join(self.machines['directory'], str(port))
+
 
 def free_port_range(count, address='127.0.0.1', start=20000, end=32768):
     """A base port whose ``count`` consecutive UDP ports are free now.
@@ -519,7 +618,42 @@ def main(argv=None):
                              'per 250 BMCs).')
     parser.add_argument('--control-dir',
                         help='Directory for the control sockets.')
+    lab = parser.add_argument_group(
+        'machines', 'A QEMU machine behind each BMC (the lab): IPMI power '
+        'and boot device act on it; its NIC has the MAC printed for its '
+        'port, its disk and serial console live in DIR/<port>/.')
+    lab.add_argument('--machines', metavar='DIR',
+                     help='Give each BMC a QEMU machine under DIR.')
+    lab.add_argument('--boot-url', metavar='URL',
+                     help="What DHCP hands the machines' iPXE: the proxy's "
+                          "boot.ipxe as seen from inside (the host is "
+                          "10.0.2.2), e.g. http://10.0.2.2:8089/boot.ipxe.")
+    lab.add_argument('--disk-mb', type=int, default=64,
+                     help='Size of each machine\'s disk (default 64).')
+    lab.add_argument('--memory-mb', type=int, default=512,
+                     help='Memory of each machine (default 512).')
+    lab.add_argument('--accel', default='tcg', choices=('tcg', 'kvm'),
+                     help='QEMU accelerator (default tcg).')
     args = parser.parse_args(argv)
+    machines = None
+    if args.machines is not None:
+        if not args.boot_url:
+            parser.error('--machines needs --boot-url')
+        if shutil.which(lab_machine.QEMU) is None:
+            parser.error('--machines needs %s (Debian: qemu-system-x86)'
+                         % lab_machine.QEMU)
+        if args.disk_mb < 1 or args.memory_mb < 64:
+            parser.error('--disk-mb must be at least 1 and --memory-mb at '
+                         'least 64')
+        try:
+            os.makedirs(args.machines, exist_ok=True)
+        except OSError as e:
+            parser.error('--machines: cannot make %s: %s' % (
+                safe_text.quote(args.machines), e.strerror))
+        machines = {'directory': os.path.abspath(args.machines),
+                    'boot_url': args.boot_url,
+                    'disk_bytes': args.disk_mb << 20,
+                    'memory_mb': args.memory_mb, 'accel': args.accel}
     if args.control_dir is not None and not (
             os.path.isdir(args.control_dir)
             and os.access(args.control_dir, os.W_OK | os.X_OK)):
@@ -532,7 +666,7 @@ def main(argv=None):
                      % (args.base_port, args.base_port + args.count - 1))
     fleet = Fleet(args.count, args.base_port, args.address, args.username,
                   args.password, workers=args.workers,
-                  control_dir=args.control_dir)
+                  control_dir=args.control_dir, machines=machines)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stopped.set())
     signal.signal(signal.SIGINT, lambda *a: stopped.set())
@@ -544,6 +678,11 @@ def main(argv=None):
     print('nova-bm-fakebmc: %d BMCs on %s:%d-%d (user %s); SIGTERM stops'
           % (args.count, args.address, args.base_port,
              args.base_port + args.count - 1, args.username), flush=True)
+    if machines:
+        for port in fleet.ports:
+            print('nova-bm-fakebmc: BMC %d drives a machine with MAC %s in '
+                  '%s' % (port, fleet.mac(port),
+                          fleet.machine_directory(port)), flush=True)
     stopped.wait()
     fleet.stop()
     return 0

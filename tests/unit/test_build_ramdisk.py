@@ -1,5 +1,5 @@
 """nova-bm-build-ramdisk's command line: one line and a status on errors.
-(The build itself boots on QEMU in tests/functional/test_ramdisk.py.)"""
+(The build itself boots on QEMU in tests/lab/test_ramdisk.py.)"""
 
 import io
 import os

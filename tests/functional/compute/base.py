@@ -77,7 +77,7 @@ class BareMetalCloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         migration.upgrade()
         self.addCleanup(ipmi_loop.reset_loop)
         self.fleet = self.useFixture(fleet_fixture.FleetFixture(
-            self.NODES, password=PASSWORD))
+            self.NODES, password=PASSWORD, machines=self.machines()))
         self.enrol(range(self.NODES if self.ENROLLED is None
                          else self.ENROLLED))
         self.flavor = self.baremetal_flavor()
@@ -87,6 +87,11 @@ class BareMetalCloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         return 'sqlite:///%s' % os.path.join(state, 'nova_bm.sqlite')
 
     # -- the node side ---------------------------------------------------
+
+    def machines(self):
+        """QEMU machines behind the BMCs (the lab's ``fakebmc.Fleet``
+        argument), or None: BMCs only."""
+        return None
 
     def node_name(self, index):
         return 'bm-%02d' % index

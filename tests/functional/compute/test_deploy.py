@@ -40,8 +40,13 @@ class DeployTestCase(base.BareMetalCloudTestCase):
         self.flags(max_attempts=1, group='scheduler')
         self.image = self.glance_image('A')
 
+    #: Whether the test plays the ramdisk (the lab boots the real one).
+    FAKE_RAMDISK = True
+
     def start_proxy(self):
         proxy = super().start_proxy()
+        if not self.FAKE_RAMDISK:
+            return proxy
         self.ramdisk = deploy_ramdisk.FakeRamdisk(
             self.fleet.fleet,
             {self.node_name(i): (self.fleet.ports[i], self.mac(i))
@@ -50,8 +55,12 @@ class DeployTestCase(base.BareMetalCloudTestCase):
         self.addCleanup(self.ramdisk.stop)
         return proxy
 
+    def image_bytes(self, label):
+        """The whole-disk image labelled ``label``."""
+        return deploy_ramdisk.disk_image(label)
+
     def glance_image(self, label, **metadata):
-        data = deploy_ramdisk.disk_image(label)
+        data = self.image_bytes(label)
         values = {'name': 'disk-%s' % label, 'disk_format': 'raw',
                   'container_format': 'bare', 'size': len(data),
                   'checksum': 'sum-%s' % label}

@@ -10,6 +10,7 @@ from pyghmi import exceptions as pyghmi_exc
 from pyghmi.ipmi import command
 
 from nova_bm.testing import fakebmc
+from nova_bm.testing import machine
 from tests import base
 from tests import fleet as fleet_fixture
 
@@ -112,3 +113,68 @@ class StartUpFailureTestCase(base.TestCase):
         error = self.assertRaises(RuntimeError, fleet.start, timeout=60)
         self.assertIn('cannot make the control socket', str(error))
         self.assertLess(time.monotonic() - start, 30)
+
+    def test_machines_options_are_checked(self):
+        cases = [
+            (['--machines', '/tmp'], '--machines needs --boot-url'),
+            (['--machines', '/tmp', '--boot-url', 'http://10.0.2.2/b',
+              '--disk-mb', '0'], '--disk-mb must be at least 1'),
+            (['--machines', '/dev/null/x', '--boot-url',
+              'http://10.0.2.2/b'], "--machines: cannot make '/dev/null/x'"),
+        ]
+        for extra, message in cases:
+            stderr = io.StringIO()
+            self.useFixture(fixtures.MonkeyPatch('sys.stderr', stderr))
+            self.useFixture(fixtures.MonkeyPatch(
+                'shutil.which', lambda name: '/usr/bin/' + name))
+            error = self.assertRaises(SystemExit, fakebmc.main, [
+                '--count', '1', '--base-port', '7001'] + extra)
+            self.assertEqual(2, error.code)
+            self.assertIn(message, stderr.getvalue())
+
+
+class MachineTestCase(base.TestCase):
+    """What the fake BMC asks QEMU for (the lab boots it for real)."""
+
+    def machine(self):
+        return machine.Machine('/m', machine.mac_for_port(6230),
+                               'http://10.0.2.2:8089/boot.ipxe', 1 << 20)
+
+    def boot_option(self, *args):
+        command = self.machine().command(*args)
+        return command[command.index('-boot') + 1]
+
+    def test_boot_device_and_persistence(self):
+        self.assertEqual('once=n,order=cn',
+                         self.boot_option('network', False))
+        self.assertEqual('order=nc', self.boot_option('network', True))
+        self.assertEqual('order=cn', self.boot_option('hd', True))
+        self.assertEqual('order=cn', self.boot_option('default', False))
+
+    def test_nic_network_and_console(self):
+        command = ' '.join(self.machine().command('hd', True))
+        self.assertIn('virtio-net-pci,netdev=n0,mac=52:54:00:4c:18:56',
+                      command)
+        self.assertIn('bootfile=http://10.0.2.2:8089/boot.ipxe', command)
+        self.assertIn('-accel tcg', command)
+        self.assertIn('path=/m/serial.sock,server=on,wait=off,'
+                      'logfile=/m/serial.log,logappend=on', command)
+
+    def test_macs_differ_per_port(self):
+        macs = {machine.mac_for_port(port) for port in range(1, 65536)}
+        self.assertEqual(65535, len(macs))
+
+    def test_a_machine_that_cannot_start_is_an_ipmi_error(self):
+        faults = fakebmc.Faults()
+        broken = machine.Machine(
+            self.useFixture(fixtures.TempDir()).path, '52:54:00:00:00:01',
+            'http://x/boot.ipxe', 1 << 20, qemu='/nonexistent/qemu')
+        stderr = io.StringIO()
+        self.useFixture(fixtures.MonkeyPatch('sys.stderr', stderr))
+        bmc = fakebmc.FakeBmc.__new__(fakebmc.FakeBmc)
+        bmc.faults, bmc.machine, bmc.actions, bmc.port = (
+            faults, broken, {}, 6230)
+        bmc.boot_device, bmc.boot_persistent, bmc.power = 'hd', True, 'off'
+        self.assertEqual(0xff, bmc.power_on())
+        self.assertEqual('off', bmc.get_power_state())
+        self.assertIn('BMC 6230 cannot start its machine', stderr.getvalue())

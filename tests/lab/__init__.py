@@ -7,18 +7,30 @@ a missing QEMU or apt fails the test; elsewhere it skips, saying what to
 install.
 """
 
+# Nova's concurrency mode first (as in tests/functional): the lab's Nova
+# tests run Nova's services, which refuse to start in native threading
+# once anything has imported eventlet.
+import nova.tests.functional  # noqa: F401,I001
+
 import fcntl
 import os
 import shutil
 import subprocess
+import tempfile
 import threading
 
 from nova_bm.ramdisk import builder
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 CACHE = os.environ.get('NOVA_BM_TEST_CACHE',
                        os.path.join(_ROOT, '.cache'))
 QEMU = 'qemu-system-x86_64'
+#: The host (its loopback) as a QEMU machine on user-mode network sees it.
+HOST_FROM_MACHINE = '10.0.2.2'
+# Captured at import: Nova's harness points tempfile at deeply nested
+# per-test directories, too long for the machines' UNIX sockets (108 bytes).
+_TEMP_ROOT = tempfile.gettempdir()
 _lock = threading.Lock()
 _built = {}
 
@@ -37,6 +49,13 @@ def require(test):
         if in_ci():
             test.fail(message)
         test.skipTest(message)
+
+
+def machine_root(test):
+    """A directory for a test's QEMU machines, removed after it."""
+    root = tempfile.mkdtemp(prefix='nbm-lab-', dir=_TEMP_ROOT)
+    test.addCleanup(shutil.rmtree, root, True)
+    return root
 
 
 def ramdisk():
