@@ -11,23 +11,13 @@ cd "$(dirname "$0")"
 
 # The IPMI tests talk to the fake BMCs with ipmitool and FreeIPMI too, and
 # one loses packets on loopback with iptables (as root). The deploy tests
-# fetch images with Nova's fetch_to_raw, which runs qemu-img.
-missing=()
-command -v ipmitool >/dev/null || missing+=(ipmitool)
-command -v ipmipower >/dev/null || missing+=(freeipmi-tools)
-PATH=$PATH:/usr/sbin:/sbin command -v iptables >/dev/null || missing+=(iptables)
-command -v qemu-img >/dev/null || missing+=(qemu-utils)
-# The lab tests boot the deploy ramdisk on QEMU machines (TCG).
-command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
-if [ ${#missing[@]} -gt 0 ]; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-    else
-        echo "run_tests.sh: install ${missing[*]} (Debian packages)" >&2
-        exit 1
-    fi
-fi
+# fetch images with Nova's fetch_to_raw, which runs qemu-img. The lab tests
+# boot the deploy ramdisk (built from Debian's packages, downloaded with
+# apt-get) on QEMU machines (TCG).
+. tools/debian-packages.sh
+debian_packages run_tests.sh ipmitool:ipmitool ipmipower:freeipmi-tools \
+    iptables:iptables qemu-img:qemu-utils \
+    qemu-system-x86_64:qemu-system-x86 dpkg-deb:dpkg
 
 . tools/tox-venv.sh
 

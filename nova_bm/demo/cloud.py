@@ -5,28 +5,37 @@ shipped with Nova): ``ProviderUsageBaseTestCase`` starts the API (served
 over an intercepted HTTP socket), conductor, scheduler and placement on
 SQLite and in-memory messaging; the demo adds nova-bm-scheduler's manager,
 the nova-compute proxy loading ``nova_bm.BareMetalDriver`` by name, a node
-database and ``nova-bm-fakebmc`` BMCs. The harness is a test case, so the
-demo runs as one: ``run()`` runs it and turns its outcome into an exit
-status and the name of the step that failed.
+database and ``nova-bm-fakebmc`` BMCs, each driving a QEMU machine (the
+lab, ``nova_bm.testing.machine``) unless the demo is power-only. With
+machines, every server is a real deploy: the machine's firmware boots
+nova-bm's deploy ramdisk from the proxy, which writes the server's Glance
+image to the machine's disk; the machine then boots that disk, whose image
+prints its name on the serial console; deleting the server cleans the disk.
+The harness is a test case, so the demo runs as one: ``run()`` runs it and
+turns its outcome into an exit status and the name of the step that failed.
 """
 
 import nova.tests.functional  # noqa: F401  (first: concurrency mode)
 
+import io  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import secrets  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
+import socket  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 import unittest  # noqa: E402
 
+from nova import context as nova_context  # noqa: E402
 from nova.tests.functional.api import client as api_client  # noqa: E402
 from nova.tests.functional import integrated_helpers  # noqa: E402
 import yaml  # noqa: E402
 
+from nova_bm.cmd import build_ramdisk  # noqa: E402
 from nova_bm.conf import CONF  # noqa: E402
 from nova_bm.db import api as db_api  # noqa: E402
 from nova_bm.db import migration  # noqa: E402
@@ -34,15 +43,24 @@ from nova_bm import node_file  # noqa: E402
 from nova_bm.power import base as power_base  # noqa: E402
 from nova_bm.power import ipmi  # noqa: E402
 from nova_bm.power import ipmi_loop  # noqa: E402
+from nova_bm.ramdisk import builder  # noqa: E402
 from nova_bm.scheduler import manager as scheduler_manager  # noqa: E402
 from nova_bm.testing import fakebmc  # noqa: E402
+from nova_bm.testing import images  # noqa: E402
 
 PROXY = 'bm-proxy'
 RESOURCE_CLASS = 'baremetal-demo'
 PLACEMENT_RC = 'CUSTOM_BAREMETAL_DEMO'
 NODE_SIZE = {'cpus': 8, 'memory_mb': 16384, 'local_gb': 100}
+# A QEMU machine of the lab: what the node says is what the machine has.
+MACHINE_SIZE = {'cpus': 1, 'memory_mb': 512, 'local_gb': 1}
 BMC_USER = 'admin'
 SETTLE_TIMEOUT = 60
+# A deploy under TCG on two cores: about 30-60 s; several at once share
+# the cores.
+DEPLOY_TIMEOUT = 600
+# QEMU's user-mode network: the host's loopback seen from a machine.
+HOST_FROM_MACHINE = '10.0.2.2'
 EXACT_FILTERS = ['ExactRamFilter', 'ExactCoreFilter', 'ExactDiskFilter']
 # Captured at import: the harness points tempfile at per-test directories
 # nested five deep, which would make the paths --keep prints unreadable.
@@ -97,6 +115,7 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
     nodes = 8
     servers = 3
     keep = False
+    machines = True
     progress = None
 
     def setUp(self):
@@ -142,12 +161,18 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
 
     def test_demo(self):
         step = self.progress.begin
-        step('start %d fake BMCs (IPMI 2.0 over UDP on 127.0.0.1)'
-             % self.nodes)
+        if self.machines:
+            step('build the deploy ramdisk (nova-bm-build-ramdisk: Debian\'s '
+                 'kernel and busybox, nova-bm\'s /init)')
+            self.build_ramdisk()
+        step('start %d fake BMCs (IPMI 2.0 over UDP on 127.0.0.1)%s'
+             % (self.nodes, ', each driving a QEMU machine'
+                if self.machines else ''))
         self.password = secrets.token_urlsafe(12)
         self.fleet = fakebmc.Fleet(
             self.nodes, fakebmc.free_port_range(self.nodes),
-            username=BMC_USER, password=self.password)
+            username=BMC_USER, password=self.password,
+            machines=self.machine_options())
         self.fleet.start()
         self.addCleanup(self.fleet.stop)
 
@@ -161,18 +186,27 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
         self._start_compute(PROXY)
         self.wait_for_hypervisors()
 
+        size = self.node_size()
         step('create flavor bm.demo (resources:%s=1)' % PLACEMENT_RC)
         self.flavor = self._create_flavor(
-            name='bm.demo', vcpu=NODE_SIZE['cpus'],
-            memory_mb=NODE_SIZE['memory_mb'], disk=NODE_SIZE['local_gb'],
-            ephemeral=0, extra_spec={
+            name='bm.demo', vcpu=size['cpus'], memory_mb=size['memory_mb'],
+            disk=size['local_gb'], ephemeral=0, extra_spec={
                 'resources:%s' % PLACEMENT_RC: '1', 'resources:VCPU': '0',
                 'resources:MEMORY_MB': '0', 'resources:DISK_GB': '0'})
 
-        step('boot %d servers through the Nova API' % self.servers)
+        if self.machines:
+            step('upload %d whole-disk images to Glance, each printing its '
+                 'name when it boots' % self.servers)
+            self.upload_images()
+            step('boot %d servers through the Nova API (each a real deploy: '
+                 'firmware iPXE -> deploy ramdisk -> image on disk -> boot '
+                 'from disk)' % self.servers)
+        else:
+            step('boot %d servers through the Nova API' % self.servers)
         servers = self.boot_servers()
 
-        step('read every node over IPMI')
+        step('read every node over IPMI%s' % (
+            ', and its serial console' if self.machines else ''))
         self.check_booted(servers)
         self.progress.show(self.node_table(servers))
 
@@ -181,18 +215,69 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
 
         step('delete the servers through the Nova API')
         self.delete_servers(servers)
+        if self.machines:
+            self.progress.show(self.node_table([]))
+            step('wait for cleaning: the deploy ramdisk erases both ends of '
+                 'each disk, then the node is available again')
+            self.wait_for_cleaning()
 
         step('read every node over IPMI again')
         self.check_released()
         self.progress.show(self.node_table([]))
-        self.progress.say('done: %d servers booted on %d distinct nodes, '
-                          'powered on, then off after delete'
-                          % (len(servers), len(servers)))
+        if self.machines:
+            self.progress.say(
+                'done: %d servers deployed on %d distinct machines, each '
+                'booted its own disk; deleted and cleaned'
+                % (len(servers), len(servers)))
+        else:
+            self.progress.say('done: %d servers booted on %d distinct '
+                              'nodes, powered on, then off after delete'
+                              % (len(servers), len(servers)))
 
     # -- helpers ---------------------------------------------------------
 
     def node_name(self, index):
         return 'bm-%02d' % index
+
+    def node_size(self):
+        return MACHINE_SIZE if self.machines else NODE_SIZE
+
+    def build_ramdisk(self):
+        """The deploy kernel and initramfs, built as operators build them;
+        the proxy serves them to the machines over HTTP."""
+        output = os.path.join(self.state, 'ramdisk')
+        try:
+            builder.build(output, build_ramdisk.DEFAULT_CACHE)
+        except (builder.BuildError, OSError) as e:
+            raise StepFailed('cannot build the deploy ramdisk: %s' % e)
+        with socket.socket() as probe:
+            probe.bind(('127.0.0.1', 0))
+            self.http_port = probe.getsockname()[1]
+        self.flags(my_ip='127.0.0.1')
+        self.flags(deploy_kernel=os.path.join(output, builder.KERNEL),
+                   deploy_ramdisk=os.path.join(output, builder.INITRAMFS),
+                   deploy_http_bind='127.0.0.1:%d' % self.http_port,
+                   deploy_http_url='http://%s:%d' % (HOST_FROM_MACHINE,
+                                                     self.http_port),
+                   deploy_timeout=DEPLOY_TIMEOUT, deploy_poll_interval=1,
+                   group='baremetal')
+        with open(os.path.join(output, 'deploy.sha256')) as f:
+            self.progress.say('deploy ramdisk: %s' % f.read().splitlines()[
+                -1].lstrip('# '))
+
+    def machine_options(self):
+        if not self.machines:
+            return None
+        return {'directory': os.path.join(self.state, 'machines'),
+                'boot_url': 'http://%s:%d/boot.ipxe' % (HOST_FROM_MACHINE,
+                                                        self.http_port),
+                'disk_bytes': MACHINE_SIZE['local_gb'] << 30,
+                'memory_mb': MACHINE_SIZE['memory_mb']}
+
+    def mac(self, index, port):
+        if self.machines:
+            return self.fleet.mac(port)
+        return '52:54:00:de:%02x:%02x' % divmod(index, 256)
 
     def write_node_file(self):
         """An Ironic-style node file, as operators keep their inventory."""
@@ -202,10 +287,10 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
             'driver_info': {'ipmi_address': '127.0.0.1', 'ipmi_port': port,
                             'ipmi_username': BMC_USER,
                             'ipmi_password': self.password},
-            'properties': dict(NODE_SIZE, cpu_arch='x86_64'),
-            'ports': [{'address': '52:54:00:de:%02x:%02x' % divmod(i, 256)}],
-            # Power only: the machine-less fleet has no disk to deploy to.
-            'deploy_interface': 'netboot',
+            'properties': dict(self.node_size(), cpu_arch='x86_64'),
+            'ports': [{'address': self.mac(i, port)}],
+            # Power only without machines: no disk to deploy to.
+            'deploy_interface': 'image' if self.machines else 'netboot',
         } for i, port in enumerate(self.fleet.ports)]}
         path = os.path.join(self.state, 'nodes.yaml')
         with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), 'w') as f:
@@ -227,11 +312,30 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
             self.nodes, ', '.join(sorted(
                 h['hypervisor_hostname'] for h in self.hypervisors()))))
 
+    def upload_images(self):
+        """One image per server, named like it: its console says which
+        disk it booted."""
+        self.images = {}
+        for i in range(1, self.servers + 1):
+            name = 'demo-%d' % i
+            data = images.boot_disk_image(name)
+            self.images[name] = self.glance.create(
+                nova_context.get_admin_context(),
+                {'name': name, 'disk_format': 'raw',
+                 'container_format': 'bare', 'size': len(data)},
+                data=io.BytesIO(data))['id']
+
     def boot_servers(self):
-        posted = [self.api.post_server({'server': self._build_server(
-            name='demo-%d' % i, flavor_id=self.flavor, networks='none')})
-            for i in range(1, self.servers + 1)]
-        deadline = time.monotonic() + SETTLE_TIMEOUT
+        posted = []
+        for i in range(1, self.servers + 1):
+            name = 'demo-%d' % i
+            extra = ({'image_uuid': self.images[name]} if self.machines
+                     else {})
+            posted.append(self.api.post_server({'server': self._build_server(
+                name=name, flavor_id=self.flavor, networks='none',
+                **extra)}))
+        timeout = DEPLOY_TIMEOUT if self.machines else SETTLE_TIMEOUT
+        deadline = time.monotonic() + timeout
         servers = {}
         while len(servers) < len(posted):
             for server in posted:
@@ -244,7 +348,7 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
                     servers[server['id']] = server
             if time.monotonic() > deadline:
                 raise StepFailed('%d of %d servers ACTIVE after %d s' % (
-                    len(servers), len(posted), SETTLE_TIMEOUT))
+                    len(servers), len(posted), timeout))
             time.sleep(0.2)
         self.progress.say('%d servers ACTIVE' % len(servers))
         return [servers[s['id']] for s in posted]
@@ -284,35 +388,93 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
         rows = []
         for name, (node, state, boot) in sorted(self.read_bmcs().items()):
             server = by_node.get(name)
-            rows.append((
+            row = (
                 name, '%s:%d' % (node.ipmi_address, node.ipmi_port), state,
                 boot, '%s (%s)' % (server['name'], server['id'])
                 if server else '-',
                 server['OS-EXT-SRV-ATTR:hypervisor_hostname']
-                if server else '-'))
-        return table(('node', 'BMC', 'power (IPMI)', 'boot device',
-                      'instance', 'hypervisor_hostname'), rows)
+                if server else '-', node.provision_state)
+            if self.machines:
+                row += (self.console_line(node) or '-',)
+            rows.append(row)
+        headers = ('node', 'BMC', 'power (IPMI)', 'boot device', 'instance',
+                   'hypervisor_hostname', 'provision state')
+        if self.machines:
+            headers += ('console, last line',)
+        return table(headers, rows)
+
+    def console_line(self, node):
+        """The last line the node's machine printed on its serial console
+        (what its disk's boot code, or the deploy ramdisk, said last)."""
+        path = os.path.join(self.fleet.machine_directory(node.ipmi_port),
+                            'serial.log')
+        try:
+            with open(path, 'rb') as f:
+                text = f.read()[-4096:].decode('ascii', 'replace')
+        except FileNotFoundError:
+            return None
+        lines = [''.join(c for c in line if c.isprintable()).strip()
+                 for line in text.splitlines()]
+        lines = [line for line in lines if line]
+        if not lines:
+            return None
+        # SeaBIOS prints its "Booting from Hard Disk.." on the same line.
+        return lines[-1].split('Booting from Hard Disk..')[-1].strip()
 
     def check_booted(self, servers):
         nodes = [s['OS-EXT-SRV-ATTR:hypervisor_hostname'] for s in servers]
         if len(set(nodes)) != len(servers):
             raise StepFailed('servers share nodes: %s' % nodes)
         bmcs = self.read_bmcs()
+        # Power-only nodes boot from the network; deployed ones their disk.
+        expected_boot = 'disk' if self.machines else 'pxe'
         for server, name in zip(servers, nodes, strict=True):
             node, state, boot = bmcs[name]
-            if (state, boot) != (power_base.POWER_ON, 'pxe'):
+            if (state, boot) != (power_base.POWER_ON, expected_boot):
                 raise StepFailed('%s holds %s but its BMC reports power %s, '
                                  'boot device %s' % (name, server['name'],
                                                      state, boot))
             if node.instance_uuid != server['id']:
                 raise StepFailed('%s is not claimed by %s' % (
                     name, server['name']))
+            if self.machines:
+                self.wait_for_marker(node, server['name'])
+
+    def wait_for_marker(self, node, label):
+        """The machine booted its disk: the image's line is on its console
+        (within seconds of ACTIVE; TCG is slow on a busy machine)."""
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while self.console_line(node) != images.marker(label):
+            if time.monotonic() > deadline:
+                raise StepFailed('%s: the console shows %r, not the marker '
+                                 'of image %s' % (node.name,
+                                                  self.console_line(node),
+                                                  label))
+            time.sleep(0.2)
+
+    def wait_for_cleaning(self):
+        deadline = time.monotonic() + DEPLOY_TIMEOUT
+        while True:
+            states = {node.name: node.provision_state
+                      for node in db_api.list_nodes()}
+            if set(states.values()) <= {'available'}:
+                return
+            failed = {n: s for n, s in states.items()
+                      if s not in ('available', 'cleaning')}
+            if failed or time.monotonic() > deadline:
+                raise StepFailed('nodes not available after cleaning: %s'
+                                 % ', '.join('%s %s' % i for i in sorted(
+                                     (failed or states).items())))
+            time.sleep(0.5)
 
     def check_released(self):
         for name, (node, state, _boot) in self.read_bmcs().items():
             if state != power_base.POWER_OFF or node.instance_uuid:
                 raise StepFailed('%s: power %s, instance %s after delete'
                                  % (name, state, node.instance_uuid))
+            if node.provision_state != 'available':
+                raise StepFailed('%s is %s after delete' % (
+                    name, node.provision_state))
 
     def wait_for_user(self, servers):
         conf = os.path.join(self.state, 'nova-bm.conf')
@@ -329,7 +491,11 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
             '\nThe cloud keeps running until Ctrl-C. In another shell:\n'
             '  nova-bm-manage --config-file %s node list\n'
             '  ipmitool -I lanplus -H 127.0.0.1 -p %d -U %s -f %s '
-            'power status\n' % (conf, port, BMC_USER, secret))
+            'power status' % (conf, port, BMC_USER, secret))
+        if self.machines:
+            self.progress.show('  tail -f %s' % os.path.join(
+                self.fleet.machine_directory(port), 'serial.log'))
+        self.progress.show('')
         stop = threading.Event()
         previous = signal.signal(signal.SIGINT, lambda *a: stop.set())
         try:
@@ -339,7 +505,7 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
             signal.signal(signal.SIGINT, previous)
 
 
-def run(nodes, servers, keep=False, stream=sys.stdout):
+def run(nodes, servers, keep=False, machines=True, stream=sys.stdout):
     """Run the demo; return the exit status (0: every step did its job).
 
     Nova's services log into the harness's capture while the demo runs;
@@ -355,6 +521,7 @@ def run(nodes, servers, keep=False, stream=sys.stdout):
     progress = Progress(stream)
     case = DemoCloud('test_demo')
     case.nodes, case.servers, case.keep = nodes, servers, keep
+    case.machines = machines
     case.progress = progress
     result = unittest.TestResult()
     case.run(result)

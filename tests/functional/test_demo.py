@@ -1,4 +1,7 @@
-"""nova-bm-demo, run as a user runs it (the README's first command)."""
+"""nova-bm-demo, run as a user runs it (the README's first command).
+
+Here the power-only demo (``--no-machines``); tests/lab/test_demo.py runs
+the default one, with real deploys on QEMU machines."""
 
 import os
 import shutil
@@ -21,21 +24,28 @@ def node_rows(table_lines):
             for line in table_lines if line.startswith('| bm-')]
 
 
+def run(args, prelude=None, timeout=180):
+    """Run nova-bm-demo with ``args``; ``prelude``: Python run first in
+    the demo's process (to break a step)."""
+    env = dict(os.environ, OS_NOVA_DISABLE_EVENTLET_PATCHING='1')
+    command = demo_command() + args
+    if prelude:
+        command = [sys.executable, '-c', prelude +
+                   '; from nova_bm.cmd import demo; '
+                   'raise SystemExit(demo.main(%r))' % args]
+    return subprocess.run(command, capture_output=True, text=True,
+                          timeout=timeout, env=env,
+                          stdin=subprocess.DEVNULL)
+
+
 class DemoTestCase(base.TestCase):
 
     def run_demo(self, args, prelude=None):
-        env = dict(os.environ, OS_NOVA_DISABLE_EVENTLET_PATCHING='1')
-        command = demo_command() + args
-        if prelude:
-            command = [sys.executable, '-c', prelude +
-                       '; from nova_bm.cmd import demo; '
-                       'raise SystemExit(demo.main(%r))' % args]
-        return subprocess.run(command, capture_output=True, text=True,
-                              timeout=180, env=env,
-                              stdin=subprocess.DEVNULL)
+        return run(args, prelude)
 
     def test_boots_on_distinct_nodes_powered_on_then_off(self):
-        result = self.run_demo(['--nodes', '4', '--servers', '2'])
+        result = self.run_demo(['--nodes', '4', '--servers', '2',
+                                '--no-machines'])
         self.assertEqual(0, result.returncode, result.stderr[-3000:])
         self.assertNotIn('Traceback', result.stdout + result.stderr)
         lines = result.stdout.splitlines()
@@ -65,15 +75,21 @@ class DemoTestCase(base.TestCase):
                       result.stdout)
 
     def test_bad_arguments_are_one_line(self):
-        result = self.run_demo(['--nodes', '2', '--servers', '3'])
-        self.assertEqual(2, result.returncode)
-        self.assertEqual('nova-bm-demo: error: --servers must be between 1 '
-                         'and --nodes (2)',
-                         result.stderr.strip().splitlines()[-1])
+        for args, message in (
+                (['--nodes', '2', '--servers', '3'],
+                 '--servers must be between 1 and --nodes (2)'),
+                (['--nodes', '9'], '--nodes must be between 1 and 8 with '
+                                   'machines'),
+                (['--nodes', '201', '--no-machines'],
+                 '--nodes must be between 1 and 200')):
+            result = self.run_demo(args)
+            self.assertEqual(2, result.returncode)
+            self.assertEqual('nova-bm-demo: error: ' + message,
+                             result.stderr.strip().splitlines()[-1])
 
     def test_a_failed_step_is_named(self):
         result = self.run_demo(
-            ['--nodes', '2', '--servers', '1'],
+            ['--nodes', '2', '--servers', '1', '--no-machines'],
             prelude='from nova_bm.testing import fakebmc; '
                     'fakebmc.Fleet.start = lambda self, timeout=60: '
                     '(_ for _ in ()).throw(OSError("no free UDP ports"))')

@@ -1,0 +1,42 @@
+"""The README's first command as it runs by default: nova-bm-demo with
+real deploys onto QEMU machines (tests/functional/test_demo.py runs the
+power-only demo)."""
+
+from nova_bm.testing import images
+from tests import base
+from tests.functional import test_demo as demo_tests
+from tests import lab
+
+
+class LabDemoTestCase(base.TestCase):
+
+    def test_servers_deployed_boot_their_own_disks_then_are_cleaned(self):
+        lab.require(self)
+        result = demo_tests.run(['--nodes', '3', '--servers', '2'],
+                                timeout=900)
+        self.assertEqual(0, result.returncode, result.stderr[-3000:])
+        self.assertNotIn('Traceback', result.stdout + result.stderr)
+        lines = result.stdout.splitlines()
+        delete = next(i for i, line in enumerate(lines)
+                      if 'delete the servers' in line)
+        cleaned = next(i for i, line in enumerate(lines)
+                       if 'read every node over IPMI again' in line)
+        booted = demo_tests.node_rows(lines[:delete])
+        cleaning = demo_tests.node_rows(lines[delete:cleaned])
+        released = demo_tests.node_rows(lines[cleaned:])
+        # node | BMC | power | boot device | instance | hypervisor_hostname
+        # | provision state | console, last line
+        holding = [row for row in booted if row[4] != '-']
+        self.assertEqual(2, len(holding), booted)
+        for row in holding:
+            server = row[4].split()[0]
+            self.assertEqual(['on', 'disk'], row[2:4])
+            self.assertEqual([row[0], 'active', images.marker(server)],
+                             row[5:])
+        self.assertEqual({'cleaning'}, {row[6] for row in cleaning
+                                        if row[0] in {r[0] for r in holding}})
+        self.assertEqual({('off', '-', 'available')},
+                         {(row[2], row[4], row[6]) for row in released})
+        self.assertIn('done: 2 servers deployed on 2 distinct machines, each '
+                      'booted its own disk; deleted and cleaned',
+                      result.stdout)
