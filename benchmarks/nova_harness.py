@@ -17,13 +17,14 @@ import unittest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def measure(case_module, *args):
-    """Run ``benchmarks.<case_module> args``; return its JSON result."""
+def measure(case_module, *args, env=None):
+    """Run ``benchmarks.<case_module> args`` (with ``env`` added to the
+    environment); return its JSON result."""
     result = subprocess.run(
         [sys.executable, '-m', 'benchmarks.%s' % case_module]
         + [str(a) for a in args],
-        cwd=ROOT, capture_output=True, text=True, timeout=1800,
-        env=dict(os.environ, PYTHONPATH=ROOT))
+        cwd=ROOT, capture_output=True, text=True, timeout=3600,
+        env=dict(os.environ, PYTHONPATH=ROOT, **(env or {})))
     if result.returncode:
         raise AssertionError('benchmark %s failed:\n%s'
                              % (case_module, result.stderr[-4000:]))

@@ -87,8 +87,10 @@ ipmi_opts = [
     cfg.FloatOpt(
         'power_state_poll_interval',
         default=1.0, min=0.05,
-        help='Seconds between power state reads while waiting for the '
-             'target state.'),
+        help='Longest pause, in seconds, between power state reads while '
+             'waiting for a target state (after power on, off or reboot, '
+             'and for a deploy ramdisk to power off). Reads start 0.05 s '
+             'apart and the pause doubles up to this.'),
 ]
 
 driver_opts = [

@@ -220,6 +220,8 @@ class Flow:
     def _wait_off(self, node):
         """Let the ramdisk power the node off; after the bound, do it."""
         deadline = time.monotonic() + CONF.baremetal.deploy_shutdown_timeout
+        intervals = power_base.poll_intervals(
+            CONF.baremetal.power_state_poll_interval)
         while True:
             if self.waiters.stopping.is_set():
                 raise ProxyStopping()
@@ -232,7 +234,7 @@ class Flow:
                             'reported; powering it off', node.name)
                 self.record(node, self.power.power_off(node))
                 return
-            time.sleep(CONF.baremetal.power_state_poll_interval)
+            time.sleep(next(intervals))
 
     def _stop_on_failure(self, node, macs, token_hash):
         return _StopOnFailure(self, node, macs, token_hash)

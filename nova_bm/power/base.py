@@ -18,6 +18,24 @@ BOOT_DEVICES = ('pxe', 'disk', 'cdrom', 'bios', 'safe', 'default')
 SOFT = 'soft'
 HARD = 'hard'
 
+#: The first pause between power state reads while waiting for a state.
+FIRST_POLL_INTERVAL = 0.05
+
+
+def poll_intervals(longest):
+    """Pauses between reads of a state that is about to change: 0.05 s,
+    doubling up to ``longest`` (``[baremetal] power_state_poll_interval``).
+
+    A machine that has just been told to change (or a deploy ramdisk that
+    has just said it powers off) usually does so within a second: reading
+    soon notices it at most about twice as late as it happened, instead of
+    up to a whole interval late, for a handful of extra reads per change.
+    """
+    interval = min(FIRST_POLL_INTERVAL, longest)
+    while True:
+        yield interval
+        interval = min(interval * 2, longest)
+
 
 class PowerInterface(metaclass=abc.ABCMeta):
     """Power and boot-device control of bare-metal nodes."""

@@ -218,7 +218,8 @@ class IPMIPower(base.PowerInterface):
         """
         self._call(node, ipmi_messages.chassis_control(action, name))
         deadline = time.monotonic() + timeout
-        interval = CONF.baremetal.power_state_poll_interval
+        intervals = base.poll_intervals(
+            CONF.baremetal.power_state_poll_interval)
         while True:
             state = self.get_power_state(node)
             if state == target_state:
@@ -228,4 +229,4 @@ class IPMIPower(base.PowerInterface):
                 raise exception.PowerStateTimeout(
                     bmc=bmc_target(node).label, target=target_state,
                     state=state, timeout=timeout)
-            time.sleep(min(interval, remaining))
+            time.sleep(min(next(intervals), remaining))

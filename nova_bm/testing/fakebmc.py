@@ -332,7 +332,8 @@ class FakeBmc(pyghmi_bmc.Bmc):
         if self.machine is not None:
             state['machine'] = {'mac': self.machine.mac,
                                 'directory': self.machine.directory,
-                                'boots': self.machine.boots}
+                                'boots': self.machine.boots,
+                                'power_ons': list(self.machine.power_ons)}
         return state
 
 
@@ -451,6 +452,8 @@ def _control(request, bmcs):
         bmc.forget_sessions()
     if 'boot_device' in request:
         bmc.boot_device = request['boot_device']
+    if 'boot_persistent' in request:
+        bmc.boot_persistent = bool(request['boot_persistent'])
     if request.get('power') == 'on' and bmc.machine is not None:
         bmc.power_on()
     elif request.get('power') == 'off' and bmc.machine is not None:

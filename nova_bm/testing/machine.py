@@ -66,6 +66,8 @@ class Machine:
         self.serial_socket = os.path.join(directory, 'serial.sock')
         self.qmp_socket = os.path.join(directory, 'qmp.sock')
         self.boots = 0
+        #: When each power on started QEMU (``time.time()``).
+        self.power_ons = []
         self._process = None
         self._lock = threading.Lock()
 
@@ -95,6 +97,7 @@ class Machine:
                     stdin=subprocess.DEVNULL, stdout=log,
                     stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
             self.boots += 1
+            self.power_ons.append(time.time())
             return True
 
     def command(self, boot_device, persistent):

@@ -323,3 +323,15 @@ class FailureLogTestCase(base.TestCase):
         self.assertEqual([], warnings)
         self.assertIn('all 6 BMCs answered (1 recovered)', infos[0])
         self.assertEqual(([], []), self.sweep())
+
+
+class PollIntervalsTestCase(base.TestCase):
+
+    def test_start_soon_and_double_up_to_the_longest(self):
+        intervals = power_base.poll_intervals(1.0)
+        self.assertEqual([0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0],
+                         [next(intervals) for _ in range(7)])
+
+    def test_a_longest_below_the_first_is_kept(self):
+        intervals = power_base.poll_intervals(0.02)
+        self.assertEqual([0.02, 0.02], [next(intervals) for _ in range(2)])

@@ -1,0 +1,69 @@
+"""Deploys onto QEMU machines: nova-bm through Nova against the floor.
+
+One server, and ``NOVA_BM_BENCH_DEPLOY_SERVERS`` (4) servers at once, each
+``NOVA_BM_BENCH_DEPLOY_ROUNDS`` (3) times, from the create request to the
+image's marker on each machine's console, against the same machines put
+through the same steps by a script without Nova (``deploy_case`` says
+what each side does), alternating; medians compared. Goal (issue "ramdisk
+and lab"): at most 1.10x the floor. Also: Glance downloads for the first
+round of concurrent deploys of one image (goal 1), and the time to ACTIVE.
+Needs the lab (QEMU, apt for the deploy ramdisk), as the lab tests do.
+"""
+
+import os
+import statistics
+
+from benchmarks import nova_harness
+
+ROUNDS = int(os.environ.get('NOVA_BM_BENCH_DEPLOY_ROUNDS', 3))
+SERVERS = int(os.environ.get('NOVA_BM_BENCH_DEPLOY_SERVERS', 4))
+GOAL_RATIO = 1.10
+PHASES = ('before', 'ramdisk', 'write', 'switch', 'boot')
+
+
+def measure(rounds=ROUNDS, servers=SERVERS):
+    # Nova 34's nova-compute runs in native threads by default.
+    return nova_harness.measure(
+        'deploy_case', rounds, servers,
+        env={'OS_NOVA_DISABLE_EVENTLET_PATCHING': '1'})
+
+
+def _median(runs, key):
+    return statistics.median(run[key] for run in runs)
+
+
+def run():
+    result = measure()
+    rows = []
+    for size in sorted(result['nova_bm'], key=int):
+        ours, floor = result['nova_bm'][size], result['floor'][size]
+        for name, runs in (('nova-bm', ours), ('floor', floor)):
+            print('deploy, %s server(s), %s: total %s s; median phases: %s'
+                  % (size, name,
+                     ', '.join('%.1f' % r['total'] for r in runs),
+                     ', '.join('%s %.2f s' % (p, _median(runs, p))
+                               for p in PHASES)))
+        total, reference = _median(ours, 'total'), _median(floor, 'total')
+        ratio = total / reference
+        what = ('1 server' if size == '1'
+                else '%s servers at once' % size)
+        rows.append({
+            'work': 'deploy, %s: request -> booted from disk' % what,
+            'nova_bm': '%.1f s' % total,
+            'reference': '%.1f s floor (no Nova)' % reference,
+            'ratio': ratio, 'goal': '<= %.2fx' % GOAL_RATIO,
+            'met': ratio <= GOAL_RATIO})
+        active = _median(ours, 'active')
+        rows.append({
+            'work': 'deploy, %s: request -> ACTIVE' % what,
+            'nova_bm': '%.1f s' % active,
+            'reference': '%.1f s floor, to booted' % reference,
+            'ratio': active / reference, 'goal': 'reported', 'met': True})
+    downloads = result['glance_downloads']
+    rows.append({
+        'work': 'Glance downloads, %d deploys of one image at once'
+                % SERVERS,
+        'nova_bm': str(downloads), 'reference': '%d deploys' % SERVERS,
+        'ratio': downloads / SERVERS, 'goal': '1 download',
+        'met': downloads == 1})
+    return rows
