@@ -1,7 +1,7 @@
 """Deploys onto QEMU machines: nova-bm through Nova against the floor.
 
 One server, and ``NOVA_BM_BENCH_DEPLOY_SERVERS`` (4) servers at once, each
-``NOVA_BM_BENCH_DEPLOY_ROUNDS`` (3) times, from the create request to the
+``NOVA_BM_BENCH_DEPLOY_ROUNDS`` (5) times, from the create request to the
 image's marker on each machine's console, against the same machines put
 through the same steps by a script without Nova (``deploy_case`` says
 what each side does), alternating; medians compared. Goal (issue "ramdisk
@@ -15,7 +15,7 @@ import statistics
 
 from benchmarks import nova_harness
 
-ROUNDS = int(os.environ.get('NOVA_BM_BENCH_DEPLOY_ROUNDS', 3))
+ROUNDS = int(os.environ.get('NOVA_BM_BENCH_DEPLOY_ROUNDS', 5))
 SERVERS = int(os.environ.get('NOVA_BM_BENCH_DEPLOY_SERVERS', 4))
 GOAL_RATIO = 1.10
 PHASES = ('before', 'ramdisk', 'write', 'switch', 'boot')
