@@ -13,11 +13,12 @@ cd "$(dirname "$0")"
 # one loses packets on loopback with iptables (as root). The deploy tests
 # fetch images with Nova's fetch_to_raw, which runs qemu-img. The lab tests
 # boot the deploy ramdisk (built from Debian's packages, downloaded with
-# apt-get) on QEMU machines (TCG).
+# apt-get) on QEMU machines (TCG). The image-serving benchmark, kept
+# running by a test, measures the deploy HTTP server against nginx (curl).
 . tools/debian-packages.sh
 debian_packages run_tests.sh ipmitool:ipmitool ipmipower:freeipmi-tools \
     iptables:iptables qemu-img:qemu-utils \
-    qemu-system-x86_64:qemu-system-x86 dpkg-deb:dpkg
+    qemu-system-x86_64:qemu-system-x86 dpkg-deb:dpkg nginx:nginx curl:curl
 
 . tools/tox-venv.sh
 

@@ -107,9 +107,10 @@ class NovaBmServer:
         from nova_bm.deploy import ramdisk_api
         from nova_bm.deploy import tokens
         from nova_bm import node_spec
-        CONF([], project='nova')
+        self._conf = CONF
         CONF.set_override('connection', 'sqlite:///%s/nodes.sqlite' % work,
                           group='baremetal_database')
+        self._db = db_api
         migration.upgrade()
         db_api.create_nodes([node_spec.new_node(dict(
             name='bench', service_host='proxy', cpus=1, memory_mb=512,
@@ -134,6 +135,8 @@ class NovaBmServer:
 
     def __exit__(self, *exc):
         self.server.stop()
+        self._db.dispose()
+        self._conf.clear_override('connection', group='baremetal_database')
 
 
 class Nginx:

@@ -4,6 +4,7 @@ Timing is the benchmarks' business (``tox -e bench``); this only keeps
 them from rotting: each runs end to end and returns a figure per side.
 """
 
+from benchmarks import image_serving
 from benchmarks import power_faults
 from benchmarks import resource_cycle
 from benchmarks import scheduler
@@ -33,3 +34,11 @@ class BenchmarksRunTestCase(base.TestCase):
             self.assertLessEqual(answered[power_faults.HEALTHY],
                                  result['sizes'][power_faults.HEALTHY])
         self.assertEqual(0, result['reference']['dead'])
+
+    def test_image_serving(self):
+        # Both servers send the whole file to every client (the benchmark
+        # raises on a short download).
+        times = image_serving.measure(megabytes=8, rounds=1)
+        self.assertEqual(8 * 8 << 20, times['bytes'])
+        self.assertEqual([1, 1], [len(times['nova_bm']),
+                                  len(times['nginx'])])
