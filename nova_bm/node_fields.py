@@ -263,3 +263,67 @@ def _integer(value, field):
                                     % (_MAX_DIGITS, len(value.strip())))
         return int(value)
     raise _invalid(field, value, 'must be a whole number, got')
+
+
+# An OpenFlow datapath id: 16 hex digits, as Ironic accepts for switch_id.
+_DATAPATH_ID_RE = re.compile(r'^(0x)?[0-9a-f]{16}\Z')
+
+
+def boolean(value, field):
+    """True/False, or their usual spellings in text (node files, CLI)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in (
+            'true', 'yes', '1', 'on', 'false', 'no', '0', 'off'):
+        return value.strip().lower() in ('true', 'yes', '1', 'on')
+    raise _invalid(field, value, 'must be true or false, got')
+
+
+def physical_network(value, field='physical_network'):
+    """A Neutron physical network name: 1-64 printable characters, no
+    spaces (Neutron's own limit for provider:physical_network)."""
+    if not isinstance(value, str) or not value or len(value) > 64 or (
+            not value.isprintable()) or any(c.isspace() for c in value):
+        raise _invalid(field, value, 'must be a physical network name of 1 '
+                                     'to 64 characters without spaces, got')
+    return value
+
+
+def local_link_connection(value, field='local_link_connection'):
+    """The switch port a NIC is cabled to, as Ironic's ports say it:
+    ``switch_id`` (the switch's MAC or OpenFlow datapath id) and ``port_id``
+    (its port name) together, ``switch_info`` optional. None or ``{}``:
+    not known. :returns: the normalised mapping, or None."""
+    if value is None or value == {}:
+        return None
+    if not isinstance(value, dict):
+        raise _invalid(field, value, 'must be a mapping, got')
+    unknown = sorted(set(value) - {'switch_id', 'port_id', 'switch_info'})
+    if unknown:
+        raise exception.InvalidField(
+            field='%s.%s' % (field, unknown[0]),
+            reason='is not a local link field (switch_id, port_id, '
+                   'switch_info)')
+    for key in ('switch_id', 'port_id'):
+        if not value.get(key):
+            raise exception.InvalidField(
+                field='%s.%s' % (field, key),
+                reason='is required with a local link connection')
+    switch_id = value['switch_id']
+    lowered = switch_id.strip().lower() if isinstance(switch_id, str) else ''
+    if _DATAPATH_ID_RE.fullmatch(lowered):
+        normalised_switch = lowered
+    else:
+        try:
+            normalised_switch = mac_address(switch_id,
+                                            '%s.switch_id' % field)
+        except exception.InvalidField:
+            raise _invalid('%s.switch_id' % field, switch_id,
+                           'must be a MAC address or an OpenFlow datapath '
+                           'id, got') from None
+    result = {'switch_id': normalised_switch,
+              'port_id': text(value['port_id'], '%s.port_id' % field)}
+    if value.get('switch_info'):
+        result['switch_info'] = text(value['switch_info'],
+                                     '%s.switch_info' % field)
+    return result

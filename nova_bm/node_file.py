@@ -195,10 +195,15 @@ def _node(node, default_host, default_partition_key,
         'deploy_interface': (_deploy_interface(node.get('deploy_interface'))
                              or default_deploy_interface),
     }
-    macs = [port.get('address') if isinstance(port, dict) else port
-            for port in _ports(node)]
+    ports = [{key: port[key] for key in _PORT_KEYS if key in port}
+             if isinstance(port, dict) else port for port in _ports(node)]
     row, _ = node_spec.new_node(values)
-    return row, node_spec.interface_addresses(macs, field='ports.address')
+    return row, node_spec.interface_specs(ports, field='ports')
+
+
+# What nova-bm keeps of an Ironic port; its other keys (uuid, extra,
+# portgroup_uuid, ...) are Ironic's own business.
+_PORT_KEYS = ('address',) + tuple(node_spec.INTERFACE_FIELDS)
 
 
 def _ports(node):

@@ -103,6 +103,57 @@ def node_changes(values):
     return changes
 
 
+#: Interface fields besides its MAC, with their normalisers.
+INTERFACE_FIELDS = {
+    'pxe_enabled': node_fields.boolean,
+    'physical_network': node_fields.physical_network,
+    'local_link_connection': node_fields.local_link_connection,
+}
+
+
+def interface_fields(values, field='interface'):
+    """Validate an interface's fields other than its MAC (``None`` values
+    count as not given; a ``local_link_connection`` of None or ``{}``
+    clears it). :returns: the normalised fields."""
+    unknown = sorted(set(values) - set(INTERFACE_FIELDS))
+    if unknown:
+        raise exception.InvalidField(field='%s.%s' % (field, unknown[0]),
+                                     reason='is not an interface field')
+    result = {}
+    for key, value in values.items():
+        if value is None and key != 'local_link_connection':
+            continue
+        result[key] = INTERFACE_FIELDS[key](value, '%s.%s' % (field, key)
+                                            if field else key)
+    return result
+
+
+def interface_specs(ports, field='ports'):
+    """Normalise a node's interfaces given as MACs or as mappings with an
+    ``address`` and interface fields (Ironic's ports). A MAC given twice is
+    refused. :returns: ``[{'address': mac, ...fields}]``."""
+    specs = []
+    seen = set()
+    for index, port in enumerate(ports):
+        where = '%s[%d]' % (field, index) if len(ports) > 1 else field
+        if isinstance(port, dict):
+            values = dict(port)
+            mac = values.pop('address', None)
+        else:
+            values, mac = {}, port
+        address = node_fields.mac_address(mac, '%s.address' % where
+                                          if isinstance(port, dict)
+                                          else where)
+        if address in seen:
+            raise exception.InvalidField(
+                field=field, reason='MAC address %s is given twice' % address)
+        seen.add(address)
+        spec = {'address': address}
+        spec.update(interface_fields(values, where))
+        specs.append(spec)
+    return specs
+
+
 def interface_addresses(macs, field='mac'):
     """Normalise a list of MACs; a MAC given twice is refused."""
     result = []

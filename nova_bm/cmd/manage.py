@@ -46,6 +46,7 @@ COMMANDS = {
     'node power reboot': power_commands.Reboot,
     'node validate': power_commands.Validate,
     'interface add': interface_commands.Add,
+    'interface update': interface_commands.Update,
     'interface list': interface_commands.List,
     'interface delete': interface_commands.Delete,
 }

@@ -331,7 +331,8 @@ def create_node(row, macs=()):
 def create_nodes(specs, progress=None):
     """Create many nodes with their interfaces: all of them, or none.
 
-    :param specs: a list of ``(row, macs)`` pairs (``node_spec.new_node``).
+    :param specs: a list of ``(row, interfaces)`` pairs: interfaces as MACs
+        (``node_spec.new_node``) or as ``node_spec.interface_specs``.
     :param progress: optional ``callable(done, total)``, called as batches
         of nodes are written.
     :returns: ``(number of nodes, number of interfaces)`` created.
@@ -360,8 +361,8 @@ def _insert_nodes(session, specs, progress):
         ids = dict(session.execute(
             sa.select(models.Node.uuid, models.Node.id).where(
                 models.Node.uuid.in_([r['uuid'] for r in rows]))).all())
-        ports = [{'node_id': ids[row['uuid']], 'address': mac}
-                 for row, macs in chunk for mac in macs]
+        ports = [_interface_row(ids[row['uuid']], entry)
+                 for row, entries in chunk for entry in entries]
         if ports:
             session.execute(sa.insert(models.Interface), ports)
         interfaces += len(ports)
@@ -369,6 +370,21 @@ def _insert_nodes(session, specs, progress):
         if progress is not None:
             progress(done, total)
     return interfaces
+
+
+def _address(entry):
+    """The MAC of an interface given as a MAC or as a mapping."""
+    return entry if isinstance(entry, str) else entry['address']
+
+
+def _interface_row(node_id, entry):
+    """An interface row from a MAC or from ``node_spec.interface_specs``'s
+    mapping; every row has every column (one executemany)."""
+    spec = {'address': entry} if isinstance(entry, str) else entry
+    return {'node_id': node_id, 'address': spec['address'],
+            'pxe_enabled': spec.get('pxe_enabled', True),
+            'physical_network': spec.get('physical_network'),
+            'local_link_connection': spec.get('local_link_connection')}
 
 
 def _bmc(row):
@@ -385,7 +401,7 @@ def _check_unique_among(specs):
                 raise exception.DuplicateInBatch(field=_FIELD_LABELS[field],
                                                  value=repr(value))
             seen[field].add(value)
-        for mac in macs:
+        for mac in map(_address, macs):
             if mac in seen['mac']:
                 raise exception.DuplicateInBatch(field='MAC address',
                                                  value=mac)
@@ -413,7 +429,8 @@ def _check_unique_in_db(session, specs):
                     node.ipmi_address.in_(chunk))):
             if (address, port) in wanted:
                 raise _duplicate('bmc', '%s:%s' % (address, port))
-    for chunk in _chunks([mac for _, macs in specs for mac in macs]):
+    for chunk in _chunks([_address(entry) for _, entries in specs
+                          for entry in entries]):
         clash = session.execute(
             sa.select(models.Interface.address, node.name)
             .join(node, models.Interface.node_id == node.id)
@@ -692,8 +709,9 @@ def list_orphaned(live_hosts):
 
 # -- interfaces ------------------------------------------------------------
 
-def add_interface(ident, address):
-    """Add an interface (a normalised MAC) to a node.
+def add_interface(ident, address, **fields):
+    """Add an interface (a normalised MAC) to a node, with interface fields
+    normalised by ``node_spec.interface_fields``.
 
     :raises: NodeNotFound, DuplicateInterface
     """
@@ -706,7 +724,8 @@ def add_interface(ident, address):
             .where(models.Interface.address == address)).scalar()
         if clash is not None:
             raise exception.DuplicateInterface(address=address, node=clash)
-        interface = models.Interface(node_id=node.id, address=address)
+        interface = models.Interface(
+            **_interface_row(node.id, dict(fields, address=address)))
         session.add(interface)
         try:
             session.flush()
@@ -726,6 +745,31 @@ def list_interfaces(ident=None):
                                  _get_node(session, ident).id)
         return [tuple(row) for row in
                 query.order_by(models.Node.id, models.Interface.id)]
+
+
+def update_interface(address, fields):
+    """Change an interface's fields (normalised by
+    ``node_spec.interface_fields``). Refused while an instance holds its
+    node: the instance's Neutron port is bound with them.
+
+    :returns: ``(interface, node name)``.
+    :raises: InterfaceNotFound, NodeInUse
+    """
+    with _session(writer=True) as session:
+        found = session.execute(
+            sa.select(models.Interface, models.Node)
+            .join(models.Node, models.Interface.node_id == models.Node.id)
+            .where(models.Interface.address == address)).first()
+        if found is None:
+            raise exception.InterfaceNotFound(address=address)
+        interface, node = found
+        if node.instance_uuid is not None:
+            raise exception.NodeInUse(node=node.name,
+                                      instance=node.instance_uuid)
+        for key, value in fields.items():
+            setattr(interface, key, value)
+        session.flush()
+        return interface, node.name
 
 
 def delete_interface(address):

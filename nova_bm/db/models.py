@@ -120,6 +120,16 @@ class Interface(Base):
     address = sa.Column(sa.String(17), nullable=False)
     """Lower-case aa:bb:cc:dd:ee:ff."""
     vif_id = sa.Column(sa.String(36), nullable=True)
+    pxe_enabled = sa.Column(sa.Boolean(), nullable=False,
+                            server_default=sa.true())
+    """The node boots from the network through this NIC (its Neutron
+    port gets the iPXE DHCP options during a deploy)."""
+    physical_network = sa.Column(sa.String(64), nullable=True)
+    """The Neutron physical network the NIC is cabled to, if known."""
+    local_link_connection = sa.Column(db_types.JsonEncodedDict(),
+                                      nullable=True)
+    """The switch port: ``switch_id``, ``port_id``, ``switch_info`` (the
+    ``binding:profile.local_link_information`` Neutron gets)."""
 
     node = orm.relationship('Node', back_populates='interfaces')
 

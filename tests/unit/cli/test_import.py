@@ -68,6 +68,34 @@ class ImportTestCase(base.ManageTestCase):
         self.assertEqual(('proxy-9', 6230),
                          (third.service_host, third.ipmi_port))
 
+    def test_ironic_port_networking_fields(self):
+        node = utils.ironic_node(1)
+        node['ports'] = [
+            {'address': utils.mac(1), 'pxe_enabled': True,
+             'physical_network': 'physnet1', 'uuid': 'ignored',
+             'extra': {'ignored': 1},
+             'local_link_connection': {'switch_id': '00:1A:2B:3C:4D:5E',
+                                       'port_id': 'Ethernet1/7'}},
+            {'address': utils.mac(2), 'pxe_enabled': False}]
+        path = self.write_nodes('nodes.json', [node])
+        self.assertIn('Created 1 nodes and 2 ports',
+                      self.assertManage('node', 'import', path))
+        first, second = [i for i, _, _ in db_api.list_interfaces('node-1')]
+        self.assertEqual((True, 'physnet1', {'switch_id': '00:1a:2b:3c:4d:5e',
+                                             'port_id': 'Ethernet1/7'}),
+                         (first.pxe_enabled, first.physical_network,
+                          first.local_link_connection))
+        self.assertEqual((False, None, None), (
+            second.pxe_enabled, second.physical_network,
+            second.local_link_connection))
+        bad = utils.ironic_node(2)
+        bad['ports'] = [{'address': utils.mac(3),
+                         'local_link_connection': {'port_id': 'p1'}}]
+        self.assertRefused(
+            2, 'ports.local_link_connection.switch_id: is required', 'node',
+            'import', self.write_nodes('bad.json', [bad]))
+        self.assertEqual(1, db_api.count_nodes())
+
     def test_partition_keys_from_file_ironic_key_or_option(self):
         nodes = [utils.ironic_node(1, partition_key='rack-1'),
                  utils.ironic_node(2, conductor_group='rack-2'),

@@ -289,3 +289,81 @@ class InterfaceCommandsTestCase(base.ManageTestCase):
         self.assertRefused(1, 'No interface', 'interface', 'delete',
                            '52:54:00:aa:bb:cc')
         self.assertEqual(2, len(db_api.list_interfaces()))
+
+    def test_networking_fields_add_update_list(self):
+        out = self.assertManage(
+            'interface', 'add', 'node-1', '52:54:00:aa:bb:cc', '--no-pxe',
+            '--physical-network', 'physnet1', '--switch-id',
+            '00-1A-2B-3C-4D-5E', '--port-id', 'Ethernet1/7',
+            '--switch-info', 'rack1-tor', '-f', 'json')
+        added = json.loads(out)
+        self.assertEqual((False, 'physnet1', {
+            'switch_id': '00:1a:2b:3c:4d:5e', 'port_id': 'Ethernet1/7',
+            'switch_info': 'rack1-tor'}), (
+            added['PXE'], added['Physical Network'],
+            added['Local Link Connection']))
+        rows = {r['Address']: r for r in json.loads(self.assertManage(
+            'interface', 'list', 'node-1', '-f', 'json'))}
+        # Interfaces enrolled with the node boot it from the network.
+        self.assertEqual((True, None, {}), (
+            rows[utils.mac(1)]['PXE'], rows[utils.mac(1)]['Physical Network'],
+            rows[utils.mac(1)]['Local Link Connection']))
+        self.assertEqual('physnet1',
+                         rows['52:54:00:aa:bb:cc']['Physical Network'])
+
+        # Update: only what is given changes; "no" options forget.
+        self.assertManage('interface', 'update', '52:54:00:aa:bb:cc',
+                          '--pxe', '--switch-id', '0x00000000000000ab',
+                          '--port-id', 'xe-0/0/1')
+        (interface, _, _), = [r for r in db_api.list_interfaces('node-1')
+                              if r[0].address == '52:54:00:aa:bb:cc']
+        self.assertEqual((True, 'physnet1', {
+            'switch_id': '0x00000000000000ab', 'port_id': 'xe-0/0/1'}), (
+            interface.pxe_enabled, interface.physical_network,
+            interface.local_link_connection))
+        out = self.assertManage(
+            'interface', 'update', '52:54:00:aa:bb:cc',
+            '--no-physical-network', '--no-local-link-connection', '-f',
+            'json')
+        self.assertEqual((True, None, {}), tuple(json.loads(out)[k] for k in (
+            'PXE', 'Physical Network', 'Local Link Connection')))
+
+    def test_networking_field_refusals(self):
+        mac = '52:54:00:aa:bb:cc'
+        for args, message in (
+                (['--physical-network', 'phys net'],
+                 'physical_network: must be a physical network name'),
+                (['--physical-network', 'x' * 65],
+                 'physical_network: must be a physical network name'),
+                (['--switch-id', '00:1a:2b:3c:4d:5e'],
+                 'local_link_connection.port_id: is required'),
+                (['--port-id', 'Ethernet1/7'],
+                 'local_link_connection.switch_id: is required'),
+                (['--switch-id', 'switch-1', '--port-id', 'Ethernet1/7'],
+                 'local_link_connection.switch_id: must be a MAC address or '
+                 'an OpenFlow datapath id'),
+                (['--switch-id', '00:1a:2b:3c:4d:5e', '--port-id',
+                  'bad\tport'], 'local_link_connection.port_id: must be '
+                                'printable text')):
+            self.assertRefused(2, message, 'interface', 'add', 'node-1', mac,
+                               *args)
+        self.assertRefused(2, 'not allowed with argument', 'interface',
+                           'add', 'node-1', mac, '--pxe', '--no-pxe')
+        self.assertEqual(2, len(db_api.list_interfaces()))
+        self.assertRefused(2, 'Nothing to update', 'interface', 'update',
+                           utils.mac(1))
+        self.assertRefused(1, 'No interface has MAC address', 'interface',
+                           'update', mac, '--pxe')
+        self.assertRefused(2, 'cannot go with --switch-id', 'interface',
+                           'update', utils.mac(1),
+                           '--no-local-link-connection', '--switch-id',
+                           '00:1a:2b:3c:4d:5e', '--port-id', 'p1')
+
+    def test_update_refused_while_an_instance_holds_the_node(self):
+        node = db_api.get_node('node-1')
+        db_api.claim_node(node.uuid, 'a' * 8 + '-1111-2222-3333-' + 'b' * 12,
+                          'proxy-1')
+        self.assertRefused(1, 'is held by instance', 'interface', 'update',
+                           utils.mac(1), '--no-pxe')
+        (interface, _, _), = db_api.list_interfaces('node-1')
+        self.assertTrue(interface.pxe_enabled)

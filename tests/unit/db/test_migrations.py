@@ -54,6 +54,24 @@ class MigrationTestCase(testscenarios.WithScenarios, base.TestCase):
         # Nodes from before deploys existed keep booting from the network.
         self.assertEqual('netboot', node.deploy_interface)
 
+    def test_upgrade_keeps_interfaces_booting_from_the_network(self):
+        migration.upgrade('9d4b2e7f1a36')
+        row, _ = utils.node_spec_for(1)
+        with db_api.engine().begin() as connection:
+            connection.execute(sa.text(
+                'INSERT INTO bm_nodes (%s, maintenance, provision_state) '
+                'VALUES (%s, :m, :p)' % (
+                    ', '.join(row), ', '.join(':' + k for k in row))),
+                dict(row, traits='[]', m=False, p='available'))
+            connection.execute(sa.text(
+                "INSERT INTO bm_interfaces (node_id, address) SELECT id, "
+                "'52:54:00:00:00:01' FROM bm_nodes"))
+        migration.upgrade()
+        ((interface, name, _),) = db_api.list_interfaces()
+        self.assertEqual(('node-1', True, None, None), (
+            name, interface.pxe_enabled, interface.physical_network,
+            interface.local_link_connection))
+
     def test_models_match_migrated_schema(self):
         migration.upgrade()
         with db_api.engine().connect() as connection:
