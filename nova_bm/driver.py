@@ -34,6 +34,7 @@ from nova_bm.deploy import flow as deploy_flow
 from nova_bm.deploy import image_checks
 from nova_bm.deploy import manager as deploy_manager
 from nova_bm import exception
+from nova_bm.network import ports as network_ports
 from nova_bm import node_cache
 from nova_bm import node_events
 from nova_bm import notifications
@@ -81,13 +82,14 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
 
     # What a bare-metal node can do: whole-disk raw and qcow2 images are
     # written to its disk (nodes on the "image" deploy interface), through
-    # a cache on the proxy; no migration, no attaching devices or
-    # interfaces to a running machine (the base class's False; Nova
+    # a cache on the proxy; a Neutron port can be attached to a free NIC;
+    # no migration, no attaching devices (the base class's False; Nova
     # handles the NotImplementedError of the operations behind these).
     capabilities = dict(nova.virt.driver.ComputeDriver.capabilities,
                         supports_image_type_raw=True,
                         supports_image_type_qcow2=True,
-                        has_imagecache=True)
+                        has_imagecache=True,
+                        supports_attach_interface=True)
 
     # Static ownership: a node belongs to the proxy named in its
     # service_host and never moves between compute services by itself.
@@ -114,6 +116,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         self._sync = power_sync.PowerSync(self._power, notify=self._notify)
         self._deploys = deploy_manager.DeployManager(self._power,
                                                      self._sync.record)
+        self._network = network_ports.PortBinder()
         self._events_server = None
         self.rebalances_nodes = (
             CONF.baremetal.ownership == rebalance.HASH_RING)
@@ -377,14 +380,26 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         if node is not None and node.deploy_interface == 'image':
             image_checks.check_request(instance, image_meta)
             image_checks.check_declared_size(image_meta, node)
+        if node is not None and network_info:
+            self._network.check(
+                db_api.get_node(node.uuid, with_interfaces=True),
+                network_info)
         node = self._claim(instance)
         if node.deploy_interface == 'image':
-            self._deploy(context, node, instance, image_meta)
+            self._deploy(context, node, instance, image_meta, network_info)
         else:
-            self._netboot(node, instance, power_on)
+            self._netboot(context, node, instance, power_on, network_info)
         LOG.info('Instance is on node %s', node.name, instance=instance)
 
-    def _netboot(self, node, instance, power_on):
+    def _netboot(self, context, node, instance, power_on, network_info):
+        try:
+            self._network.bind(
+                context, instance,
+                db_api.get_node(node.uuid, with_interfaces=True),
+                network_info)
+        except BaseException:
+            self._undo_claim(node, instance)
+            raise
         try:
             self._power.set_boot_device(node, BOOT_DEVICE, persistent=True)
             if power_on:
@@ -392,46 +407,74 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
             db_api.set_provision_state(node.uuid, db_api.ACTIVE)
         except _BMC_TROUBLE as e:
             self._remember_error(node, e)
+            self._network.unbind(context, instance, node, network_info)
             self._undo_claim(node, instance)
             raise nova_exception.InstanceDeployFailure(
                 reason='node %s: %s' % (node.name, e)) from None
         except BaseException:
+            self._network.unbind(context, instance, node, network_info)
             self._undo_claim(node, instance)
             raise
 
-    def _deploy(self, context, node, instance, image_meta, rebuild=False):
-        """Fetch the image, write it, boot it. On failure the node is off;
-        a spawn's node is released to be cleaned, a rebuild's stays with
-        its instance (``deploy failed``), which Nova puts in ERROR."""
+    def _deploy(self, context, node, instance, image_meta, network_info=None,
+                rebuild=False):
+        """Fetch the image, bind the ports (the boot NIC's with the iPXE
+        DHCP options), write the image, boot it. On failure the node is
+        off; a spawn's node is released to be cleaned and its ports
+        unbound, a rebuild's stays with its instance (``deploy failed``),
+        which Nova puts in ERROR."""
         try:
             image = self._deploys.fetch(context, image_meta)
         except BaseException:
             if not rebuild:
                 self._release(node, instance)  # nothing was written
             raise
+        boot_url = self._deploys.boot_url
         try:
             node = db_api.get_node(node.uuid, with_interfaces=True)
+            if rebuild:
+                self._network.boot_options(context, node, boot_url)
+            else:
+                self._network.bind(context, instance, node, network_info,
+                                   boot_url)
+        except BaseException:
+            self._deploys.images.unpin(image)
+            if not rebuild:
+                self._release(node, instance)  # nothing was written
+            raise
+        try:
             self._deploys.deploy(node, instance, image_meta, image)
         except deploy_flow.ProxyStopping:
             raise nova_exception.InstanceDeployFailure(
                 reason='nova-compute stopped during the deploy') from None
         except nova_exception.ImageUnacceptable:
-            if not rebuild:
-                self._release(node, instance)  # refused before power on
+            # Refused before power on: nothing was written.
+            if rebuild:
+                self._network.remove_boot_options(context, node, boot_url)
+            else:
+                self._network.unbind(context, instance, node, network_info)
+                self._release(node, instance)
             raise
         except deploy_flow.DeployFailed as e:
-            self._deploy_failed(node, instance, e.reason, e.off_error,
-                                rebuild)
+            self._deploy_failed(context, node, instance, network_info,
+                                e.reason, e.off_error, rebuild, boot_url)
             raise nova_exception.InstanceDeployFailure(
                 reason='node %s: %s' % (node.name, e.reason)) from None
         except BaseException as e:
-            self._deploy_failed(node, instance, str(e), None, rebuild)
+            self._deploy_failed(context, node, instance, network_info,
+                                str(e), None, rebuild, boot_url)
             raise
+        self._network.remove_boot_options(context, node, boot_url)
         self._cache.put(db_api.get_node(node.uuid))
 
-    def _deploy_failed(self, node, instance, reason, off_error, rebuild):
+    def _deploy_failed(self, context, node, instance, network_info, reason,
+                       off_error, rebuild, boot_url):
         LOG.error('Deploy to node %(node)s failed: %(reason)s',
                   {'node': node.name, 'reason': reason}, instance=instance)
+        if rebuild:
+            self._network.remove_boot_options(context, node, boot_url)
+        else:
+            self._network.unbind(context, instance, node, network_info)
         maintenance = self._off_reason(instance.uuid, off_error)
         if rebuild:
             db_api.set_provision_state(
@@ -542,6 +585,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
             self._remember_error(node, e)
             reason = ('power off not confirmed when instance %s was '
                       'deleted: %s' % (instance.uuid, e))
+        self._network.unbind(context, instance, node, network_info)
         if node.deploy_interface == 'image':
             node = db_api.get_node(node.uuid, with_interfaces=True)
             self._deploys.scripts.remove(
@@ -571,9 +615,35 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         image_checks.check_request(instance, image_meta)
         instance.task_state = task_states.REBUILD_SPAWNING
         instance.save(expected_task_state=[task_states.REBUILDING])
-        self._deploy(context, node, instance, image_meta, rebuild=True)
+        self._deploy(context, node, instance, image_meta, network_info,
+                     rebuild=True)
         LOG.info('Instance rebuilt on node %s', node.name,
                  instance=instance)
+
+    # -- networking (nova_bm.network) ------------------------------------
+
+    def network_binding_host_id(self, context, instance):
+        """None: Nova creates the ports unbound; spawn binds each to one of
+        the node's NICs (``binding:host_id`` = the node's UUID)."""
+        return None
+
+    def manages_network_binding_host_id(self):
+        """True: Nova's info-cache healing must not bind the ports back to
+        the proxy host."""
+        return True
+
+    def attach_interface(self, context, instance, image_meta, vif):
+        """Put the port on a free NIC of the instance's node.
+
+        :raises: InterfaceAttachFailed (saying why) when none is free
+        """
+        self._network.attach(context, instance, self._node_of(instance), vif)
+
+    def detach_interface(self, context, instance, vif):
+        """Unbind the port from its NIC (the NIC is free again)."""
+        node = self._instance_node(instance)
+        if node is not None:
+            self._network.detach(context, instance, node, vif)
 
     def manage_image_cache(self, context, all_instances):
         """Evict deploy images by age and size (Nova's image cache

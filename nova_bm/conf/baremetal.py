@@ -242,8 +242,24 @@ deploy_opts = [
              'instance is deleted or its deploy failed.'),
 ]
 
+network_opts = [
+    cfg.HostAddressOpt(
+        'tftp_server',
+        help='The TFTP server that hands legacy PXE ROMs (firmware without '
+             'iPXE) the iPXE boot loader. When set, the PXE port of a node '
+             'being deployed also gets DHCP options 66, 150 and '
+             'server-ip-address with this address and "tag:!ipxe,67" with '
+             'ipxe_bootfile_name; iPXE-capable firmware ("tag:ipxe,67") is '
+             'always sent straight to the proxy\'s boot.ipxe.'),
+    cfg.StrOpt(
+        'ipxe_bootfile_name',
+        default='undionly.kpxe',
+        help='The iPXE boot loader on tftp_server for legacy PXE ROMs '
+             '(snponly.efi for UEFI firmware).'),
+]
+
 opts = (node_opts + ipmi_opts + driver_opts + scale_out_opts
-        + deploy_opts)
+        + deploy_opts + network_opts)
 
 
 def register_opts(conf):

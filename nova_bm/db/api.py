@@ -772,6 +772,45 @@ def update_interface(address, fields):
         return interface, node.name
 
 
+def assign_vifs(ident, vifs, replace=False):
+    """Record which Neutron port (VIF) each of a node's NICs carries.
+
+    :param vifs: ``{interface address: port id}``.
+    :param replace: forget the node's other ports first (a spawn: any left
+        from before the claim are stale).
+    :returns: the node's interfaces after the change.
+    :raises: NodeNotFound
+    """
+    with _session(writer=True) as session:
+        node = _get_node(session, ident, with_interfaces=True)
+        for interface in node.interfaces:
+            if interface.address in vifs:
+                interface.vif_id = vifs[interface.address]
+            elif replace:
+                interface.vif_id = None
+        session.flush()
+        return list(node.interfaces)
+
+
+def release_vifs(ident, vif_ids=None):
+    """Forget the ports a node's NICs carry: ``vif_ids``, or all of them.
+
+    :returns: ``[(interface address, port id)]`` forgotten.
+    """
+    with _session(writer=True) as session:
+        try:
+            node = _get_node(session, ident, with_interfaces=True)
+        except exception.NodeNotFound:
+            return []
+        released = []
+        for interface in node.interfaces:
+            if interface.vif_id is not None and (
+                    vif_ids is None or interface.vif_id in vif_ids):
+                released.append((interface.address, interface.vif_id))
+                interface.vif_id = None
+        return released
+
+
 def delete_interface(address):
     """Delete the interface with this (normalised) MAC.
 

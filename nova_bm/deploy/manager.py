@@ -107,6 +107,11 @@ class DeployManager:
         LOG.info('Nodes deploy from %s (boot.ipxe)', api.base_url)
 
     @property
+    def boot_url(self):
+        """What DHCP must hand a node's iPXE: this proxy's ``boot.ipxe``."""
+        return self.flow.base_url + '/boot.ipxe'
+
+    @property
     def stopped(self):
         """Whether this proxy is shutting down (nothing may start)."""
         return self.waiters.stopping.is_set()

@@ -1,0 +1,1 @@
+"""A bare-metal instance's Neutron ports on its node's own NICs."""
