@@ -337,3 +337,14 @@ class DeployAndNetworkTestCase(NetworkTestCase):
         self.assertNotIn('on', self.bmc(name)['actions'])
         self.assertEqual(('available', None), (
             self.node(name).provision_state, self.node(name).instance_uuid))
+
+    def test_delete_with_a_port_already_gone_is_not_an_error(self):
+        self.start_proxy()
+        port = self.neutron.create_user_port('short-lived')
+        server = self.boot_with(3, [{'port': port['id']}])
+        self.neutron.delete_port(port['id'])
+        self._delete_server(server)
+        name = self.node_name(3)
+        self.assertIsNone(self.node(name).instance_uuid)
+        self.assertEqual([None], [i.vif_id for i in db_api.get_node(
+            name, with_interfaces=True).interfaces])
