@@ -548,6 +548,10 @@ class Fleet:
                 process.terminate()
         for process in self._processes:
             process.join(10)
+            if process.is_alive():
+                # Its machines die with it (PR_SET_PDEATHSIG).
+                process.kill()
+                process.join(10)
         self._processes = []
 
     def __enter__(self):

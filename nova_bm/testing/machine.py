@@ -69,7 +69,9 @@ class Machine:
         #: When each power on started QEMU (``time.time()``).
         self.power_ons = []
         self._process = None
-        self._lock = threading.Lock()
+        # Reentrant: the BMC process's SIGTERM handler powers machines off
+        # on the thread that may be inside power_on.
+        self._lock = threading.RLock()
 
     def is_on(self):
         with self._lock:
