@@ -209,7 +209,14 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         """At start: deploys no process runs any more end; their nodes
         are released and cleaned (see DeployManager.recover)."""
         for node, instance_uuid, off_error in self._deploys.recover(nodes):
-            self._release(node, _InstanceRef(instance_uuid),
+            instance = _InstanceRef(instance_uuid)
+            # Nova deallocated the ports when the spawn failed, without
+            # this driver (it was stopping): they still carry the node's
+            # MACs. No network_info now: every MAC is reset (a port Nova
+            # made is gone or about to be).
+            self._network.unbind(nova_context.get_admin_context(), instance,
+                                 node, network_info=None)
+            self._release(node, instance,
                           self._off_reason(instance_uuid, off_error),
                           provision_state=self._after_use())
         self._deploys.resume(self._cache.refresh())

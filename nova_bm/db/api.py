@@ -799,11 +799,12 @@ def release_vifs(ident, vif_ids=None):
     """
     with _session(writer=True) as session:
         try:
-            node = _get_node(session, ident, with_interfaces=True)
+            interfaces = _get_node(session, ident,
+                                   with_interfaces=True).interfaces
         except exception.NodeNotFound:
             return []
         released = []
-        for interface in node.interfaces:
+        for interface in interfaces:
             if interface.vif_id is not None and (
                     vif_ids is None or interface.vif_id in vif_ids):
                 released.append((interface.address, interface.vif_id))

@@ -207,7 +207,8 @@ class PortBinder:
 
     def unbind(self, context, instance, node, network_info, vif_ids=None):
         """Unbind the ports the node's NICs carry (``vif_ids``, or all),
-        and reset the MAC of those Nova did not create. Idempotent."""
+        and reset the MAC of those Nova did not create (all of them when
+        ``network_info`` is None). Idempotent."""
         created = {vif['id'] for vif in network_info or ()
                    if not vif.get('preserve_on_delete')}
         released = db_api.release_vifs(node.uuid, vif_ids)
@@ -222,13 +223,12 @@ class PortBinder:
             except neutron_client_exc.NotFound:
                 LOG.info('Port %s is gone already', port, instance=instance)
             except neutron_client_exc.NeutronClientException as e:
-                LOG.warning('Could not unbind port %(port)s from node '
-                            '%(node)s: %(error)s',
-                            {'port': port, 'node': node.name, 'error': e},
-                            instance=instance)
-        LOG.info('Ports %(ports)s unbound from node %(node)s',
+                LOG.warning('Could not unbind port %(port)s: %(error)s',
+                            {'port': port, 'error': e}, instance=instance)
+        LOG.info('Ports %(ports)s unbound from NICs %(nics)s',
                  {'ports': ', '.join(p for _, p in released),
-                  'node': node.name}, instance=instance)
+                  'nics': ', '.join(a for a, _ in released)},
+                 instance=instance)
 
     # -- attach and detach -----------------------------------------------
 

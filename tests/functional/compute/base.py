@@ -156,6 +156,14 @@ class BareMetalCloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
                         'resources:MEMORY_MB': '0',
                         'resources:DISK_GB': '0'})
 
+    def _wait_for_state_change(self, server, expected_status,
+                               max_retries=240, wait_for_fault_key=True):
+        """Nova's helper, waiting up to 2 minutes instead of 5 s: a build
+        that reschedules, or a deploy, takes longer on a busy machine."""
+        return super()._wait_for_state_change(
+            server, expected_status, max_retries,
+            wait_for_fault_key=wait_for_fault_key)
+
     def boot(self, name, expected_state='ACTIVE'):
         return self._create_server(
             name=name, flavor_id=self.flavor, networks='none',

@@ -348,3 +348,24 @@ class DeployAndNetworkTestCase(NetworkTestCase):
         self.assertIsNone(self.node(name).instance_uuid)
         self.assertEqual([None], [i.vif_id for i in db_api.get_node(
             name, with_interfaces=True).interfaces])
+
+    def test_ports_of_a_deploy_cut_short_by_a_restart_are_unbound(self):
+        self.start_proxy()
+        self.ramdisk.behaviour[self.node_name(0)] = 'silent'
+        port = self.neutron.create_user_port('mine')
+        server = self.boot_with(0, [{'port': port['id']}],
+                                expected_state='BUILD')
+        self.wait_provision(0, 'deploying')
+        self.assertEqual(self.mac(0),
+                         self.neutron.port(port['id'])['mac_address'])
+        # Nova deallocated the port when the spawn failed with the proxy
+        # stopping, which left the node to the next start; that start
+        # releases the node and gives the port its own MAC back.
+        self.restart_compute_service(self.proxy, keep_hypervisor_state=False)
+        self.wait_provision(0, 'available')
+        after = self.neutron.port(port['id'])
+        self.assertEqual('', after['binding:host_id'])
+        self.assertNotEqual(self.mac(0), after['mac_address'])
+        self._delete_server(server)
+        self.assertEqual([None], [i.vif_id for i in db_api.get_node(
+            self.node_name(0), with_interfaces=True).interfaces])
