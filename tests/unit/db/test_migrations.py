@@ -25,6 +25,15 @@ class MigrationTestCase(testscenarios.WithScenarios, base.TestCase):
         self.addCleanup(db_api.dispose)
         self.conf.config(connection=url, group='baremetal_database')
 
+    @staticmethod
+    def insert_node(connection, row):
+        """A node row as an older release wrote it (its columns only)."""
+        connection.execute(sa.text(
+            'INSERT INTO bm_nodes (%s, maintenance, provision_state) '
+            'VALUES (%s, :m, :p)' % (
+                ', '.join(row), ', '.join(':' + k for k in row))),
+            dict(row, traits='[]', m=False, p='available'))
+
     def test_upgrade_from_empty_to_head_twice(self):
         self.assertIsNone(migration.version())
         migration.upgrade()
@@ -38,11 +47,7 @@ class MigrationTestCase(testscenarios.WithScenarios, base.TestCase):
         row.pop('partition_key', None)
         row.pop('deploy_interface', None)
         with db_api.engine().begin() as connection:
-            connection.execute(sa.text(
-                'INSERT INTO bm_nodes (%s, maintenance, provision_state) '
-                'VALUES (%s, :m, :p)' % (
-                    ', '.join(row), ', '.join(':' + k for k in row))),
-                dict(row, traits='[]', m=False, p='available'))
+            self.insert_node(connection, row)
         # The code of this release against the old schema: one line.
         error = self.assertRaises(exception.DatabaseNotReady,
                                   db_api.list_nodes)
@@ -58,11 +63,7 @@ class MigrationTestCase(testscenarios.WithScenarios, base.TestCase):
         migration.upgrade('9d4b2e7f1a36')
         row, _ = utils.node_spec_for(1)
         with db_api.engine().begin() as connection:
-            connection.execute(sa.text(
-                'INSERT INTO bm_nodes (%s, maintenance, provision_state) '
-                'VALUES (%s, :m, :p)' % (
-                    ', '.join(row), ', '.join(':' + k for k in row))),
-                dict(row, traits='[]', m=False, p='available'))
+            self.insert_node(connection, row)
             connection.execute(sa.text(
                 "INSERT INTO bm_interfaces (node_id, address) SELECT id, "
                 "'52:54:00:00:00:01' FROM bm_nodes"))
