@@ -146,8 +146,10 @@ class PortBinder:
                            replace=True)
         client = self._client(context)
         pxe_port = self._pxe_port(pairs) if boot_url else None
+        changed = []
         try:
             for vif, interface in pairs:
+                changed.append(vif['id'])
                 client.update_port(vif['id'], {'port': {
                     'mac_address': interface.address}})
                 _check_bound(vif['id'], client.update_port(
@@ -156,7 +158,10 @@ class PortBinder:
                                        if vif['id'] == pxe_port else None)))
         except (neutron_client_exc.NeutronClientException,
                 BindingFailed) as e:
-            self.unbind(context, instance, node, network_info)
+            # Undo what was changed; the ports not reached yet are left as
+            # they were.
+            self.unbind(context, instance, node, network_info, changed)
+            db_api.release_vifs(node.uuid)
             raise nova_exception.InstanceDeployFailure(
                 reason='binding the ports of instance %s to node %s failed: '
                        '%s' % (instance.uuid, node.name, e)) from None
