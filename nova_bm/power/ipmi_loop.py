@@ -297,10 +297,14 @@ class IpmiLoop:
         command = call.command
         call.relogon_at = self._clock() + call.timeout * _RELOGON_AFTER
         try:
-            session.raw_command(
-                command.netfn, command.command, data=command.data,
-                callback=self._deferred(conn, self._on_response,
-                                        ends_command=True))
+            if command.privilege > session.privilege:
+                session.raise_privilege(
+                    self._deferred(conn, self._on_privilege))
+            else:
+                session.raw_command(
+                    command.netfn, command.command, data=command.data,
+                    callback=self._deferred(conn, self._on_response,
+                                            ends_command=True))
         except pyghmi_exc.IpmiException as e:
             # The BMC dropped the session since we last used it.
             self._drop_session(conn)
@@ -359,6 +363,26 @@ class IpmiLoop:
             error = exception.BmcUnreachable(
                 bmc=conn.target.label, reason='logon failed: %s' % reason)
         self._finish(conn, error=error, whole_queue=True)
+
+    def _on_privilege(self, conn, generation, response):
+        """The session was raised for a command that changes the machine.
+
+        Or asked to ask again at a lower level: either way ``_send`` goes
+        on from the session's privilege.
+        """
+        if generation != conn.generation or conn.call is None:
+            return
+        if 'error' not in response:
+            self._send(conn)
+            return
+        if response.get('code') == _PYGHMI_TIMEOUT_CODE:
+            self._drop_session(conn)
+            self._finish(conn, error=self._timeout_error(conn))
+            return
+        # The account may read but not control: only this call fails, a
+        # read queued behind it can still be answered.
+        self._finish(conn, error=exception.BmcAuthFailed(
+            bmc=conn.target.label, reason=str(response['error'])))
 
     def _on_response(self, conn, generation, response):
         if generation != conn.generation or conn.call is None:

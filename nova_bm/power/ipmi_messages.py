@@ -9,9 +9,17 @@ import collections
 
 from nova_bm.power import base
 
-#: One raw IPMI command: network function, command, request data, and a
-#: name for error messages.
-Command = collections.namedtuple('Command', 'netfn command data name')
+# Session privilege levels (IPMI 2.0 §22.18). A session starts at USER
+# (§13.21, and OpenBMC's netipmid): reading needs nothing more, so a sweep
+# of power states never asks for more; a command that changes the machine
+# needs OPERATOR, and the IPMI loop raises the session to it first.
+USER = 2
+OPERATOR = 3
+
+#: One raw IPMI command: network function, command, request data, a name
+#: for error messages, and the session privilege it needs.
+Command = collections.namedtuple(
+    'Command', 'netfn command data name privilege', defaults=(USER,))
 
 # IPMI 2.0 §28.2 Get Chassis Status, §28.3 Chassis Control,
 # §28.12/28.13 Set/Get System Boot Options.
@@ -78,7 +86,7 @@ def get_power_state():
 
 def chassis_control(action, name):
     return Request(name, [Command(_CHASSIS, _CHASSIS_CONTROL, (action,),
-                                  name)])
+                                  name, OPERATOR)])
 
 
 def set_boot_device(device, persistent):
@@ -90,9 +98,10 @@ def set_boot_device(device, persistent):
     return Request(name, [
         # Acknowledge the previous boot info, as pyghmi and ipmitool do,
         # so that the BMC's 60 s boot-flag timer does not fire.
-        Command(_CHASSIS, _SET_BOOT_OPTIONS, (_BOOT_INFO_ACK, 8), name),
+        Command(_CHASSIS, _SET_BOOT_OPTIONS, (_BOOT_INFO_ACK, 8), name,
+                OPERATOR),
         Command(_CHASSIS, _SET_BOOT_OPTIONS,
-                (_BOOT_FLAGS, flags, code, 0, 0, 0), name),
+                (_BOOT_FLAGS, flags, code, 0, 0, 0), name, OPERATOR),
     ])
 
 
@@ -113,5 +122,10 @@ def get_boot_device():
 
 
 def logon_check():
-    """Log on and ask for the device id: proves address and credentials."""
-    return Request('logon', [Command(_APP, _GET_DEVICE_ID, (), 'logon')])
+    """Log on and ask for the device id: proves address and credentials.
+
+    At OPERATOR privilege, so that it also proves the account may power
+    the machine on and off, which is what nova-bm will ask of it.
+    """
+    return Request('logon', [Command(_APP, _GET_DEVICE_ID, (), 'logon',
+                                     OPERATOR)])

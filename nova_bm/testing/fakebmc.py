@@ -63,6 +63,16 @@ _CHASSIS_NETFN = 0x00
 _NODE_BUSY = 0xc0  # completion code
 _UNSPECIFIED_ERROR = 0xff  # completion code
 _NOT_IN_PRESENT_STATE = 0xd5  # completion code
+_INSUFFICIENT_PRIVILEGE = 0xd4  # completion code
+_EXCEEDS_PRIVILEGE_LIMIT = 0x81  # Set Session Privilege Level code
+# Session privilege levels, and the commands that need OPERATOR (IPMI 2.0
+# appendix G): Chassis Control and Set System Boot Options.
+_USER = 2
+_OPERATOR = 3
+_ADMINISTRATOR = 4
+_OPERATOR_COMMANDS = frozenset(((_CHASSIS_NETFN, 0x02),
+                                (_CHASSIS_NETFN, 0x08)))
+_SET_SESSION_PRIVILEGE = (0x06, 0x3b)
 
 DEFAULT_USERNAME = 'admin'
 DEFAULT_PASSWORD = 'password'
@@ -78,11 +88,14 @@ class Faults:
         self.reject = False
         self.busy = 0
         self.stuck = False
+        # The account's privilege limit: 2 is a read-only (USER) account.
+        self.privilege_limit = _ADMINISTRATOR
 
     def as_dict(self):
         return {'drop': self.drop, 'delay': self.delay, 'loss': self.loss,
                 'reject': self.reject, 'busy': self.busy,
-                'stuck': self.stuck}
+                'stuck': self.stuck,
+                'privilege_limit': self.privilege_limit}
 
     def lose(self):
         """Whether this packet is lost (``loss``: probability, each way)."""
@@ -90,7 +103,15 @@ class Faults:
 
 
 class FakeServerSession(serversession.ServerSession):
-    """pyghmi's server session, refusing suites it cannot do."""
+    """pyghmi's server session, refusing suites it cannot do.
+
+    It keeps the session's privilege as a BMC does: USER from the logon
+    on (pyghmi's server left it unset), raised by Set Session Privilege
+    Level up to the account's limit (``Faults.privilege_limit``), and
+    commands that change the machine refused below OPERATOR.
+    """
+
+    clientpriv = _USER
 
     def create_open_session_response(self, request):
         request = bytearray(request)
@@ -142,6 +163,19 @@ class FakeServerSession(serversession.ServerSession):
         self.sessionid = self.sequencenumber = 0
         super()._send_rakp4(tagvalue, statuscode)
 
+    def handle_client_request(self, request):
+        command = (request['netfn'], request['command'])
+        if command == _SET_SESSION_PRIVILEGE:
+            self.bmc.privilege_requests += 1
+            wanted = request['data'][0] & 0x0f if request['data'] else 0
+            if wanted > self.bmc.faults.privilege_limit:
+                return self._send_ipmi_net_payload(
+                    code=_EXCEEDS_PRIVILEGE_LIMIT)
+        elif (command in _OPERATOR_COMMANDS
+                and self.clientpriv < _OPERATOR):
+            return self.send_ipmi_response(code=_INSUFFICIENT_PRIVILEGE)
+        return super().handle_client_request(request)
+
     def sessionless_data(self, data, sockaddr):
         # pyghmi 1.6.19 hands a session a packet that arrived for it after
         # it closed (a client that logs out and straight back in) as
@@ -163,6 +197,7 @@ class FakeBmc(pyghmi_bmc.Bmc):
         self.boot_device = 'default'
         self.boot_persistent = False
         self.logons = 0
+        self.privilege_requests = 0
         # The last Open Session request of each client, and its session.
         self.open_requests = {}
         # Chassis controls obeyed, by kind: on, off, shutdown, reset, cycle.
@@ -327,6 +362,7 @@ class FakeBmc(pyghmi_bmc.Bmc):
                  'boot_device': self.boot_device,
                  'boot_persistent': self.boot_persistent,
                  'logons': self.logons,
+                 'privilege_requests': self.privilege_requests,
                  'actions': dict(self.actions),
                  'faults': self.faults.as_dict()}
         if self.machine is not None:
@@ -445,7 +481,8 @@ def _control(request, bmcs):
     bmc = bmcs.get(request.get('port'))
     if bmc is None:
         return {'error': 'no BMC on port %s' % request.get('port')}
-    for key in ('drop', 'delay', 'loss', 'reject', 'busy', 'stuck'):
+    for key in ('drop', 'delay', 'loss', 'reject', 'busy', 'stuck',
+                'privilege_limit'):
         if key in request:
             setattr(bmc.faults, key, request[key])
     if request.get('forget_sessions'):

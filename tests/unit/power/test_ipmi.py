@@ -88,6 +88,49 @@ class IPMIPowerTestCase(base.TestCase):
         self.power.check_access(self.node)
         self.assertEqual(1, self.bmc()['logons'])
 
+    def test_privilege_is_raised_only_to_change_the_machine(self):
+        # Reads run at the USER privilege a session starts with; the first
+        # command that changes the machine raises the session, once.
+        for _ in range(3):
+            self.power.get_power_state(self.node)
+        self.power.get_boot_device(self.node)
+        self.assertEqual(0, self.bmc()['privilege_requests'])
+        self.assertEqual('on', self.power.power_on(self.node))
+        self.power.set_boot_device(self.node, 'pxe')
+        self.assertEqual('off', self.power.power_off(self.node))
+        state = self.bmc()
+        self.assertEqual((1, 1), (state['privilege_requests'],
+                                  state['logons']))
+        self.assertEqual({'on': 1, 'off': 1}, state['actions'])
+
+    def test_new_session_is_raised_again(self):
+        self.power.power_on(self.node)
+        self.bmc(forget_sessions=True)
+        self.assertEqual('off', self.power.power_off(self.node))
+        state = self.bmc()
+        self.assertEqual((2, 2), (state['privilege_requests'],
+                                  state['logons']))
+
+    def test_read_only_account_reads_but_may_not_control(self):
+        self.bmc(privilege_limit=2)
+        self.assertEqual('off', self.power.get_power_state(self.node))
+        error, _ = self.timed(self.power.power_on, self.node)
+        self.assertIsInstance(error, exception.BmcAuthFailed)
+        self.assertIn('requesting privilege level 3', str(error))
+        self.assertEqual({}, self.bmc()['actions'])
+        error, _ = self.timed(self.power.check_access, self.node)
+        self.assertIsInstance(error, exception.BmcAuthFailed)
+        # The session still reads.
+        self.assertEqual('off', self.power.get_power_state(self.node))
+        self.assertEqual(1, self.bmc()['logons'])
+
+    def test_operator_account_controls(self):
+        # Administrator is refused, operator granted (as pyghmi does).
+        self.bmc(privilege_limit=3)
+        self.assertEqual('on', self.power.power_on(self.node))
+        self.power.check_access(self.node)
+        self.assertEqual(2, self.bmc()['privilege_requests'])
+
     def test_session_dropped_by_the_bmc_is_established_again(self):
         self.power.get_power_state(self.node)
         self.bmc(forget_sessions=True, power='on')

@@ -49,3 +49,17 @@ class MessagesTestCase(testtools.TestCase):
                          msg.describe_code(0xc0))
         self.assertEqual('error (completion code 0x99)',
                          msg.describe_code(0x99))
+
+    def test_privilege_each_request_needs(self):
+        # IPMI 2.0 appendix G: reads are USER commands, Chassis Control
+        # and Set System Boot Options OPERATOR; the logon check proves
+        # the account may control.
+        def levels(request):
+            return {c.privilege for c in request.commands}
+        self.assertEqual({msg.USER}, levels(msg.get_power_state()))
+        self.assertEqual({msg.USER}, levels(msg.get_boot_device()))
+        self.assertEqual({msg.OPERATOR}, levels(
+            msg.chassis_control(msg.CONTROL_POWER_ON, 'power on')))
+        self.assertEqual({msg.OPERATOR},
+                         levels(msg.set_boot_device('pxe', False)))
+        self.assertEqual({msg.OPERATOR}, levels(msg.logon_check()))

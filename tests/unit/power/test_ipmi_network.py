@@ -44,9 +44,10 @@ class NetworkFaultsTestCase(base.TestCase):
         return self.fleet.fleet.control(self.fleet.ports[index], **request)
 
     def test_slow_bmcs_are_read_cold_and_warm(self):
-        # A cold call is seven round trips (capabilities, Open Session
-        # twice as the fake refuses suite 17, RAKP 1 and 3, privilege,
-        # the command): 7 s at 1 s a reply, within a 10 s timeout.
+        # A cold read is six round trips (capabilities, Open Session
+        # twice as the fake refuses suite 17, RAKP 1 and 3, the command):
+        # 6 s at 1 s a reply, within a 10 s timeout. (A control command
+        # adds one, Set Session Privilege Level.)
         power = self.configure(10.0)
         slow = {0: 0.5, 1: 1.0}
         for index, delay in slow.items():
