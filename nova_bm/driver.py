@@ -18,6 +18,7 @@ import sys
 from nova.compute import power_state
 from nova.compute import task_states
 from nova import context as nova_context
+from nova.console import type as console_type
 from nova import exception as nova_exception
 from nova import objects
 import nova.utils
@@ -29,6 +30,7 @@ from oslo_utils import uuidutils
 
 from nova_bm.conf import check as conf_check
 from nova_bm.conf import CONF
+from nova_bm.console import manager as console_manager
 from nova_bm.db import api as db_api
 from nova_bm.deploy import flow as deploy_flow
 from nova_bm.deploy import image_checks
@@ -114,8 +116,9 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         self._cache = node_cache.NodeCache(CONF.host)
         self._notifier = None
         self._sync = power_sync.PowerSync(self._power, notify=self._notify)
-        self._deploys = deploy_manager.DeployManager(self._power,
-                                                     self._sync.record)
+        self._consoles = console_manager.ConsoleManager()
+        self._deploys = deploy_manager.DeployManager(
+            self._power, self._sync.record, before_boot=self._open_console)
         self._network = network_ports.PortBinder()
         self._events_server = None
         self.rebalances_nodes = (
@@ -169,6 +172,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
             server.stop()
             server.wait()
         self._deploys.stop()
+        self._consoles.close_all()
 
     def _nodes_changed(self, uuids):
         """nova-bm-manage changed nodes: reload them now, not next cycle."""
@@ -203,7 +207,22 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
             LOG.error('Node database not usable: %s', e)
             raise nova_exception.VirtDriverNotReady() from None
         self._deploys.resume(nodes)
+        self._follow_consoles(nodes)
         return nodes
+
+    def _follow_consoles(self, nodes):
+        """Consoles for the deployed nodes this proxy owns, none for the
+        others: opened at start (and when a node moves here), closed when
+        a node moves away. Dictionary work only, no query."""
+        owned = set()
+        for node in nodes:
+            if not node.instance_uuid:
+                continue
+            owned.add(node.uuid)
+            if (node.provision_state == db_api.ACTIVE
+                    and not self._consoles.is_open(node.uuid)):
+                self._open_console(node, wait=0)
+        self._consoles.close_others(owned)
 
     def _recover_deploys(self, nodes):
         """At start: deploys no process runs any more end; their nodes
@@ -398,6 +417,22 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
             self._netboot(context, node, instance, power_on, network_info)
         LOG.info('Instance is on node %s', node.name, instance=instance)
 
+    def _open_console(self, node, wait=None):
+        """Open the node's console (before it boots its instance, so the
+        log starts with the boot); a console that does not open is logged,
+        never fatal to the caller."""
+        if wait is None:
+            wait = CONF.baremetal.ipmi_timeout
+        try:
+            if not self._consoles.open(node, wait) and wait and (
+                    self._consoles.enabled):
+                LOG.warning('The serial console of node %s is not open '
+                            'yet; its boot may be missing from the '
+                            'console log', node.name)
+        except Exception as e:
+            LOG.warning('Cannot open the serial console of node %s: %s',
+                        node.name, e)
+
     def _netboot(self, context, node, instance, power_on, network_info):
         try:
             self._network.bind(
@@ -409,6 +444,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
             raise
         try:
             self._power.set_boot_device(node, BOOT_DEVICE, persistent=True)
+            self._open_console(node)
             if power_on:
                 self._sync.record(node, self._power.power_on(node))
             db_api.set_provision_state(node.uuid, db_api.ACTIVE)
@@ -543,6 +579,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
     def _release(self, node, instance, maintenance_reason=None,
                  provision_state=db_api.AVAILABLE, last_error=None):
         """Free the node; ``cleaning`` starts its cleaning at once."""
+        self._consoles.close(node.uuid)
         if maintenance_reason:
             LOG.error('Node %(node)s goes into maintenance: %(reason)s',
                       {'node': node.name, 'reason': maintenance_reason},
@@ -697,6 +734,18 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
                  block_device_info=None, accel_info=None, share_info=None):
         node = self._node_of(instance)
         self._run(node, self._power.power_on, node)
+
+    def get_console_output(self, context, instance):
+        """The last ``[baremetal] console_log_bytes`` of the node's
+        console since its instance booted (IPMI Serial-over-LAN)."""
+        return self._consoles.output(self._node_of(instance).uuid)
+
+    def get_serial_console(self, context, instance):
+        """Where nova-serialproxy reaches the node's console: a TCP port
+        on ``[serial_console] proxyclient_address``, bridged to SOL."""
+        host, port = self._consoles.serial_endpoint(
+            self._node_of(instance).uuid)
+        return console_type.ConsoleSerial(host=host, port=port)
 
     def _run(self, node, operation, *args):
         """Run a power operation and remember the state it read back.

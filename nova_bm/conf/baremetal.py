@@ -258,8 +258,36 @@ network_opts = [
              '(snponly.efi for UEFI firmware).'),
 ]
 
+console_opts = [
+    cfg.BoolOpt(
+        'console_enabled',
+        default=True,
+        help='Open each deployed node\'s serial console over IPMI '
+             'Serial-over-LAN, from the moment its instance boots from '
+             'its disk until the instance is deleted: it feeds the '
+             'console log (openstack console log show) and, with Nova\'s '
+             '[serial_console] enabled, the interactive serial console. '
+             'Each open console holds one BMC session and its SOL '
+             'payload, which no other SOL client (ipmitool sol activate) '
+             'can then have. False: neither is available.'),
+    cfg.IntOpt(
+        'console_log_bytes',
+        default=100 * 1024, min=1024,
+        help='How much of each node\'s console is kept, in bytes, for '
+             'the console log (the last bytes printed; in memory, so '
+             'lost when nova-compute restarts).'),
+    cfg.IntOpt(
+        'console_max_sessions',
+        default=1000, min=1,
+        help='At most this many nodes have their SOL session open at once. '
+             'Further nodes wait, in the order they were deployed, until '
+             'one is freed; their console is unavailable meanwhile (and '
+             'its log empty). Each session costs a BMC session and a '
+             'check every 15 s.'),
+]
+
 opts = (node_opts + ipmi_opts + driver_opts + scale_out_opts
-        + deploy_opts + network_opts)
+        + deploy_opts + network_opts + console_opts)
 
 
 def register_opts(conf):

@@ -89,8 +89,11 @@ class Flow:
     """Deploys and cleanings; ``record(node, state)`` keeps the power
     state the driver knows."""
 
-    def __init__(self, power, record, scripts, base_url, waiters):
+    def __init__(self, power, record, scripts, base_url, waiters,
+                 before_boot=None):
         self.power = power
+        # Called with the node just before it boots its instance.
+        self.before_boot = before_boot
         self.record = record
         self.scripts = scripts
         self.base_url = base_url
@@ -130,6 +133,8 @@ class Flow:
             self._wait_off(node)
             self.scripts.put(macs, ipxe.local_boot_script(node.uuid))
             db_api.end_job(node.uuid, token_hash)
+            if self.before_boot is not None:
+                self.before_boot(node)
             self.power.set_boot_device(node, 'disk', persistent=True)
             self.record(node, self.power.power_on(node))
             db_api.set_provision_state(node.uuid, db_api.ACTIVE)

@@ -64,9 +64,10 @@ def _listen(host, port, files, api):
 
 class DeployManager:
 
-    def __init__(self, power, record):
+    def __init__(self, power, record, before_boot=None):
         self._power = power
         self._record = record
+        self._before_boot = before_boot
         self.images = image_cache.ImageCache(CONF.baremetal.image_cache_dir)
         self.scripts = ipxe.ScriptStore(CONF.baremetal.deploy_http_root)
         self.waiters = deploy_flow.Waiters()
@@ -102,7 +103,7 @@ class DeployManager:
         self.scripts.write_boot_script(api.base_url)
         self.flow = deploy_flow.Flow(self._power, self._record,
                                      self.scripts, api.base_url,
-                                     self.waiters)
+                                     self.waiters, self._before_boot)
         self.server.start()
         LOG.info('Nodes deploy from %s (boot.ipxe)', api.base_url)
 

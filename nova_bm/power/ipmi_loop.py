@@ -148,6 +148,10 @@ class IpmiLoop:
         self._backoff = []                    # heap of (due, seq, conn)
         self._seq = itertools.count()
         self._next_idle_check = 0.0
+        # Work for other users of the loop thread (the consoles' SOL
+        # sessions): functions to run soon (from any thread), and timers.
+        self._soon = collections.deque()
+        self._timers = []                     # heap of (due, seq, function)
 
     # -- callers' side (any thread) -----------------------------------
 
@@ -166,16 +170,47 @@ class IpmiLoop:
         calls = [_Call(target, request, timeout, retries, retry_interval)
                  for target, request in work]
         with self._lock:
-            if self._stopping:
-                raise RuntimeError('the IPMI loop is closed')
+            self._start()
             self._incoming.extend(calls)
-            if self._thread is None:
-                ipmi_session.install_fixes()
-                self._thread = threading.Thread(
-                    target=self._run, name='nova-bm-ipmi', daemon=True)
-                self._thread.start()
         self._wake()
         return [call.future for call in calls]
+
+    def call_soon(self, function, *args):
+        """Run ``function(*args)`` on the loop thread, soon (any thread).
+
+        For the other conversations pyghmi must have on this thread (SOL
+        sessions): they share its sockets and its sessions' tables.
+        """
+        with self._lock:
+            self._start()
+            self._soon.append(functools.partial(function, *args))
+        self._wake()
+
+    def call_later(self, delay, function, *args):
+        """Run ``function(*args)`` on the loop thread after ``delay``
+        seconds. Only from the loop thread (use :meth:`call_soon` to get
+        there)."""
+        heapq.heappush(self._timers, (self._clock() + delay,
+                                      next(self._seq),
+                                      functools.partial(function, *args)))
+
+    def new_session(self, target, onlogon):
+        """A new :class:`ipmi_session.AsyncSession` to ``target``, set up
+        as the loop's own (cipher suite); on the loop thread only."""
+        return self._session_class(
+            target.address, target.username.encode('utf-8'),
+            target.password.encode('utf-8'), port=target.port,
+            onlogon=onlogon, keepalive=True)
+
+    def _start(self):
+        # Under self._lock.
+        if self._stopping:
+            raise RuntimeError('the IPMI loop is closed')
+        if self._thread is None:
+            ipmi_session.install_fixes()
+            self._thread = threading.Thread(
+                target=self._run, name='nova-bm-ipmi', daemon=True)
+            self._thread.start()
 
     def close(self, timeout=10):
         """Close every session (politely) and stop the loop thread."""
@@ -223,6 +258,10 @@ class IpmiLoop:
         while self._events:
             event = self._events.popleft()
             event()
+        while self._soon:
+            self._soon.popleft()()
+        while self._timers and self._timers[0][0] <= now:
+            heapq.heappop(self._timers)[2]()
         busy, self._busy = self._busy, []
         for conn in busy:
             self._send(conn)
@@ -241,7 +280,7 @@ class IpmiLoop:
 
     def _next_wait(self):
         now = self._clock()
-        if self._events or self._busy or (
+        if self._events or self._busy or self._soon or (
                 self._waiting and len(self._active) < self.parallelism):
             return _BUSY_WAIT if self._busy else 0
         wait = _IDLE_WAIT
@@ -253,6 +292,8 @@ class IpmiLoop:
                     wait = min(wait, call.relogon_at - now)
         if self._backoff:
             wait = min(wait, self._backoff[0][0] - now)
+        if self._timers:
+            wait = min(wait, self._timers[0][0] - now)
         return max(0.0, wait)
 
     def _accept(self, call):
@@ -319,11 +360,8 @@ class IpmiLoop:
         self._drop_session(conn)
         target = conn.target
         try:
-            conn.session = self._session_class(
-                target.address, target.username.encode('utf-8'),
-                target.password.encode('utf-8'), port=target.port,
-                onlogon=self._deferred(conn, self._on_logon),
-                keepalive=True)
+            conn.session = self.new_session(
+                target, self._deferred(conn, self._on_logon))
         except (pyghmi_exc.IpmiException, OSError) as e:
             conn.session = None
             self._finish(conn, error=exception.BmcUnreachable(

@@ -53,6 +53,7 @@ from pyghmi.ipmi.private import session as ipmisession
 
 from nova_bm.power import ipmi_session
 from nova_bm import safe_text
+from nova_bm.testing import fakesol
 from nova_bm.testing import machine as lab_machine
 
 # RMCP+ status code (IPMI 2.0 table 13-15).
@@ -73,6 +74,10 @@ _ADMINISTRATOR = 4
 _OPERATOR_COMMANDS = frozenset(((_CHASSIS_NETFN, 0x02),
                                 (_CHASSIS_NETFN, 0x08)))
 _SET_SESSION_PRIVILEGE = (0x06, 0x3b)
+# Serial over LAN (IPMI 2.0 §24): payload commands, and what answers them.
+_SOL_COMMANDS = {(0x06, 0x48): 'activate', (0x06, 0x49): 'deactivate',
+                 (0x06, 0x4a): 'activation_status',
+                 (0x06, 0x4b): 'instance_info'}
 
 DEFAULT_USERNAME = 'admin'
 DEFAULT_PASSWORD = 'password'
@@ -90,12 +95,14 @@ class Faults:
         self.stuck = False
         # The account's privilege limit: 2 is a read-only (USER) account.
         self.privilege_limit = _ADMINISTRATOR
+        self.sol_disabled = False
 
     def as_dict(self):
         return {'drop': self.drop, 'delay': self.delay, 'loss': self.loss,
                 'reject': self.reject, 'busy': self.busy,
                 'stuck': self.stuck,
-                'privilege_limit': self.privilege_limit}
+                'privilege_limit': self.privilege_limit,
+                'sol_disabled': self.sol_disabled}
 
     def lose(self):
         """Whether this packet is lost (``loss``: probability, each way)."""
@@ -163,6 +170,12 @@ class FakeServerSession(serversession.ServerSession):
         self.sessionid = self.sequencenumber = 0
         super()._send_rakp4(tagvalue, statuscode)
 
+    def close_server_session(self):
+        # A BMC ends the payloads of a session that closes.
+        console = self.bmc.console
+        if console is not None and console.owner is self:
+            console.drop()
+
     def handle_client_request(self, request):
         command = (request['netfn'], request['command'])
         if command == _SET_SESSION_PRIVILEGE:
@@ -193,6 +206,8 @@ class FakeBmc(pyghmi_bmc.Bmc):
         self.password = password
         self.faults = faults
         self.machine = machine
+        # Serial over LAN (nova_bm.testing.fakesol), set by the worker.
+        self.console = None
         self.power = 'off'
         self.boot_device = 'default'
         self.boot_persistent = False
@@ -246,6 +261,9 @@ class FakeBmc(pyghmi_bmc.Bmc):
         return True
 
     def handle_raw_request(self, request, session):
+        handler = _SOL_COMMANDS.get((request['netfn'], request['command']))
+        if handler is not None and self.console is not None:
+            return getattr(self.console, handler)(request, session)
         if self.faults.busy and request['netfn'] == _CHASSIS_NETFN:
             self.faults.busy -= 1
             return session.send_ipmi_response(code=_NODE_BUSY)
@@ -282,6 +300,8 @@ class FakeBmc(pyghmi_bmc.Bmc):
             print('nova-bm-fakebmc: BMC %d cannot start its machine: %s'
                   % (self.port, e), file=sys.stderr)
             return _UNSPECIFIED_ERROR
+        if started and self.console is not None:
+            self.console.machine_started()
         if started and not self.boot_persistent:
             # A one-time boot device lasts one boot (IPMI 2.0, boot flags
             # "valid bit clearing"); QEMU's once= keeps the machine's side.
@@ -365,6 +385,12 @@ class FakeBmc(pyghmi_bmc.Bmc):
                  'privilege_requests': self.privilege_requests,
                  'actions': dict(self.actions),
                  'faults': self.faults.as_dict()}
+        console = self.console
+        if console is not None:
+            state['sol'] = {'active': console.owner is not None,
+                            'activations': console.activations,
+                            'received': console.received.decode(
+                                'utf-8', 'replace')}
         if self.machine is not None:
             state['machine'] = {'mac': self.machine.mac,
                                 'directory': self.machine.directory,
@@ -417,6 +443,8 @@ def _serve(address, ports, username, password, control_path, ready,
 
     signal.signal(signal.SIGTERM, stop)
     ipmi_session.install_fixes()
+    wakeup = ipmi_session.Waker()
+    hub = fakesol.ConsoleHub(wakeup)
     reply_filter = _ReplyFilter()
     reply_filter.install()
     try:
@@ -424,6 +452,7 @@ def _serve(address, ports, username, password, control_path, ready,
             faults = Faults()
             bmc = FakeBmc(username, password, port, address, faults,
                           machine=_machine(machines, port))
+            bmc.console = fakesol.FakeConsole(bmc, hub)
             reply_filter.faults_by_socket[bmc.serversocket] = faults
             bmcs[port] = bmc
     except OSError as e:
@@ -443,11 +472,11 @@ def _serve(address, ports, username, password, control_path, ready,
                                args=(server, bmcs), daemon=True)
     control.start()
     ready.put('ok')
-    wakeup = ipmi_session.Waker()
     while True:
         wakeup.clear()
         try:
-            ipmi_session.pump(5, wakeup)
+            wait = hub.run()
+            ipmi_session.pump(5 if wait is None else min(5, wait), wakeup)
         except Exception as e:
             # One malformed exchange must not silence every BMC here.
             print('nova-bm-fakebmc: ignoring %r' % e, file=sys.stderr)
@@ -461,7 +490,7 @@ def _machine(machines, port):
         lab_machine.mac_for_port(port), machines['boot_url'],
         machines.get('disk_bytes', 64 << 20),
         memory_mb=machines.get('memory_mb', 512),
-        accel=machines.get('accel', 'tcg'))
+        accel=machines.get('accel', 'tcg'), console_wait=True)
 
 
 def _control_loop(server, bmcs):
@@ -482,9 +511,11 @@ def _control(request, bmcs):
     if bmc is None:
         return {'error': 'no BMC on port %s' % request.get('port')}
     for key in ('drop', 'delay', 'loss', 'reject', 'busy', 'stuck',
-                'privilege_limit'):
+                'privilege_limit', 'sol_disabled'):
         if key in request:
             setattr(bmc.faults, key, request[key])
+    if request.get('sol_drop') and bmc.console is not None:
+        bmc.console.hub.call(bmc.console.drop)
     if request.get('forget_sessions'):
         bmc.forget_sessions()
     if 'boot_device' in request:

@@ -53,7 +53,7 @@ class Machine:
     """One QEMU machine. Methods are safe to call from any thread."""
 
     def __init__(self, directory, mac, boot_url, disk_bytes,
-                 memory_mb=512, accel='tcg', qemu=QEMU):
+                 memory_mb=512, accel='tcg', qemu=QEMU, console_wait=False):
         self.directory = directory
         self.mac = mac
         self.boot_url = boot_url
@@ -61,6 +61,10 @@ class Machine:
         self.memory_mb = memory_mb
         self.accel = accel
         self.qemu = qemu
+        # QEMU waits for a client on serial.sock before it runs the
+        # machine, so that the first character reaches it (the fake
+        # BMC's SOL, which connects at each power on).
+        self.console_wait = console_wait
         self.disk = os.path.join(directory, 'disk.img')
         self.serial_log = os.path.join(directory, 'serial.log')
         self.serial_socket = os.path.join(directory, 'serial.sock')
@@ -111,9 +115,11 @@ class Machine:
         return [
             self.qemu, '-accel', self.accel, '-m', str(self.memory_mb),
             '-nographic', '-monitor', 'none',
-            '-chardev', 'socket,id=s0,path=%s,server=on,wait=off,'
+            '-chardev', 'socket,id=s0,path=%s,server=on,wait=%s,'
                         'logfile=%s,logappend=on'
-                        % (self.serial_socket, self.serial_log),
+                        % (self.serial_socket,
+                           'on' if self.console_wait else 'off',
+                           self.serial_log),
             '-serial', 'chardev:s0',
             '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_socket,
             '-netdev', 'user,id=n0,bootfile=%s' % self.boot_url,

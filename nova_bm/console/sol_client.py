@@ -1,0 +1,341 @@
+"""One node's Serial-over-LAN session, driven by the IPMI loop thread.
+
+pyghmi must be driven from one thread (sending SOL data from another one
+deadlocked when tried), and pyghmi's own ``Console`` waits for each
+acknowledgement inside its send, which would stall every BMC conversation
+of the process behind one slow console. So the session here is the power
+layer's: an :class:`~nova_bm.power.ipmi_session.AsyncSession` run by the
+:class:`~nova_bm.power.ipmi_loop.IpmiLoop` thread, every step a callback
+or a timer of that loop, and the SOL packets are
+:class:`~nova_bm.console.sol.SolChannel`'s.
+
+What a caller may rely on:
+
+* :meth:`SolClient.start`, :meth:`write` and :meth:`stop` may be called
+  from any thread; ``on_output(bytes)`` is called on the loop thread, with
+  the console's characters in order, each once: it must not block;
+* activation deactivates a stale SOL payload first (a BMC allows one SOL
+  session and keeps a dead one, for instance ours from before a restart
+  of nova-compute);
+* a session the BMC drops (SOL deactivated, taken over, the BMC reset,
+  packets no longer acknowledged) is noticed within ``check_interval``
+  plus ``timeout`` and opened again, after 1 s, then 2, 4 ... up to
+  ``MAX_BACKOFF`` while it keeps failing;
+* characters typed while the session is not active are dropped (a
+  serial line has no buffer for a disconnected terminal either);
+* the BMC password never appears in a message or a log.
+"""
+
+import struct
+import threading
+import time
+
+from oslo_log import log as logging
+
+from nova_bm.console import sol
+from nova_bm.power import ipmi_session
+
+LOG = logging.getLogger(__name__)
+
+_APP = 0x06
+_ACTIVATE_PAYLOAD = 0x48
+_DEACTIVATE_PAYLOAD = 0x49
+_PAYLOAD_INSTANCE_INFO = 0x4b
+# Payload type SOL, instance 1; encrypted and authenticated, serial
+# alerts deferred while SOL is active (what ipmitool asks for).
+_SOL_INSTANCE = (1, 1)
+_ACTIVATE_DATA = (1, 1, 0xc0 | 0x04, 0, 0, 0)
+_DEACTIVATE_DATA = (1, 1, 0, 0, 0, 0)
+_ACTIVATE_ERRORS = {
+    0x80: 'SOL is active for another session',
+    0x81: 'SOL is disabled on this BMC',
+    0x82: "the BMC's SOL session limit is reached",
+    0x83: 'the BMC cannot encrypt SOL',
+    0x84: 'the BMC requires SOL without encryption',
+}
+MAX_BACKOFF = 30.0
+_BUSY_RETRY = 0.01
+
+CONNECTING, ACTIVE, WAITING, STOPPED = (
+    'connecting', 'active', 'waiting', 'stopped')
+
+
+class SolClient:
+    """The SOL session of one node; see the module docstring."""
+
+    def __init__(self, loop, target, on_output, timeout=10.0,
+                 check_interval=15.0):
+        self.loop = loop
+        self.target = target
+        self.on_output = on_output
+        self.timeout = timeout
+        self.check_interval = check_interval
+        self.state = STOPPED
+        #: Why the last session ended or failed (None while it works).
+        self.last_error = None
+        #: Sessions activated, the first included.
+        self.activations = 0
+        self.active = threading.Event()
+        #: Set once the first attempt has ended, active or failed.
+        self.settled = threading.Event()
+        # Loop thread only.
+        self._session = None
+        self._channel = None
+        self._generation = 0
+        self._backoff = 1.0
+        self._retransmit_due = None
+
+    # -- any thread -------------------------------------------------------
+
+    def start(self):
+        self.loop.call_soon(self._open)
+
+    def write(self, data):
+        try:
+            self.loop.call_soon(self._write, bytes(data))
+        except RuntimeError:
+            pass   # the loop is closed: nothing can be sent anyway
+
+    def stop(self):
+        try:
+            self.loop.call_soon(self._stop)
+        except RuntimeError:
+            pass
+
+    # -- the loop thread ----------------------------------------------------
+
+    def _callback(self, handler, ends_command=False):
+        """A pyghmi callback that hands ``handler`` to the loop, for the
+        current session only (pyghmi loses the answer to a request sent
+        from inside one of its callbacks)."""
+        generation = self._generation
+        session = self._session
+
+        def callback(response):
+            if ends_command and session is not None:
+                ipmi_session.end_command(session)
+            self.loop.call_soon(self._if_current, generation, handler,
+                                response)
+        return callback
+
+    def _if_current(self, generation, handler, *args):
+        if generation == self._generation and self.state != STOPPED:
+            try:
+                handler(*args)
+            except Exception as e:   # never leave a console half-open
+                LOG.exception('SOL to %s failed unexpectedly',
+                              self.target.label)
+                self._failed('unexpected error: %s' % e)
+
+    def _later(self, delay, handler, *args):
+        self.loop.call_later(delay, self._if_current, self._generation,
+                             handler, *args)
+
+    def _open(self):
+        if self.state in (CONNECTING, ACTIVE):
+            return
+        self._generation += 1
+        self.state = CONNECTING
+        try:
+            self._session = self.loop.new_session(
+                self.target, self._callback(self._logged_on))
+        except Exception as e:
+            self._failed('cannot open a session: %s' % e)
+            return
+        self._later(self.timeout, self._connect_deadline)
+
+    def _connect_deadline(self):
+        if self.state == CONNECTING:
+            self._failed('SOL was not active within %s s' % self.timeout)
+
+    def _logged_on(self, response):
+        if 'error' in response:
+            self._failed('logon failed: %s' % response['error'])
+            return
+        self._session.raise_privilege(self._callback(self._raised))
+
+    def _raised(self, response):
+        if 'again' in response:
+            self._session.raise_privilege(self._callback(self._raised))
+        elif 'error' in response:
+            self._failed(str(response['error']))
+        else:
+            # A stale SOL payload (ours, from before a restart, or a
+            # client that died) would refuse the activation: end it.
+            self._command(_DEACTIVATE_PAYLOAD, _DEACTIVATE_DATA,
+                          self._deactivated)
+
+    def _command(self, command, data, handler):
+        session = self._session
+        if ipmi_session.is_busy(session):
+            # pyghmi's keepalive is in flight: come back in a moment.
+            self._later(_BUSY_RETRY, self._command, command, data, handler)
+            return
+        try:
+            session.raw_command(_APP, command, data=data,
+                                callback=self._callback(handler, True))
+        except Exception as e:
+            self._failed('the session ended: %s' % e)
+
+    def _deactivated(self, response):
+        # "Not active" (0x80) is the usual answer; any answer will do.
+        self._command(_ACTIVATE_PAYLOAD, _ACTIVATE_DATA, self._activated)
+
+    def _activated(self, response):
+        code = response.get('code', 0)
+        if code or 'error' in response:
+            self._failed(_ACTIVATE_ERRORS.get(code) or 'activation failed: '
+                         '%s' % (response.get('error') or hex(code)))
+            return
+        data = response.get('data', b'')
+        inbound = (struct.unpack('<H', bytes(data[4:6]))[0]
+                   if len(data) >= 6 else 0)
+        # What the BMC accepts per packet, header included; some BMCs
+        # give the size of the characters alone, which is then safe too.
+        chunk = inbound - 4 if inbound > 4 else sol.MAX_CHUNK
+        self._channel = sol.SolChannel(remote_is_bmc=True, chunk=chunk)
+        self._session.sol_handler = self._from_bmc(self._generation)
+        self.state = ACTIVE
+        self.activations += 1
+        self.last_error = None
+        self._backoff = 1.0
+        self.active.set()
+        self.settled.set()
+        LOG.info('Serial console of %s (SOL) active', self.target.label)
+        self._later(self.check_interval, self._check)
+
+    def _from_bmc(self, generation):
+        # Called by pyghmi on the loop thread, for each SOL packet.
+        def handle(payload):
+            if generation != self._generation or self.state != ACTIVE:
+                return
+            if isinstance(payload, dict):
+                self._failed(str(payload.get('error', payload)))
+                return
+            characters, packets = self._channel.receive(
+                bytearray(payload), time.monotonic())
+            self._send(packets)
+            if characters:
+                self._output(characters)
+            if self._channel is not None and self._channel.deactivated:
+                self._failed('the BMC deactivated SOL')
+        return handle
+
+    def _output(self, characters):
+        try:
+            self.on_output(characters)
+        except Exception:
+            LOG.exception('The console of %s lost output',
+                          self.target.label)
+
+    def _write(self, data):
+        if self.state != ACTIVE:
+            return
+        self._send(self._channel.write(data, time.monotonic()))
+
+    def _send(self, packets):
+        for packet in packets:
+            try:
+                self._session.send_payload(bytearray(packet),
+                                           payload_type=1, retry=False)
+            except Exception as e:
+                self._failed('the session ended: %s' % e)
+                return
+        self._schedule_retransmit()
+
+    def _schedule_retransmit(self):
+        if self._channel is None or self.state != ACTIVE:
+            return
+        due = self._channel.next_deadline()
+        if due is None or (self._retransmit_due is not None
+                           and self._retransmit_due <= due):
+            return
+        self._retransmit_due = due
+        self._later(max(0.0, due - time.monotonic()), self._retransmit)
+
+    def _retransmit(self):
+        self._retransmit_due = None
+        if self.state != ACTIVE:
+            return
+        self._send(self._channel.due(time.monotonic()))
+        if self._channel is not None and self._channel.lost:
+            self._failed('the BMC stopped acknowledging SOL packets')
+
+    def _check(self):
+        """Ask the BMC who holds SOL: a BMC that dropped our payload (or
+        gave it to another session) may not say so otherwise."""
+        if self.state != ACTIVE:
+            return
+        self._command(_PAYLOAD_INSTANCE_INFO, _SOL_INSTANCE, self._checked)
+        self._later(self.timeout, self._check_deadline, self.activations,
+                    self._checks)
+
+    _checks = 0
+
+    def _check_deadline(self, activations, checks):
+        if (self.state == ACTIVE and activations == self.activations
+                and checks == self._checks):
+            self._failed('no answer to the SOL check within %s s'
+                         % self.timeout)
+
+    def _checked(self, response):
+        self._checks += 1
+        code = response.get('code', 0)
+        if code or 'error' in response:
+            self._failed('the SOL check failed: %s'
+                         % (response.get('error') or hex(code)))
+            return
+        data = bytes(response.get('data', b''))
+        owner = struct.unpack('<I', data[:4])[0] if len(data) >= 4 else 0
+        if owner != self._session.sessionid:
+            self._failed('the BMC dropped SOL or gave it to another session')
+            return
+        self._later(self.check_interval, self._check)
+
+    def _failed(self, reason):
+        """End this session; open a new one after the backoff."""
+        if self.state == STOPPED:
+            return
+        if self.last_error != reason:
+            LOG.warning('Serial console of %s (SOL): %s; opening it again '
+                        'in %d s', self.target.label, reason, self._backoff)
+        self.last_error = reason
+        self.settled.set()
+        self._close_session(deactivate=False)
+        self.state = WAITING
+        delay, self._backoff = self._backoff, min(MAX_BACKOFF,
+                                                  self._backoff * 2)
+        self.loop.call_later(delay, self._reopen, self._generation)
+
+    def _reopen(self, generation):
+        if generation == self._generation and self.state == WAITING:
+            self._open()
+
+    def _stop(self):
+        self._close_session(deactivate=self.state == ACTIVE)
+        self.state = STOPPED
+
+    def _close_session(self, deactivate):
+        session, self._session = self._session, None
+        self._channel = None
+        self._generation += 1
+        self._retransmit_due = None
+        self.active.clear()
+        if session is None:
+            return
+        session.sol_handler = None
+        if deactivate and not ipmi_session.is_busy(session):
+            try:
+                # Fire and forget: the next owner deactivates it anyway.
+                session.raw_command(
+                    _APP, _DEACTIVATE_PAYLOAD, data=_DEACTIVATE_DATA,
+                    callback=lambda response: ipmi_session.end_command(
+                        session))
+            except Exception:
+                LOG.debug('Could not deactivate SOL on %s',
+                          self.target.label, exc_info=True)
+        try:
+            ipmi_session.abandon(session)
+        except Exception:
+            LOG.debug('Ignoring an error closing the SOL session with %s',
+                      self.target.label, exc_info=True)
