@@ -1,8 +1,13 @@
 """A fake BMC fleet for tests, and ipmitool to look at it from outside."""
 
+import os
+import pty
+import random
+import select
 import shutil
 import socket
 import subprocess
+import time
 import types
 
 import fixtures
@@ -64,6 +69,80 @@ def ipmitool(port, *args, username=fakebmc.DEFAULT_USERNAME,
         [tool, '-I', 'lanplus', '-H', '127.0.0.1', '-p', str(port),
          '-U', username, '-P', password, '-R', '1', '-N', '1'] + list(args),
         capture_output=True, text=True, timeout=60)
+
+
+class IpmitoolSol:
+    """``ipmitool sol activate`` on a pseudo-terminal (it needs a tty)."""
+
+    def __init__(self, port, username, password):
+        tool = shutil.which('ipmitool')
+        if tool is None:
+            raise AssertionError('ipmitool is not installed (Debian package '
+                                 'ipmitool; run_tests.sh installs it)')
+        self.master, slave = pty.openpty()
+        self.process = subprocess.Popen(
+            [tool, '-I', 'lanplus', '-H', '127.0.0.1', '-p', str(port),
+             '-U', username, '-P', password, 'sol', 'activate'],
+            stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+        os.close(slave)
+        self.output = b''
+
+    def read_until(self, text, timeout=30):
+        """Read the terminal until ``text`` shows; :returns: all so far."""
+        deadline = time.monotonic() + timeout
+        while text not in self.output and time.monotonic() < deadline:
+            readable, _, _ = select.select([self.master], [], [], 0.1)
+            if readable:
+                try:
+                    self.output += os.read(self.master, 4096)
+                except OSError:
+                    break
+        if text not in self.output:
+            raise AssertionError('ipmitool sol showed no %r within %s s: %r'
+                                 % (text, timeout, self.output[-300:]))
+        return self.output
+
+    def type(self, text):
+        os.write(self.master, text)
+
+    def quit(self, timeout=30):
+        """Type ipmitool's escape (~.); :returns: its exit status."""
+        self.type(b'\r~.')
+        return self.close(timeout)
+
+    def kill(self):
+        self.process.kill()
+        return self.close()
+
+    def close(self, timeout=30):
+        try:
+            return self.process.wait(timeout)
+        finally:
+            os.close(self.master)
+
+
+def ipmitool_sol(port, username=fakebmc.DEFAULT_USERNAME,
+                 password=fakebmc.DEFAULT_PASSWORD):
+    return IpmitoolSol(port, username, password)
+
+
+def free_tcp_port_range(count, start=40000, end=60000):
+    """``count`` consecutive TCP ports of 127.0.0.1 that are free now."""
+    for _ in range(100):
+        low = random.randrange(start, end - count)
+        sockets = []
+        try:
+            for port in range(low, low + count):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(('127.0.0.1', port))
+            return low
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise AssertionError('no %d free TCP ports' % count)
 
 
 def unused_port():

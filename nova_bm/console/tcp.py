@@ -73,8 +73,12 @@ class ConsoleServer:
         return listener.getsockname()[1]
 
     def close(self, key):
-        """Close the endpoint and its client (no-op if there is none)."""
-        self._call(self._remove, key)
+        """Close the endpoint and its client (no-op if there is none);
+        the port is free when this returns."""
+        done = threading.Event()
+        self._call(self._remove, key, done)
+        if threading.current_thread() is not self._thread:
+            done.wait(10)
 
     def send(self, key, data):
         """Queue console output for ``key``'s client, if it has one."""
@@ -158,13 +162,14 @@ class ConsoleServer:
         self._selector.register(endpoint.listener, selectors.EVENT_READ,
                                 endpoint)
 
-    def _remove(self, key):
+    def _remove(self, key, done=None):
         endpoint = self._endpoints.pop(key, None)
-        if endpoint is None:
-            return
-        self._drop_client(endpoint)
-        self._selector.unregister(endpoint.listener)
-        endpoint.listener.close()
+        if endpoint is not None:
+            self._drop_client(endpoint)
+            self._selector.unregister(endpoint.listener)
+            endpoint.listener.close()
+        if done is not None:
+            done.set()
 
     def _accept(self, endpoint):
         try:

@@ -102,7 +102,11 @@ class DriverTestCase(base.DbTestCase):
 
     def setUp(self):
         super().setUp()
+        # The power layer is scripted: there are no BMCs whose serial
+        # console could open (tests/unit/console and the functional tests
+        # open real ones).
         self.conf.config(host=HOST)
+        self.conf.config(console_enabled=False, group='baremetal')
         self.power = ScriptedPower()
         self.driver = bm_driver.BareMetalDriver(None, power=self.power)
 

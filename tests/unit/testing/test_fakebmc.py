@@ -57,6 +57,23 @@ class FakeBmcTestCase(base.TestCase):
         self.assertEqual({'bootdev': 'network', 'persistent': True,
                           'uefimode': False}, self.command().get_bootdev())
 
+    def test_ipmitool_sol_activate(self):
+        # An independent SOL client: the scripted console both ways.
+        sol = fleet_fixture.ipmitool_sol(self.port)
+        sol.read_until(b'nova-bm fake BMC %d: serial console' % self.port)
+        sol.type(b'admin\r')
+        sol.read_until(b'admin\r\nfake-%d login: ' % self.port)
+        # One SOL session at a time, as on a real BMC.
+        second = fleet_fixture.ipmitool(self.port, 'sol', 'activate')
+        self.assertNotEqual(0, second.returncode)
+        self.assertIn('SOL payload already active on another session',
+                      second.stderr)
+        self.assertEqual(0, sol.quit())
+        state = self.fleet.fleet.state(self.port)['sol']
+        # (ipmitool's escape, ~., follows a carriage return.)
+        self.assertEqual((False, 'admin\r\r'),
+                         (state['active'], state['received']))
+
     def test_suite_17_refused_cleanly(self):
         result = fleet_fixture.ipmitool(self.port, '-C', '17', 'power',
                                         'status')
@@ -159,6 +176,12 @@ class MachineTestCase(base.TestCase):
         self.assertIn('-accel tcg', command)
         self.assertIn('path=/m/serial.sock,server=on,wait=off,'
                       'logfile=/m/serial.log,logappend=on', command)
+        # Behind a fake BMC, QEMU waits for its SOL bridge to connect.
+        behind_bmc = machine.Machine('/m', machine.mac_for_port(6230),
+                                     'http://h/boot.ipxe', 1 << 20,
+                                     console_wait=True)
+        self.assertIn('path=/m/serial.sock,server=on,wait=on,',
+                      ' '.join(behind_bmc.command('hd', True)))
 
     def test_macs_differ_per_port(self):
         macs = {machine.mac_for_port(port) for port in range(1, 65536)}
