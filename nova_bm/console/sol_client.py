@@ -54,6 +54,8 @@ _ACTIVATE_ERRORS = {
     0x84: 'the BMC requires SOL without encryption',
 }
 MAX_BACKOFF = 30.0
+#: Seconds between two checks that the BMC still gives SOL to us.
+CHECK_INTERVAL = 15.0
 _BUSY_RETRY = 0.01
 
 CONNECTING, ACTIVE, WAITING, STOPPED = (
@@ -64,12 +66,12 @@ class SolClient:
     """The SOL session of one node; see the module docstring."""
 
     def __init__(self, loop, target, on_output, timeout=10.0,
-                 check_interval=15.0):
+                 check_interval=None):
         self.loop = loop
         self.target = target
         self.on_output = on_output
         self.timeout = timeout
-        self.check_interval = check_interval
+        self.check_interval = check_interval or CHECK_INTERVAL
         self.state = STOPPED
         #: Why the last session ended or failed (None while it works).
         self.last_error = None

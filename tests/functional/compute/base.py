@@ -135,6 +135,11 @@ class BareMetalCloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         node = db_api.get_node(name)
         return self.fleet.fleet.state(node.ipmi_port)
 
+    def bmc_control(self, name, **request):
+        """Change what the fake BMC of node ``name`` does (its faults)."""
+        return self.fleet.fleet.control(db_api.get_node(name).ipmi_port,
+                                        **request)
+
     def node(self, name):
         return db_api.get_node(name)
 
@@ -206,3 +211,49 @@ class BareMetalCloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
     def inventory_of(self, name):
         rp_uuid = self.node(name).uuid
         return self._get_provider_inventory(rp_uuid)
+
+    # -- consoles ----------------------------------------------------------
+
+    def enable_serial_console(self):
+        """Nova's serial console on, its ports in a free loopback range."""
+        low = fleet_fixture.free_tcp_port_range(8)
+        self.flags(enabled=True, port_range='%d:%d' % (low, low + 8),
+                   proxyclient_address='127.0.0.1',
+                   base_url='ws://127.0.0.1:6083/', group='serial_console')
+
+    def console_output(self, server, length=None):
+        """``os-getConsoleOutput`` through the API: the text."""
+        action = {'os-getConsoleOutput': {}}
+        if length is not None:
+            action['os-getConsoleOutput']['length'] = length
+        return self.api.post_server_action(server['id'], action)['output']
+
+    def wait_console_output(self, server, text, timeout=60):
+        """The console log through the API, once it holds ``text``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            output = self.console_output(server)
+            if text in output:
+                return output
+            if time.monotonic() > deadline:
+                self.fail('no %r in the console log after %s s: %r'
+                          % (text, timeout, output[-500:]))
+            time.sleep(0.1)
+
+    def serial_console(self, server):
+        """``os-remote-consoles`` type serial through the API, then what
+        nova-serialproxy does with its URL: the token names the TCP
+        ``(host, port)`` it connects to."""
+        body = {'remote_console': {'protocol': 'serial', 'type': 'serial'}}
+        microversion, self.api.microversion = self.api.microversion, '2.6'
+        try:
+            response = self.api.api_post(
+                '/servers/%s/remote-consoles' % server['id'], body).body
+        finally:
+            self.api.microversion = microversion
+        url = response['remote_console']['url']
+        self.assertTrue(url.startswith('ws://127.0.0.1:6083/?token='), url)
+        token = url.split('token=', 1)[1]
+        connect_info = objects.ConsoleAuthToken.validate(
+            nova_context.get_admin_context(), token)
+        return connect_info.host, connect_info.port
