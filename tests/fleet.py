@@ -87,19 +87,23 @@ class IpmitoolSol:
         os.close(slave)
         self.output = b''
 
-    def read_until(self, text, timeout=30):
-        """Read the terminal until ``text`` shows; :returns: all so far."""
+    def read_until(self, text, timeout=30, count=1):
+        """Read the terminal until ``text`` shows (``count`` times);
+        :returns: all so far."""
         deadline = time.monotonic() + timeout
-        while text not in self.output and time.monotonic() < deadline:
+        while (self.output.count(text) < count
+               and time.monotonic() < deadline):
             readable, _, _ = select.select([self.master], [], [], 0.1)
             if readable:
                 try:
                     self.output += os.read(self.master, 4096)
                 except OSError:
                     break
-        if text not in self.output:
-            raise AssertionError('ipmitool sol showed no %r within %s s: %r'
-                                 % (text, timeout, self.output[-300:]))
+        if self.output.count(text) < count:
+            raise AssertionError('ipmitool sol showed %r fewer than %d '
+                                 'times within %s s: %r' % (
+                                     text, count, timeout,
+                                     self.output[-300:]))
         return self.output
 
     def type(self, text):

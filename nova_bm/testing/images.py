@@ -19,7 +19,9 @@ _LOAD_ADDRESS = 0x7c00
 #  setup: mov word [0x30],echo; mov word [0x32],0   ; IRQ 4 (int 0Ch)
 #         mov dx,0x3f9; mov al,1; out dx,al          ; UART: rx interrupt
 #         mov dx,0x3fc; mov al,0x0b; out dx,al       ; DTR, RTS, OUT2
-#         in al,0x21; and al,0xef; out 0x21,al       ; unmask IRQ 4
+#         mov al,0xef; out 0x21,al; nop; nop         ; IRQ 4 alone: the
+#                     ; firmware's timer stays masked (SeaBIOS would print
+#                     ; what it still buffers after the marker)
 #         sti
 #   idle: hlt; jmp idle                              ; idle, not spinning
 #   echo: push ax; push dx; mov dx,0x3fd
@@ -42,7 +44,7 @@ def _boot_code(message_address):
         0xc7, 0x06, 0x32, 0x00, 0x00, 0x00,
         0xba, 0xf9, 0x03, 0xb0, 0x01, 0xee,
         0xba, 0xfc, 0x03, 0xb0, 0x0b, 0xee,
-        0xe4, 0x21, 0x24, 0xef, 0xe6, 0x21,
+        0xb0, 0xef, 0xe6, 0x21, 0x90, 0x90,
         0xfb,
         0xf4, 0xeb, 0xfd,
         # echo (offset 54)

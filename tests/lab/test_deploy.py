@@ -11,7 +11,9 @@ boots the disk, whose image prints its marker on the serial console.
 
 import io
 import os
+import socket
 
+from nova.console import serial as nova_serial
 from nova import context as nova_context
 
 from nova_bm.testing import images
@@ -87,6 +89,27 @@ class LabDeployTestCase(test_deploy.DeployTestCase):
                          last_boot.strip().splitlines()[-1]
                          .split('..')[-1].strip(), console[-3000:])
 
+    def assert_console(self, server, label, first_deploy=True):
+        """Through Nova's API: the console log shows the instance's boot
+        from its disk (after a first deploy, not the ramdisk's: the log
+        starts when the instance boots), and its serial console carries
+        the machine both ways (the image echoes what is typed)."""
+        marker = images.marker(label)
+        output = self.wait_console_output(server, marker, timeout=120)
+        if first_deploy:
+            self.assertNotIn('nova-bm-ramdisk', output)
+        self.assertIn('Booting from Hard Disk', output)
+        endpoint = self.serial_console(server)
+        with socket.create_connection(endpoint, timeout=60) as console:
+            typed = b'lab-%s-%s' % (label.encode(), server['id'][:8].encode())
+            console.sendall(typed)
+            seen = b''
+            while typed not in seen:
+                chunk = console.recv(4096)
+                self.assertTrue(chunk, 'console closed; saw %r' % seen)
+                seen += chunk
+        return output
+
     def wait_state(self, server, state):
         return self._wait_for_state_change(server, state,
                                            max_retries=SETTLE * 10)
@@ -95,6 +118,7 @@ class LabDeployTestCase(test_deploy.DeployTestCase):
 class LabDeployLifecycleTestCase(LabDeployTestCase):
 
     def test_two_servers_deploy_rebuild_and_delete_then_clean(self):
+        self.enable_serial_console()
         self.start_proxy()
         servers = [self.admin_api.post_server({'server': self._build_server(
             name='lab-%d' % i, flavor_id=self.flavor,
@@ -116,6 +140,9 @@ class LabDeployLifecycleTestCase(LabDeployTestCase):
                 bmc['power'], bmc['boot_device'], bmc['boot_persistent']))
             self.assertEqual('active',
                              self.node(self.node_name(index)).provision_state)
+        for server in servers:
+            self.assert_console(server, 'A')
+        endpoints = [self.serial_console(server) for server in servers]
 
         # Rebuild with a second image: same node, its marker this time.
         second = self.glance_image('B')
@@ -129,6 +156,13 @@ class LabDeployLifecycleTestCase(LabDeployTestCase):
         self.assertEqual(second['data'],
                          self.disk(index)[:len(second['data'])])
         self.assert_booted_from_disk(index, 'B', boots=2)
+        # The console stayed with the instance: its log has the first
+        # boot, the redeploy's ramdisk, then the new image's boot.
+        output = self.assert_console(server, 'B', first_deploy=False)
+        self.assertLess(output.index(images.marker('A')),
+                        output.index('nova-bm-ramdisk: powering off'))
+        self.assertLess(output.index('nova-bm-ramdisk: powering off'),
+                        output.index(images.marker('B')))
 
         # Delete: the nodes are cleaned (both ends of the disk erased),
         # then offered again.
@@ -139,6 +173,11 @@ class LabDeployLifecycleTestCase(LabDeployTestCase):
                 f.write(os.urandom(MIB))
         for server in servers:
             self._delete_server(server)
+        for endpoint in endpoints:
+            # Closed with its instance, its port free for the next one.
+            self.assertRaises(OSError, socket.create_connection, endpoint,
+                              timeout=5)
+            self.assertNotIn(endpoint, nova_serial.ALLOCATED_PORTS)
         for index in indexes:
             self.wait_provision(index, 'available', timeout=SETTLE)
             disk = self.disk(index)

@@ -96,3 +96,23 @@ class MachineBehindBmcTestCase(base.TestCase):
         self.assertLess(console.index('iPXE'),
                         console.index(images.marker('M')))
         self.ipmitool('power', 'off')
+
+    def test_ipmitool_sol_is_the_machine_serial_console(self):
+        # An independent SOL client: the machine's boot, live, and what is
+        # typed reaches the machine (whose image echoes it back).
+        sol = fleet_fixture.ipmitool_sol(self.port)
+        sol.read_until(b'SOL Session operational')
+        self.ipmitool('chassis', 'bootdev', 'disk', 'options=persistent')
+        self.ipmitool('power', 'on')
+        sol.read_until(images.marker('M').encode(), timeout=BOOT_TIMEOUT)
+        sol.type(b'echo-me')
+        output = sol.read_until(b'echo-me')
+        self.assertLess(output.index(b'Booting from Hard Disk'),
+                        output.index(images.marker('M').encode()))
+        # The SOL session outlives a reset, as on a BMC: the next boot
+        # shows on it too.
+        self.ipmitool('power', 'reset')
+        sol.read_until(images.marker('M').encode(), timeout=BOOT_TIMEOUT,
+                       count=2)
+        self.assertEqual(0, sol.quit())
+        self.ipmitool('power', 'off')
