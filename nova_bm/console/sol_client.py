@@ -207,21 +207,27 @@ class SolClient:
         self._later(self.check_interval, self._check)
 
     def _from_bmc(self, generation):
-        # Called by pyghmi on the loop thread, for each SOL packet.
+        # Called by pyghmi on the loop thread, for each SOL packet, from
+        # inside its handling of the session: the session is only ended
+        # (``_fail_soon``) once pyghmi is done with it.
         def handle(payload):
             if generation != self._generation or self.state != ACTIVE:
                 return
             if isinstance(payload, dict):
-                self._failed(str(payload.get('error', payload)))
+                self._fail_soon(str(payload.get('error', payload)))
                 return
             characters, packets = self._channel.receive(
                 bytearray(payload), time.monotonic())
             self._send(packets)
             if characters:
                 self._output(characters)
-            if self._channel is not None and self._channel.deactivated:
-                self._failed('the BMC deactivated SOL')
+            if self._channel.deactivated:
+                self._fail_soon('the BMC deactivated SOL')
         return handle
+
+    def _fail_soon(self, reason):
+        self.loop.call_soon(self._if_current, self._generation,
+                            self._failed, reason)
 
     def _output(self, characters):
         try:
@@ -241,7 +247,7 @@ class SolClient:
                 self._session.send_payload(bytearray(packet),
                                            payload_type=1, retry=False)
             except Exception as e:
-                self._failed('the session ended: %s' % e)
+                self._fail_soon('the session ended: %s' % e)
                 return
         self._schedule_retransmit()
 
@@ -260,7 +266,7 @@ class SolClient:
         if self.state != ACTIVE:
             return
         self._send(self._channel.due(time.monotonic()))
-        if self._channel is not None and self._channel.lost:
+        if self._channel.lost:
             self._failed('the BMC stopped acknowledging SOL packets')
 
     def _check(self):

@@ -209,6 +209,10 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
             ', and its serial console' if self.machines else ''))
         self.check_booted(servers)
         self.progress.show(self.node_table(servers))
+        if self.machines:
+            step('read each server\'s console log through the Nova API '
+                 '(os-getConsoleOutput: the node\'s IPMI Serial-over-LAN)')
+            self.progress.show(self.console_logs(servers))
 
         if self.keep:
             self.wait_for_user(servers)
@@ -420,6 +424,29 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
             return None
         # SeaBIOS prints its "Booting from Hard Disk.." on the same line.
         return lines[-1].split('Booting from Hard Disk..')[-1].strip()
+
+    def console_logs(self, servers):
+        """Each server's console log, as a tenant reads it: its last
+        line must be its image's marker."""
+        rows = []
+        for server in servers:
+            deadline = time.monotonic() + SETTLE_TIMEOUT
+            marker = images.marker(server['name'])
+            while True:
+                output = self.api.post_server_action(
+                    server['id'], {'os-getConsoleOutput': {}})['output']
+                lines = output.strip().splitlines() or ['']
+                # SeaBIOS's "Booting from Hard Disk.." shares the line.
+                line = lines[-1].split('..')[-1].strip()
+                if line == marker:
+                    break
+                if time.monotonic() > deadline:
+                    raise StepFailed('%s: its console log ends with %r, not '
+                                     'its image\'s marker' % (server['name'],
+                                                              line))
+                time.sleep(0.2)
+            rows.append((server['name'], line))
+        return table(('server', 'console log (Nova API), last line'), rows)
 
     def check_booted(self, servers):
         nodes = [s['OS-EXT-SRV-ATTR:hypervisor_hostname'] for s in servers]

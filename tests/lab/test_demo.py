@@ -33,6 +33,12 @@ class LabDemoTestCase(base.TestCase):
             self.assertEqual(['on', 'disk'], row[2:4])
             self.assertEqual([row[0], 'active', images.marker(server)],
                              row[5:])
+        # Each server's console log through the Nova API (SOL).
+        logs = {line.strip('|').split('|')[0].strip():
+                line.strip('|').split('|')[1].strip()
+                for line in lines[:delete] if line.startswith('| demo-')}
+        self.assertEqual({'demo-1': images.marker('demo-1'),
+                          'demo-2': images.marker('demo-2')}, logs)
         self.assertEqual({'cleaning'}, {row[6] for row in cleaning
                                         if row[0] in {r[0] for r in holding}})
         self.assertEqual({('off', '-', 'available')},
