@@ -58,6 +58,9 @@ class SerialConsoleTestCase(base.BareMetalCloudTestCase):
         self.wait_console_output(server, self.banner(server))
         endpoint = self.serial_console(server)
         self.assertEqual('127.0.0.1', endpoint[0])
+        # Bound to proxyclient_address only, not to every address.
+        self.assertRaises(OSError, socket.create_connection,
+                          ('127.0.0.2', endpoint[1]), timeout=5)
         console = TcpConsole(self, endpoint)
         console.socket.sendall(b'tenant\r')
         console.read_until(b'tenant\r\nfake-')
@@ -89,6 +92,23 @@ class SerialConsoleTestCase(base.BareMetalCloudTestCase):
                           timeout=5)
         self.assertNotIn(endpoint, nova_serial.ALLOCATED_PORTS)
         self.assertFalse(self.bmc(name)['sol']['active'])
+
+    def test_consoles_open_again_when_nova_compute_restarts(self):
+        server = self.boot('console-4')
+        name = self.hypervisor_of(server)
+        self.wait_console_output(server, self.banner(server))
+        self.restart_compute_service(self.proxy)
+        # A new session (the log is in memory: it starts again), and the
+        # stale payload of the last process was no obstacle.
+        deadline = time.monotonic() + WAIT
+        while self.bmc(name)['sol']['activations'] < 2:
+            self.assertLess(time.monotonic(), deadline, self.bmc(name))
+            time.sleep(0.1)
+        self.assertEqual(1, self.wait_console_output(
+            server, self.banner(server)).count(self.banner(server)))
+        console = TcpConsole(self, self.serial_console(server))
+        console.socket.sendall(b'back\r')
+        console.read_until(b'back\r\nfake-')
 
     def test_a_second_client_takes_the_console_over(self):
         server = self.boot('console-2')
