@@ -139,8 +139,10 @@ class SolClient:
         self._generation += 1
         self.state = CONNECTING
         try:
+            # A session of its own: the power calls' session is closed
+            # and opened again on its own schedule.
             self._session = self.loop.new_session(
-                self.target, self._callback(self._logged_on))
+                self.target, self._callback(self._logged_on), separate=True)
         except Exception as e:
             self._failed('cannot open a session: %s' % e)
             return

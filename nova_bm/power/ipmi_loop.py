@@ -194,13 +194,23 @@ class IpmiLoop:
                                       next(self._seq),
                                       functools.partial(function, *args)))
 
-    def new_session(self, target, onlogon):
-        """A new :class:`ipmi_session.AsyncSession` to ``target``, set up
-        as the loop's own (cipher suite); on the loop thread only."""
+    def new_session(self, target, onlogon, separate=False):
+        """An :class:`ipmi_session.AsyncSession` to ``target``, set up as
+        the loop's own (cipher suite); on the loop thread only.
+
+        pyghmi hands out the session it already has with the same BMC and
+        credentials instead of a new one. ``separate`` gets a session of
+        its own (for SOL, whose life must not end the power calls' session
+        or be ended by it): the same credentials with the BMC key Kg given
+        as the password, which is what RMCP+ uses when no Kg is set (IPMI
+        2.0 §13.31), so the BMC sees the same logon; pyghmi tells the two
+        apart by the Kg it was given.
+        """
+        password = target.password.encode('utf-8')
         return self._session_class(
-            target.address, target.username.encode('utf-8'),
-            target.password.encode('utf-8'), port=target.port,
-            onlogon=onlogon, keepalive=True)
+            target.address, target.username.encode('utf-8'), password,
+            port=target.port, onlogon=onlogon, keepalive=True,
+            kg=password if separate else None)
 
     def _start(self):
         # Under self._lock.
@@ -545,6 +555,12 @@ class IpmiLoop:
                           conn.target.label, exc_info=True)
 
     def _shut_down(self, incoming):
+        # Work handed to the loop before it closed (SOL sessions stopping).
+        while self._soon:
+            try:
+                self._soon.popleft()()
+            except Exception:
+                LOG.exception('Unexpected error closing the IPMI loop')
         error = exception.BmcUnreachable(bmc='(any)',
                                          reason='the IPMI loop was closed')
         for call in incoming:

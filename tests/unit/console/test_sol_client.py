@@ -73,6 +73,21 @@ class SolClientTestCase(base.TestCase):
         self.assertIn(b'operator\r\n', bytes(output.data))
         self.assertEqual('operator\r', self.bmc()['sol']['received'])
 
+    def test_sol_has_its_own_session_beside_the_power_calls(self):
+        power = ipmi.IPMIPower(loop=self.loop)
+        node = self.fleet.node(0)
+        self.assertEqual('off', power.get_power_state(node))
+        client, output = self.client()
+        self.assertTrue(client.active.wait(WAIT))
+        self.assertEqual('on', power.power_on(node))
+        output.wait_for(b'serial console')
+        self.assertEqual(2, self.bmc()['logons'])
+        client.stop()
+        wait_for(lambda: not self.bmc()['sol']['active'])
+        # Ending SOL's session left the power calls' session alone.
+        self.assertEqual('off', power.power_off(node))
+        self.assertEqual(2, self.bmc()['logons'])
+
     def test_long_input_arrives_whole(self):
         client, output = self.client()
         self.assertTrue(client.active.wait(WAIT))
