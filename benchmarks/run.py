@@ -14,7 +14,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
 BENCHMARKS = ('enrol', 'power_sweep', 'power_faults', 'resource_cycle',
-              'scheduler', 'ownership', 'deploy', 'image_serving')
+              'scheduler', 'ownership', 'deploy', 'image_serving',
+              'consoles')
 
 
 def _ratio(ratio):

@@ -4,6 +4,7 @@ Timing is the benchmarks' business (``tox -e bench``); this only keeps
 them from rotting: each runs end to end and returns a figure per side.
 """
 
+from benchmarks import consoles
 from benchmarks import image_serving
 from benchmarks import power_faults
 from benchmarks import resource_cycle
@@ -34,6 +35,13 @@ class BenchmarksRunTestCase(base.TestCase):
             self.assertLessEqual(answered[power_faults.HEALTHY],
                                  result['sizes'][power_faults.HEALTHY])
         self.assertEqual(0, result['reference']['dead'])
+
+    def test_consoles(self):
+        # Raises when a console does not open, stays open or carry data.
+        result = consoles.measure(bmcs=20, idle_seconds=1)
+        self.assertGreater(result['opening'], 0)
+        self.assertGreaterEqual(result['received'], 20 * len(
+            'nova-bm fake BMC 20000: serial console'))
 
     def test_image_serving(self):
         # Both servers send the whole file to every client (the benchmark
