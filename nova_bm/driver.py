@@ -212,15 +212,15 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
 
     def _follow_consoles(self, nodes):
         """Consoles for the deployed nodes this proxy owns, none for the
-        others: opened at start (and when a node moves here), closed when
-        a node moves away. Dictionary work only, no query."""
+        others: opened at start (and when a node moves here, or its BMC
+        credentials change), closed when a node moves away. Dictionary
+        work only: no query, no BMC call."""
         owned = set()
         for node in nodes:
             if not node.instance_uuid:
                 continue
             owned.add(node.uuid)
-            if (node.provision_state == db_api.ACTIVE
-                    and not self._consoles.is_open(node.uuid)):
+            if node.provision_state == db_api.ACTIVE:
                 self._open_console(node, wait=0)
         self._consoles.close_others(owned)
 

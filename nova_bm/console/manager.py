@@ -62,11 +62,17 @@ class ConsoleManager:
         return CONF.baremetal.console_enabled
 
     def open(self, node, wait=0):
-        """Open ``node``'s console (no-op when open); :returns: whether
-        its SOL session is active, after waiting up to ``wait`` s."""
+        """Open ``node``'s console; :returns: whether its SOL session is
+        active, after waiting up to ``wait`` s.
+
+        A no-op when it is open with the node's BMC address and
+        credentials; when those changed (``nova-bm-manage node update``)
+        the session is opened again with the new ones, the log kept.
+        """
         if not self.enabled:
             return False
         target = ipmi.bmc_target(node)
+        stale = None
         with self._lock:
             console = self._consoles.get(node.uuid)
             if console is None:
@@ -74,7 +80,15 @@ class ConsoleManager:
                                    CONF.baremetal.console_log_bytes)
                 self._consoles[node.uuid] = console
                 self._start_or_queue(console)
+            elif console.target.key != target.key:
+                console.target = target
+                if console.client is not None:
+                    stale = console.client
+                    console.client = self._new_client(console)
             client = console.client
+        if stale is not None:
+            stale.stop()
+            client.start()
         if client is None:
             return False
         if wait:
@@ -92,11 +106,14 @@ class ConsoleManager:
                         {'node': console.name, 'count': running})
             self._waiting.append(console.node_uuid)
             return
-        loop = self._loop or ipmi_loop.get_loop()
-        console.client = sol_client.SolClient(
-            loop, console.target, self._output(console),
-            timeout=CONF.baremetal.ipmi_timeout)
+        console.client = self._new_client(console)
         console.client.start()
+
+    def _new_client(self, console):
+        return sol_client.SolClient(
+            self._loop or ipmi_loop.get_loop(), console.target,
+            self._output(console), timeout=CONF.baremetal.ipmi_timeout,
+            name=console.name)
 
     def _output(self, console):
         def output(characters):
@@ -136,9 +153,6 @@ class ConsoleManager:
         for node_uuid in list(self._consoles):
             if node_uuid not in node_uuids:
                 self.close(node_uuid)
-
-    def is_open(self, node_uuid):
-        return node_uuid in self._consoles
 
     def output(self, node_uuid):
         """The console log kept for the node (bytes).

@@ -42,9 +42,10 @@ _ACTIVATE_PAYLOAD = 0x48
 _DEACTIVATE_PAYLOAD = 0x49
 _PAYLOAD_INSTANCE_INFO = 0x4b
 # Payload type SOL, instance 1; encrypted and authenticated, serial
-# alerts deferred while SOL is active (what ipmitool asks for).
+# alerts deferred while SOL is active, the BMC not asserting CTS: what
+# ipmitool asks for (IPMI 2.0 table 24-2, auxiliary data byte 1).
 _SOL_INSTANCE = (1, 1)
-_ACTIVATE_DATA = (1, 1, 0xc0 | 0x04, 0, 0, 0)
+_ACTIVATE_DATA = (1, 1, 0x80 | 0x40 | 0x04 | 0x02, 0, 0, 0)
 _DEACTIVATE_DATA = (1, 1, 0, 0, 0, 0)
 _ACTIVATE_ERRORS = {
     0x80: 'SOL is active for another session',
@@ -66,9 +67,12 @@ class SolClient:
     """The SOL session of one node; see the module docstring."""
 
     def __init__(self, loop, target, on_output, timeout=10.0,
-                 check_interval=None):
+                 check_interval=None, name=None):
         self.loop = loop
         self.target = target
+        #: How log lines name the console: the node, and its BMC.
+        self.label = ('node %s (BMC %s)' % (name, target.label) if name
+                      else 'BMC %s' % target.label)
         self.on_output = on_output
         self.timeout = timeout
         self.check_interval = check_interval or CHECK_INTERVAL
@@ -86,6 +90,7 @@ class SolClient:
         self._generation = 0
         self._backoff = 1.0
         self._retransmit_due = None
+        self._checks = 0              # SOL checks answered
 
     # -- any thread -------------------------------------------------------
 
@@ -125,8 +130,7 @@ class SolClient:
             try:
                 handler(*args)
             except Exception as e:   # never leave a console half-open
-                LOG.exception('SOL to %s failed unexpectedly',
-                              self.target.label)
+                LOG.exception('SOL of %s failed unexpectedly', self.label)
                 self._failed('unexpected error: %s' % e)
 
     def _later(self, delay, handler, *args):
@@ -205,7 +209,7 @@ class SolClient:
         self._backoff = 1.0
         self.active.set()
         self.settled.set()
-        LOG.info('Serial console of %s (SOL) active', self.target.label)
+        LOG.info('Serial console of %s (SOL) active', self.label)
         self._later(self.check_interval, self._check)
 
     def _from_bmc(self, generation):
@@ -235,8 +239,7 @@ class SolClient:
         try:
             self.on_output(characters)
         except Exception:
-            LOG.exception('The console of %s lost output',
-                          self.target.label)
+            LOG.exception('The console of %s lost output', self.label)
 
     def _write(self, data):
         if self.state != ACTIVE:
@@ -280,8 +283,6 @@ class SolClient:
         self._later(self.timeout, self._check_deadline, self.activations,
                     self._checks)
 
-    _checks = 0
-
     def _check_deadline(self, activations, checks):
         if (self.state == ACTIVE and activations == self.activations
                 and checks == self._checks):
@@ -308,7 +309,7 @@ class SolClient:
             return
         if self.last_error != reason:
             LOG.warning('Serial console of %s (SOL): %s; opening it again '
-                        'in %d s', self.target.label, reason, self._backoff)
+                        'in %d s', self.label, reason, self._backoff)
         self.last_error = reason
         self.settled.set()
         self._close_session(deactivate=False)
@@ -342,10 +343,10 @@ class SolClient:
                     callback=lambda response: ipmi_session.end_command(
                         session))
             except Exception:
-                LOG.debug('Could not deactivate SOL on %s',
-                          self.target.label, exc_info=True)
+                LOG.debug('Could not deactivate SOL of %s', self.label,
+                          exc_info=True)
         try:
             ipmi_session.abandon(session)
         except Exception:
-            LOG.debug('Ignoring an error closing the SOL session with %s',
-                      self.target.label, exc_info=True)
+            LOG.debug('Ignoring an error closing the SOL session of %s',
+                      self.label, exc_info=True)

@@ -90,10 +90,6 @@ class ConsoleServer:
         endpoint = self._endpoints.get(key)
         return endpoint is not None and endpoint.client is not None
 
-    def stop(self):
-        for key in list(self._endpoints):
-            self.close(key)
-
     def _call(self, function, *args):
         with self._lock:
             if self._thread is None:

@@ -214,6 +214,25 @@ class ConsoleManagerTestCase(base.TestCase):
         self.assertEqual(self.manager.serial_endpoint(node.uuid),
                          self.manager.serial_endpoint(node.uuid))
 
+    def test_new_bmc_credentials_open_the_session_again(self):
+        node = self.fleet.node(0)
+        self.assertTrue(self.manager.open(node, wait=WAIT))
+        wait_for(lambda: b'serial console' in self.manager.output(node.uuid))
+        # Same credentials: nothing happens.
+        self.assertTrue(self.manager.open(node, wait=WAIT))
+        self.assertEqual(1, self.fleet.fleet.control(
+            self.fleet.ports[0])['sol']['activations'])
+        # The node's BMC moved (another address): a new session there,
+        # the old one ended, the log kept.
+        moved = self.fleet.node(0, ipmi_port=self.fleet.ports[1])
+        self.assertTrue(self.manager.open(moved, wait=WAIT))
+        wait_for(lambda: self.fleet.fleet.control(
+            self.fleet.ports[1])['sol']['active'], what='the new BMC')
+        wait_for(lambda: not self.fleet.fleet.control(
+            self.fleet.ports[0])['sol']['active'], what='the old BMC freed')
+        wait_for(lambda: self.manager.output(node.uuid).count(
+            b'serial console') == 2, what='both banners in one log')
+
     def test_second_client_replaces_the_first(self):
         node = self.fleet.node(0)
         self.assertTrue(self.manager.open(node, wait=WAIT))
