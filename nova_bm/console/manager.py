@@ -36,11 +36,18 @@ from nova_bm.power import ipmi_loop
 LOG = logging.getLogger(__name__)
 
 
+def _bmc_fields(node):
+    return (node.ipmi_address, node.ipmi_port, node.ipmi_username,
+            node.ipmi_password)
+
+
 class _Console:
 
-    def __init__(self, node_uuid, name, target, log_bytes):
-        self.node_uuid = node_uuid
-        self.name = name
+    def __init__(self, node, target, log_bytes):
+        self.node_uuid = node.uuid
+        self.name = node.name
+        # The node's BMC fields as they were, to tell a change cheaply.
+        self.bmc_fields = _bmc_fields(node)
         self.target = target
         self.log = ring.RingBuffer(log_bytes)
         self.client = None
@@ -71,24 +78,34 @@ class ConsoleManager:
         """
         if not self.enabled:
             return False
+        console = self._consoles.get(node.uuid)
+        if console is not None and console.bmc_fields == _bmc_fields(node):
+            # The resource cycle's call for every deployed node: no work.
+            return self._active(console.client, wait)
         target = ipmi.bmc_target(node)
         stale = None
         with self._lock:
             console = self._consoles.get(node.uuid)
             if console is None:
-                console = _Console(node.uuid, node.name, target,
+                console = _Console(node, target,
                                    CONF.baremetal.console_log_bytes)
                 self._consoles[node.uuid] = console
                 self._start_or_queue(console)
-            elif console.target.key != target.key:
+            else:
+                moved = console.target.key != target.key
+                console.bmc_fields = _bmc_fields(node)
                 console.target = target
-                if console.client is not None:
+                if moved and console.client is not None:
                     stale = console.client
                     console.client = self._new_client(console)
             client = console.client
         if stale is not None:
             stale.stop()
             client.start()
+        return self._active(client, wait)
+
+    @staticmethod
+    def _active(client, wait):
         if client is None:
             return False
         if wait:

@@ -15,6 +15,7 @@ from nova_bm.power import base
 # needs OPERATOR, and the IPMI loop raises the session to it first.
 USER = 2
 OPERATOR = 3
+ADMINISTRATOR = 4
 
 #: One raw IPMI command: network function, command, request data, a name
 #: for error messages, and the session privilege it needs.

@@ -34,11 +34,10 @@ import weakref
 from pyghmi.ipmi.private import session as ipmisession
 from pyghmi.ipmi.private import util as ipmiutil
 
+from nova_bm.power import ipmi_messages
+
 _APP = 0x06
 _SET_SESSION_PRIVILEGE = 0x3b
-_ADMINISTRATOR = 4
-_OPERATOR = 3
-USER = 2
 _INSUFFICIENT_PRIVILEGE = (0x80, 0x81)
 
 
@@ -243,7 +242,7 @@ class AsyncSession(ipmisession.Session):
         self.maxtimeout = 4
         self.logontries = 1
         self.logging = False
-        self.privilege = USER
+        self.privilege = ipmi_messages.USER
         with ipmiutil.protect(ipmisession.KEEPALIVE_SESSIONS):
             ipmisession.Session.keepalive_sessions[self] = {
                 'ipmisession': self,
@@ -276,12 +275,12 @@ class AsyncSession(ipmisession.Session):
         code = response.get('code', 0)
         callback, self._raised = self._raised, None
         if (code in _INSUFFICIENT_PRIVILEGE
-                and self.privlevel == _ADMINISTRATOR):
+                and self.privlevel == ipmi_messages.ADMINISTRATOR):
             # Like pyghmi: some BMCs grant operator but not administrator.
             # The caller asks again, outside this packet's handling: a
             # request sent from inside it loses its answer (pyghmi drops
             # the new request's entry once the callback returns).
-            self.privlevel = _OPERATOR
+            self.privlevel = ipmi_messages.OPERATOR
             callback({'again': True})
             return
         if code or 'error' in response:
