@@ -204,9 +204,50 @@ deploy_opts = [
              'deploy_http_bind>.'),
     cfg.StrOpt(
         'deploy_http_bind',
-        default='0.0.0.0:8089',
+        default='$my_ip:8089',
         help='host:port the deploy HTTP server listens on, in '
-             'nova-compute. Port 0 picks a free port (tests).'),
+             'nova-compute: the address the nodes reach on the '
+             'provisioning network, never a wildcard unless you mean it '
+             '(0.0.0.0 also serves every other network of the host). An '
+             'IPv6 host is written in brackets, [fd00::5]:8089. Port 0 '
+             'picks a free port (tests).'),
+    cfg.FloatOpt(
+        'deploy_http_request_timeout',
+        default=10.0, min=0.1,
+        help='Seconds a client of the deploy HTTP server has to send a '
+             'whole request (its head, then its body); a client slower '
+             'than that is disconnected. The deploy ramdisk sends each '
+             'request at once.'),
+    cfg.FloatOpt(
+        'deploy_http_idle_timeout',
+        default=5.0, min=0.1,
+        help='Seconds a kept-alive connection to the deploy HTTP server '
+             'may stay idle between requests before it is closed.'),
+    cfg.IntOpt(
+        'deploy_http_max_connections',
+        default=500, min=1,
+        help='Connections the deploy HTTP server holds open at once, from '
+             'all clients; further ones are closed at once, unanswered. '
+             'Each is a file descriptor of nova-compute, which also holds '
+             'the database, AMQP and IPMI sockets: keep it well under the '
+             'process\'s limit (ulimit -n). A deploy holds one while it '
+             'downloads its image.'),
+    cfg.IntOpt(
+        'deploy_http_max_connections_per_source',
+        default=16, min=1,
+        help='Connections the deploy HTTP server holds open at once from '
+             'one source address, so one machine cannot take them all. '
+             'A deploy ramdisk uses one at a time; raise it only when '
+             'many nodes reach the proxy through one NAT address.'),
+    cfg.FloatOpt(
+        'ramdisk_min_boot_time',
+        default=5.0, min=0.0,
+        help='Seconds after the proxy powers a node on before which no '
+             'deploy ramdisk can have booted (firmware, iPXE, kernel, '
+             'DHCP). A lookup of the node that comes sooner is not its '
+             'ramdisk: the deploy or cleaning fails, the node is held '
+             'back (clean failed, maintenance) and nobody gets its '
+             'token. 0 turns the check off (simulated machines).'),
     cfg.StrOpt(
         'deploy_http_root',
         default='$state_path/nova-bm/http',
@@ -276,6 +317,14 @@ console_opts = [
         help='How much of each node\'s console is kept, in bytes, for '
              'the console log (the last bytes printed; in memory, so '
              'lost when nova-compute restarts).'),
+    cfg.ListOpt(
+        'console_allowed_clients',
+        default=[],
+        help='Addresses or networks (CIDR) allowed to connect to the '
+             'nodes\' serial console endpoints: the hosts that run '
+             'nova-serialproxy. A connection from anywhere else is closed '
+             'at once, before it reads or writes a byte. Loopback and '
+             '[DEFAULT] my_ip are always allowed.'),
     cfg.IntOpt(
         'console_max_sessions',
         default=1000, min=1,
