@@ -25,3 +25,7 @@ class TestCase(base.BaseTestCase):
                          deploy_http_root=files + '/http',
                          image_cache_dir=files + '/images',
                          group='baremetal')
+        # Tests play the deploy ramdisk over HTTP as soon as a node is on
+        # (tests/deploy_ramdisk.py); the check of a lookup's earliest
+        # plausible time has tests of its own.
+        self.conf.config(ramdisk_min_boot_time=0, group='baremetal')

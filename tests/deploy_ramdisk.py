@@ -2,12 +2,14 @@
 
 It watches the fake BMCs as a machine's firmware would live through them:
 when a node is powered on to boot from the network, it fetches
-``boot.ipxe``'s per-MAC script from the proxy, reads the API URL and token
-off the kernel command line, asks for its config, downloads the image,
+``boot.ipxe``'s per-MAC script from the proxy, reads the API URL off the
+kernel command line, looks itself up by its MAC (the answer: its token,
+handed out once, and its config), downloads the image with the token,
 hashes it, reports, and powers the machine off through the fake BMC's
-control socket (as the real ramdisk's ``poweroff`` would). What it wrote
-is kept per node: ``disks[node_name]`` (bytes), so tests can look at the
-"disk".
+control socket (as the real ramdisk's ``poweroff`` would). Each power on
+is one boot: it looks itself up once per boot, as the real one does.
+What it wrote is kept per node: ``disks[node_name]`` (bytes), so tests
+can look at the "disk".
 
 ``behaviour[node_name]`` picks what it does in a deploy, and
 ``clean_behaviour[node_name]`` in a cleaning: ``ok`` (default), ``fail``
@@ -39,7 +41,7 @@ class FakeRamdisk:
         self.disks = {}
         self.reports = []
         self.errors = []
-        self._seen = set()
+        self._seen = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -64,24 +66,27 @@ class FakeRamdisk:
         state = self.fleet.state(port)
         if state['power'] != 'on' or state['boot_device'] != 'network':
             return
-        script = self.get('/nodes/%s.ipxe' % mac.replace(':', '-'))
-        if script is None:
+        boot = state['actions'].get('on', 0)
+        if self._seen.get(name) == boot:
             return
-        match = re.search(r'nbm_api=(\S+) nbm_token=(\S+)', script)
+        script = self.get('/nodes/%s.ipxe' % mac.replace(':', '-'))
+        match = re.search(r'nbm_api=(\S+)', script or '')
         if match is None:
             return
-        api, token = match.groups()
-        if token in self._seen:
+        self._seen[name] = boot
+        api = match.group(1)
+        token, config = self.lookup(api, [mac])
+        if token is None:
+            self.reports.append((name, None, 'lookup refused', config))
+            self.fleet.control(port, power='off')
             return
-        self._seen.add(token)
-        config = self.config(api, token)
         behaviour = (self.behaviour if config['mode'] == 'deploy'
                      else self.clean_behaviour).get(name, 'ok')
         if behaviour == 'silent':
             self.reports.append((name, config['mode'], 'silent', None))
             return
         if config['mode'] == 'deploy':
-            image = self.fetch(config['image_url'])
+            image = self.fetch(config['image_url'], token)
             self.disks[name] = image
             digest = hashlib.sha256(image).hexdigest()
             if behaviour == 'bad_sha':
@@ -121,13 +126,24 @@ class FakeRamdisk:
             request.add_header(TOKEN_HEADER, token)
         return urllib.request.urlopen(request, timeout=30)  # noqa: S310
 
+    def lookup(self, api, macs):
+        """``(token, config)``, or ``(None, HTTP status)`` if refused."""
+        data = urllib.parse.urlencode({'macs': ','.join(macs)}).encode()
+        try:
+            with self.open(api + '/lookup', data=data) as response:
+                text = response.read().decode()
+        except urllib.error.HTTPError as e:
+            return None, e.code
+        fields = dict(line.split('=', 1) for line in text.splitlines())
+        return fields.pop('token'), fields
+
     def config(self, api, token):
         with self.open(api + '/config', token) as response:
             text = response.read().decode()
         return dict(line.split('=', 1) for line in text.splitlines())
 
-    def fetch(self, url):
-        with self.open(url) as response:
+    def fetch(self, url, token):
+        with self.open(url, token) as response:
             return response.read()
 
     def post(self, url, token, fields):

@@ -171,8 +171,10 @@ deploy_opts = [
         'deploy_shutdown_timeout',
         default=120, min=1,
         help='Seconds the deploy ramdisk has, after it reported, to power '
-             'the machine off by itself before the proxy powers it off '
-             'over IPMI.'),
+             'the machine off by itself. A report counts only once the BMC '
+             'reads the machine off: a node still on after this is '
+             'powered off over IPMI and its deploy fails, or its cleaning '
+             '(clean failed, maintenance).'),
     cfg.FloatOpt(
         'deploy_poll_interval',
         default=10.0, min=0.05,

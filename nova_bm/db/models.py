@@ -139,9 +139,11 @@ class DeployJob(Base):
 
     One per node at most (unique ``node_id``): the row is written when
     the proxy boots the node into the deploy ramdisk and deleted when the
-    deploy or cleaning ends, which kills its token and its image URL.
-    Only hashes of the two secrets are stored, so reading the database
-    does not let anyone act as the ramdisk.
+    deploy or cleaning ends, which kills its token. The token does not
+    exist until the ramdisk's first lookup (Ironic's agent token): it is
+    handed out once, bound to the address that asked, and only its sha256
+    is stored, so neither the iPXE scripts nor a copy of the database let
+    anyone act as the ramdisk.
     """
 
     __tablename__ = 'bm_deploy_jobs'
@@ -149,8 +151,8 @@ class DeployJob(Base):
         sa.UniqueConstraint('node_id', name='uniq_bm_deploy_jobs0node_id'),
         sa.UniqueConstraint('token_hash',
                             name='uniq_bm_deploy_jobs0token_hash'),
-        sa.UniqueConstraint('image_key_hash',
-                            name='uniq_bm_deploy_jobs0image_key_hash'),
+        # A job is known by its id: SQLite must never reuse one.
+        {'sqlite_autoincrement': True},
     )
 
     id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
@@ -161,21 +163,33 @@ class DeployJob(Base):
     """``deploy`` or ``clean``: what the ramdisk is told to do."""
     instance_uuid = sa.Column(sa.String(36), nullable=True)
     """The instance being deployed (None when cleaning)."""
-    token_hash = sa.Column(sa.String(64), nullable=False)
-    """sha256 of the token the ramdisk shows (hex)."""
-    image_key_hash = sa.Column(sa.String(64), nullable=True)
-    """sha256 of the secret part of the image URL (deploy only)."""
+    token_hash = sa.Column(sa.String(64), nullable=True)
+    """sha256 of the token (hex); None until the lookup handed it out."""
+    holder_address = sa.Column(sa.String(64), nullable=True)
+    """The address the lookup came from: every later call must too."""
+    booted_at = sa.Column(sa.DateTime, nullable=True)
+    """When the proxy powered the node on into the ramdisk (UTC)."""
+    looked_up_at = sa.Column(sa.DateTime, nullable=True)
+    """When the token was handed out (UTC)."""
     image_file = sa.Column(sa.String(255), nullable=True)
     """The image's file name in the proxy's image cache."""
     image_size = sa.Column(sa.BigInteger, nullable=True)
     image_sha256 = sa.Column(sa.String(64), nullable=True)
+    image_served_at = sa.Column(sa.DateTime, nullable=True)
+    """When the token holder had read the whole image (UTC)."""
     root_device = sa.Column(sa.String(255), nullable=True)
     """Root device hint for the ramdisk (None: the first disk)."""
     status = sa.Column(sa.String(16), nullable=False, default='waiting')
-    """``waiting``, then what the ramdisk reported: ``done``/``failed``."""
+    """``waiting``, then what the ramdisk reported: ``done``/``failed``
+    (``failed`` too when the job became suspect before a report)."""
     result_sha256 = sa.Column(sa.String(64), nullable=True)
     result_device = sa.Column(sa.String(255), nullable=True)
     error = sa.Column(sa.Text, nullable=True)
     """The ramdisk's own words when it failed (at most 1 KB)."""
+    suspicion = sa.Column(sa.Text, nullable=True)
+    """Why the job cannot be trusted (the first reason), or None: a
+    second lookup, the token shown from another address, a report that
+    came too early to be real. A suspect job never ends well."""
     heartbeat_at = sa.Column(sa.DateTime, nullable=True)
-    """When the ramdisk last called (config, heartbeat or done; UTC)."""
+    """When the ramdisk last called (lookup, config, heartbeat, image or
+    done; UTC)."""

@@ -1,15 +1,25 @@
 """The steps of a deploy and of a cleaning, on one node.
 
-Deploy: a job with a new token → the node's scripts boot the deploy
-ramdisk → off, boot device network (this boot only), on → wait for the
-ramdisk's report (bounded by ``[baremetal] deploy_timeout``) → the sha256
-it read back must be the image's → wait for the ramdisk to power the node
-off (bounded; then off over IPMI) → the scripts boot the local disk, the
-job and its token end → boot device disk (persistent), on → ``active``.
+Deploy: a job (no token yet) → the node's scripts boot the deploy
+ramdisk → off, boot device network (this boot only), on, the job marked
+booted → the ramdisk looks itself up and gets the token → wait for its
+report (bounded by ``[baremetal] deploy_timeout``) → the sha256 it read
+back must be the image's, and it must have read the whole image → the
+ramdisk must power the node off itself (bounded by
+``deploy_shutdown_timeout``) → the scripts boot the local disk, the job
+and its token end → boot device disk (persistent), on → ``active``.
 
 Cleaning: the same boot with a ``clean`` job; the ramdisk erases the
-disks' metadata and reports; the node is switched off, its scripts
-removed → ``available``.
+disks' metadata, reports and powers off; its scripts removed →
+``available``.
+
+Neither ends well on anything short of that. A job the ramdisk API found
+suspect (a second lookup, a token shown from elsewhere, a report too
+early to be real: :mod:`nova_bm.deploy.ramdisk_api`), a report followed
+by no power off, or a job touched after its report, fails: a cleaning to
+``clean failed`` and maintenance, a deploy with :class:`DeployFailed`
+whose ``suspect`` is set. A node is never ``available`` unless the
+token holder reported its cleaning and the BMC then read it off.
 
 What a caller may rely on: a failed deploy leaves no job and no script,
 and the node off unless the BMC would not say so (``DeployFailed``'s
@@ -23,11 +33,11 @@ import threading
 import time
 
 from oslo_log import log as logging
+from oslo_utils import timeutils
 
 from nova_bm.conf import CONF
 from nova_bm.db import api as db_api
 from nova_bm.deploy import ipxe
-from nova_bm.deploy import tokens
 from nova_bm import exception
 from nova_bm.power import base as power_base
 
@@ -38,12 +48,15 @@ _BMC_TROUBLE = (exception.BmcError, exception.InvalidBmcParameters)
 
 class DeployFailed(Exception):
     """A deploy or cleaning failed; ``reason`` is one line for the user,
-    ``off_error`` why the node could not be confirmed off (or None)."""
+    ``off_error`` why the node could not be confirmed off (or None),
+    ``suspect`` whether something other than the node's ramdisk spoke for
+    it (the node must then be held back, not given to anyone)."""
 
-    def __init__(self, reason, off_error=None):
+    def __init__(self, reason, off_error=None, suspect=False):
         super().__init__(reason)
         self.reason = reason
         self.off_error = off_error
+        self.suspect = suspect
 
 
 class ProxyStopping(Exception):
@@ -109,19 +122,15 @@ class Flow:
         :raises: DeployFailed, ProxyStopping
         """
         macs = interface_macs(node)
-        token = tokens.new_token()
-        token_hash = tokens.digest(token)
-        db_api.start_job(
-            node.uuid, 'deploy', token_hash, db_api.DEPLOYING,
-            instance_uuid=instance_uuid,
-            image_key_hash=tokens.digest(tokens.image_key(token)),
-            image_file=image.name, image_size=image.size,
-            image_sha256=image.sha256)
+        job = db_api.start_job(
+            node.uuid, 'deploy', db_api.DEPLOYING,
+            instance_uuid=instance_uuid, image_file=image.name,
+            image_size=image.size, image_sha256=image.sha256)
         LOG.info('Deploying image file %(image)s to node %(node)s',
                  {'image': image.name, 'node': node.name})
-        with self._stop_on_failure(node, macs, token_hash):
-            self._boot_ramdisk(node, macs, token)
-            job = self._wait_report(node, token_hash)
+        with self._stop_on_failure(node, macs, job.id):
+            self._boot_ramdisk(node, macs, job.id)
+            job = self._wait_report(node, job.id)
             if job.status == 'failed':
                 raise DeployFailed('the deploy ramdisk failed: %s'
                                    % job.error)
@@ -130,9 +139,9 @@ class Flow:
                     'the image read back from %s has sha256 %s, not the '
                     "image's %s" % (job.result_device or 'the disk',
                                     job.result_sha256, image.sha256))
-            self._wait_off(node)
-            self.scripts.put(macs, ipxe.local_boot_script(node.uuid))
-            db_api.end_job(node.uuid, token_hash)
+            self._wait_off(node, job.id)
+            self.scripts.put(macs, ipxe.local_boot_script())
+            db_api.end_job(node.uuid, job.id)
             if self.before_boot is not None:
                 self.before_boot(node)
             self.power.set_boot_device(node, 'disk', persistent=True)
@@ -154,18 +163,16 @@ class Flow:
         except DeployFailed as e:
             self._clean_failed(node, e.reason)
             return False
-        token = tokens.new_token()
-        token_hash = tokens.digest(token)
-        db_api.start_job(node.uuid, 'clean', token_hash, db_api.CLEANING)
+        job = db_api.start_job(node.uuid, 'clean', db_api.CLEANING)
         LOG.info('Cleaning node %s', node.name)
         try:
-            with self._stop_on_failure(node, macs, token_hash):
-                self._boot_ramdisk(node, macs, token)
-                job = self._wait_report(node, token_hash)
+            with self._stop_on_failure(node, macs, job.id):
+                self._boot_ramdisk(node, macs, job.id)
+                job = self._wait_report(node, job.id)
                 if job.status == 'failed':
                     raise DeployFailed('the deploy ramdisk failed to clean '
                                        'the disks: %s' % job.error)
-                self._wait_off(node)
+                self._wait_off(node, job.id)
         except DeployFailed as e:
             reason = 'cleaning failed: %s' % e.reason
             if e.off_error:
@@ -173,7 +180,7 @@ class Flow:
             self._clean_failed(node, reason)
             return False
         self.scripts.remove(macs)
-        db_api.end_job(node.uuid, token_hash)
+        db_api.end_job(node.uuid, job.id)
         db_api.set_provision_state(node.uuid, db_api.AVAILABLE)
         LOG.info('Node %s cleaned and available', node.name)
         return True
@@ -188,17 +195,34 @@ class Flow:
 
     # -- steps -----------------------------------------------------------
 
-    def _boot_ramdisk(self, node, macs, token):
+    def _boot_ramdisk(self, node, macs, job_id):
         self.scripts.put(macs, ipxe.deploy_script(
-            self.base_url, node.uuid, token,
-            CONF.baremetal.deploy_kernel_params))
+            self.base_url, CONF.baremetal.deploy_kernel_params))
         # A node that is on (a rebuild, a node found on) goes off first:
         # "power on" would leave it running what it runs.
         self.record(node, self.power.power_off(node))
         self.power.set_boot_device(node, 'pxe', persistent=False)
+        # Its ramdisk may look itself up from now on, not before (and
+        # not within ramdisk_min_boot_time): marked before the power on,
+        # which the ramdisk may outrun only on a simulated machine.
+        db_api.mark_job_booted(job_id, timeutils.utcnow())
         self.record(node, self.power.power_on(node))
 
-    def _wait_report(self, node, token_hash):
+    @staticmethod
+    def _current_job(node, job_id):
+        """The job, still ours and trusted.
+
+        :raises: DeployFailed (ended by someone else; suspect)
+        """
+        job = db_api.get_job(node.uuid)
+        if job is None or job.id != job_id:
+            raise DeployFailed('the job was ended by someone else')
+        if job.suspicion:
+            raise DeployFailed('the job cannot be trusted: %s'
+                               % job.suspicion, suspect=True)
+        return job
+
+    def _wait_report(self, node, job_id):
         """The job once its ramdisk reported. Holds nothing while waiting.
 
         :raises: DeployFailed (timeout, job replaced), ProxyStopping
@@ -210,9 +234,7 @@ class Flow:
             event.clear()
             if self.waiters.stopping.is_set():
                 raise ProxyStopping()
-            job = db_api.get_job(node.uuid)
-            if job is None or job.token_hash != token_hash:
-                raise DeployFailed('the job was ended by someone else')
+            job = self._current_job(node, job_id)
             if job.status != 'waiting':
                 return job
             remaining = deadline - time.monotonic()
@@ -222,9 +244,18 @@ class Flow:
                                    % timeout)
             event.wait(min(CONF.baremetal.deploy_poll_interval, remaining))
 
-    def _wait_off(self, node):
-        """Let the ramdisk power the node off; after the bound, do it."""
-        deadline = time.monotonic() + CONF.baremetal.deploy_shutdown_timeout
+    def _wait_off(self, node, job_id):
+        """The ramdisk powers the node off after its report: a report
+        counts only once the BMC reads the node off, within
+        ``deploy_shutdown_timeout``, and nothing made the job suspect
+        meanwhile (a second lookup: the machine booted the ramdisk again,
+        or the report was not its ramdisk's).
+
+        :raises: DeployFailed (no power off: the node is then switched
+            off over IPMI by the caller; suspect), ProxyStopping
+        """
+        timeout = CONF.baremetal.deploy_shutdown_timeout
+        deadline = time.monotonic() + timeout
         intervals = power_base.poll_intervals(
             CONF.baremetal.power_state_poll_interval)
         while True:
@@ -233,24 +264,26 @@ class Flow:
             state = self.power.get_power_state(node)
             self.record(node, state)
             if state == power_base.POWER_OFF:
-                return
+                break
             if time.monotonic() >= deadline:
-                LOG.warning('Node %s did not power off after its ramdisk '
-                            'reported; powering it off', node.name)
-                self.record(node, self.power.power_off(node))
-                return
+                raise DeployFailed(
+                    'the node did not power off within %d s of its '
+                    "ramdisk's report ([baremetal] deploy_shutdown_timeout)"
+                    ': the report is not trusted' % timeout, suspect=True)
             time.sleep(next(intervals))
+        self._current_job(node, job_id)
 
-    def _stop_on_failure(self, node, macs, token_hash):
-        return _StopOnFailure(self, node, macs, token_hash)
+    def _stop_on_failure(self, node, macs, job_id):
+        return _StopOnFailure(self, node, macs, job_id)
 
-    def stop(self, node, macs, token_hash):
-        """End the job, remove the scripts, power off.
+    def stop(self, node, macs, job_id):
+        """End the job (only ``job_id``'s; None: any), remove the
+        scripts, power off.
 
         :returns: why off is not confirmed, or None.
         """
         try:
-            db_api.end_job(node.uuid, token_hash)
+            db_api.end_job(node.uuid, job_id)
         finally:
             self.scripts.remove(macs)
         try:
@@ -265,8 +298,8 @@ class _StopOnFailure:
     errors become one) with ``off_error`` set; ProxyStopping passes
     untouched."""
 
-    def __init__(self, flow, node, macs, token_hash):
-        self._args = (node, macs, token_hash)
+    def __init__(self, flow, node, macs, job_id):
+        self._args = (node, macs, job_id)
         self._flow = flow
 
     def __enter__(self):

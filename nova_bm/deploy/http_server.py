@@ -3,18 +3,20 @@
 It serves what a node needs to deploy, and nothing else:
 
 * ``/boot.ipxe`` and ``/nodes/<mac>.ipxe``: the scripts of
-  :mod:`nova_bm.deploy.ipxe`, from ``[baremetal] deploy_http_root``;
+  :mod:`nova_bm.deploy.ipxe`, from ``[baremetal] deploy_http_root`` (any
+  well-formed MAC without a script gets the same "nothing here" script);
 * ``/deploy/kernel`` and ``/deploy/ramdisk``: the deploy ramdisk;
-* ``/images/<key>``: a deploy's image, only at its deploy's secret URL and
-  only while that deploy runs (with ``sendfile``: many nodes read at once);
-* ``/api/v1/…``: the ramdisk's API (:mod:`nova_bm.deploy.ramdisk_api`).
+* ``/api/v1/…``: the ramdisk's API (:mod:`nova_bm.deploy.ramdisk_api`),
+  the image included, served to its job's token holder only (with
+  ``sendfile``: many nodes read at once).
 
-No directory is listed and no path is joined from the request: every
-route maps to a file the proxy chose. Request bodies above
-``ramdisk_api.MAX_BODY`` are refused (413) unread. The server runs in a
-thread of nova-compute, a green thread under eventlet, and handles each
-request in a thread of its own; nothing it does holds a database
-connection between requests.
+None of what it serves without a token is a secret. No directory is
+listed and no path is joined from the request: every route maps to a file
+the proxy chose. Request bodies above ``ramdisk_api.MAX_BODY`` are refused
+(413) unread. The server runs in a thread of nova-compute, a green thread
+under eventlet, and handles each request in a thread of its own; nothing
+it does holds a database connection between requests. Every string a
+client sent is escaped before it reaches a log line.
 """
 
 import errno
@@ -30,13 +32,11 @@ from oslo_log import log as logging
 
 from nova_bm.deploy import ipxe
 from nova_bm.deploy import ramdisk_api
-from nova_bm.deploy import tokens
+from nova_bm import safe_text
 
 LOG = logging.getLogger(__name__)
 
 _SCRIPT_RE = re.compile(r'/nodes/([0-9a-f]{2}(?:-[0-9a-f]{2}){5})\.ipxe\Z')
-_IMAGE_RE = re.compile(r'/images/(' + tokens.SECRET_PATTERN + r')\Z')
-_IMAGE_IN_TEXT_RE = re.compile(r'/images/[^\s?]+')
 _MAX_PATH = 512
 # sendfile in pieces: a slow node does not hold one huge call.
 _SENDFILE_CHUNK = 8 << 20
@@ -62,12 +62,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = 'HTTP/1.1'
 
     def log_message(self, fmt, *args):
-        # The image key is a secret: never in a log line.
-        LOG.debug('deploy HTTP %s: ' + fmt,
-                  self.client_address[0],
-                  *[_IMAGE_IN_TEXT_RE.sub('/images/***', a)
-                    if isinstance(a, str)
-                    else a for a in args])
+        # The request line and headers are the client's: escaped, so that
+        # no terminal escape or newline of theirs reaches a log reader.
+        LOG.debug('deploy HTTP %s: %s', self.client_address[0],
+                  safe_text.escape(fmt % args, limit=512))
 
     # -- routing ---------------------------------------------------------
 
@@ -82,30 +80,25 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if len(path) > _MAX_PATH:
             return self._error(414, 'path too long')
         if path == '/api/v1/config':
-            return self._api(lambda token: self.server.api.config(token))
+            return self._api(self.server.api.config)
+        if path == '/api/v1/image':
+            return self._image(head)
         if path == '/boot.ipxe':
             return self._file(os.path.join(self.server.files.root,
                                            'boot.ipxe'), head)
         match = _SCRIPT_RE.match(path)
         if match:
-            return self._file(os.path.join(
-                self.server.files.root,
-                ipxe.script_name(match.group(1).replace('-', ':'))), head)
+            return self._script(match.group(1).replace('-', ':'), head)
         if path == '/deploy/kernel':
             return self._file(self.server.files.kernel, head)
         if path == '/deploy/ramdisk':
             return self._file(self.server.files.ramdisk, head)
-        match = _IMAGE_RE.match(path)
-        if match:
-            name = self.server.api.image(match.group(1))
-            if name is not None:
-                return self._file(os.path.join(self.server.files.images,
-                                               name), head)
         return self._error(404, 'not found')
 
     def do_POST(self):
         path = self.path.split('?', 1)[0]
-        if path not in ('/api/v1/heartbeat', '/api/v1/done'):
+        if path not in ('/api/v1/lookup', '/api/v1/heartbeat',
+                        '/api/v1/done'):
             return self._error(404, 'not found')
         try:
             length = int(self.headers.get('Content-Length', '0'))
@@ -115,22 +108,40 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             return self._error(413, 'body too large')
         body = self.rfile.read(length)
-        if path == '/api/v1/heartbeat':
-            return self._api(lambda token: self.server.api.heartbeat(token))
         content_type = self.headers.get('Content-Type')
-        return self._api(
-            lambda token: self.server.api.done(token, body, content_type))
+        api = self.server.api
+        if path == '/api/v1/lookup':
+            return self._answer(lambda: api.lookup(
+                body, content_type, self._address))
+        if path == '/api/v1/heartbeat':
+            return self._api(api.heartbeat)
+        return self._api(lambda token, address: api.done(
+            token, body, content_type, address))
+
+    @property
+    def _address(self):
+        """The client's IP address (an IPv4 client of an IPv6 socket as
+        IPv4, as the ramdisk's lookup and later calls must compare)."""
+        address = self.client_address[0]
+        if address.startswith('::ffff:') and '.' in address:
+            address = address[7:]
+        return address
 
     # -- answers ---------------------------------------------------------
 
     def _api(self, call):
+        """Answer ``call(token, address)`` for the token holder."""
         token = self.headers.get(ramdisk_api.TOKEN_HEADER, '').strip()
+        return self._answer(lambda: call(token, self._address))
+
+    def _answer(self, call):
         try:
-            text = call(token)
+            text = call()
         except ramdisk_api.Refused as e:
             return self._error(e.status, e.reason)
         except Exception:
-            LOG.exception('Deploy API call %s failed', self.path)
+            LOG.exception('Deploy API call %s failed',
+                          safe_text.escape(self.path, limit=512))
             return self._error(500, 'internal error')
         if text is None:
             self.send_response(204)
@@ -138,6 +149,29 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             return
         self._send(200, text)
+
+    def _image(self, head):
+        token = self.headers.get(ramdisk_api.TOKEN_HEADER, '').strip()
+        try:
+            name, on_sent = self.server.api.image(token, self._address)
+        except ramdisk_api.Refused as e:
+            return self._error(e.status, e.reason)
+        if self._file(os.path.join(self.server.files.images, name), head):
+            on_sent()
+
+    def _script(self, mac, head):
+        path = os.path.join(self.server.files.root, ipxe.script_name(mac))
+        if os.path.exists(path):
+            return self._file(path, head)
+        # The same answer for every MAC without a script, enrolled or not.
+        data = ipxe.NO_SCRIPT.encode('ascii')
+        self.send_response(200)
+        self.send_header('Content-Type', 'application/octet-stream')
+        self.send_header('Content-Length', str(len(data)))
+        self.send_header('Cache-Control', 'no-store')
+        self.end_headers()
+        if not head:
+            self.wfile.write(data)
 
     def _send(self, status, text, content_type='text/plain; charset=utf-8'):
         data = text.encode('utf-8')
@@ -152,10 +186,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._send(status, reason + '\n')
 
     def _file(self, path, head):
+        """Send a file whole. :returns: whether all of it was sent (a
+        HEAD request never sends it)."""
         try:
             f = open(path, 'rb')
         except OSError:
-            return self._error(404, 'not found')
+            self._error(404, 'not found')
+            return False
         with f:
             size = os.fstat(f.fileno()).st_size
             self.send_response(200)
@@ -164,7 +201,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header('Cache-Control', 'no-store')
             self.end_headers()
             if head:
-                return
+                return False
             self.wfile.flush()
             try:
                 sent = _sendfile(self.connection, f, size)
@@ -174,6 +211,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 sent = 0
             if sent < size:
                 self.close_connection = True
+                return False
+            return True
 
 
 def _sendfile(sock, f, size, stall_timeout=60.0):

@@ -4,14 +4,19 @@ A node's firmware gets ``boot.ipxe`` from DHCP (option 67, or chained from
 ``undionly.kpxe`` for legacy PXE ROMs). That script tries, NIC by NIC, the
 script named after the NIC's MAC, like Ironic's: ``nodes/<mac>.ipxe``, with
 the MAC written ``52-54-00-12-34-56``. The proxy writes one for every
-enrolled NIC of a node it deploys or cleans (the deploy ramdisk with its
-token), turns it into a local boot when the deploy ends (the safety net for
-BMCs that forget a persistent boot device), and removes it when the node
-is released. A MAC without a script makes iPXE give up on the network, and
-the firmware boots the next device.
+enrolled NIC of a node it deploys or cleans (the deploy ramdisk), turns it
+into a local boot when the deploy ends (the safety net for BMCs that
+forget a persistent boot device), and removes it when the node is
+released. A MAC without a script is answered :data:`NO_SCRIPT`, which
+makes iPXE try the next NIC, then give up on the network so the firmware
+boots its next device; that answer is the same for every MAC, enrolled
+or not.
 
-Files are written whole (a temporary file renamed into place), readable by
-the proxy only (they hold a token), under ``[baremetal] deploy_http_root``.
+Nothing here is a secret: these files are served to anyone who asks (the
+deploy ramdisk gets its token by looking itself up, see
+:mod:`nova_bm.deploy.ramdisk_api`), and they name no node. Files are
+written whole (a temporary file renamed into place) under
+``[baremetal] deploy_http_root``.
 """
 
 import os
@@ -32,11 +37,12 @@ echo nova-bm: no script for this machine's NICs; booting the next device
 exit
 """
 
-#: A node being deployed or cleaned: the deploy ramdisk, with its token.
+#: A node being deployed or cleaned: the deploy ramdisk. It holds no
+#: token: the ramdisk looks itself up by its MACs to get one.
 DEPLOY_SCRIPT = """#!ipxe
-# nova-bm: deploy ramdisk of node %(node)s
+# nova-bm: the deploy ramdisk
 kernel --name deploy.kernel %(base)s/deploy/kernel nbm_api=%(base)s/api/v1 \
-nbm_token=%(token)s BOOTIF=${mac} %(params)s initrd=deploy.initramfs
+BOOTIF=${mac} %(params)s initrd=deploy.initramfs
 initrd --name deploy.initramfs %(base)s/deploy/ramdisk
 boot
 """
@@ -44,8 +50,15 @@ boot
 #: A deployed node: boot the first disk; if that fails, let the firmware
 #: go on to its next boot device.
 LOCAL_BOOT_SCRIPT = """#!ipxe
-# nova-bm: node %(node)s boots from its disk
+# nova-bm: boot from the disk
 sanboot --no-describe --drive 0x80 || exit
+"""
+
+#: Any MAC without a script: fail this chain, so boot.ipxe tries the
+#: next NIC (``exit 1`` returns an error to ``chain``).
+NO_SCRIPT = """#!ipxe
+# nova-bm: nothing to boot from the network here
+exit 1
 """
 
 
@@ -53,13 +66,12 @@ def boot_script(base_url):
     return BOOT_SCRIPT % {'base': base_url}
 
 
-def deploy_script(base_url, node_uuid, token, kernel_params=''):
-    return DEPLOY_SCRIPT % {'base': base_url, 'node': node_uuid,
-                            'token': token, 'params': kernel_params}
+def deploy_script(base_url, kernel_params=''):
+    return DEPLOY_SCRIPT % {'base': base_url, 'params': kernel_params}
 
 
-def local_boot_script(node_uuid):
-    return LOCAL_BOOT_SCRIPT % {'node': node_uuid}
+def local_boot_script():
+    return LOCAL_BOOT_SCRIPT
 
 
 def script_name(mac):
@@ -98,7 +110,7 @@ class ScriptStore:
         except FileNotFoundError:
             return None
 
-    def _write(self, name, text, mode=0o600):
+    def _write(self, name, text, mode=0o644):
         path = os.path.join(self.root, name)
         directory = os.path.dirname(path)
         os.makedirs(directory, mode=0o700, exist_ok=True)

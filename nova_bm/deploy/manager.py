@@ -206,8 +206,8 @@ class DeployManager:
                 continue
             macs = [interface.address for interface in db_api.get_node(
                 node.uuid, with_interfaces=True).interfaces]
-            # No token: whatever job the node has ends.
-            off_error = self.flow.stop(node, macs, token_hash=None)
+            # No job id: whatever job the node has ends.
+            off_error = self.flow.stop(node, macs, job_id=None)
             LOG.warning('Node %s was being deployed when nova-compute '
                         'stopped: released, to be cleaned', node.name)
             stopped.append((node, node.instance_uuid, off_error))

@@ -1,12 +1,25 @@
 """The deploy ramdisk's API: what it may say, and what it is told.
 
-Three calls, each with the job's token in the ``X-Nova-BM-Token`` header:
+The token model is Ironic's agent token: nothing the proxy serves
+without credentials (``boot.ipxe``, the per-MAC scripts, the kernel and
+ramdisk) holds a secret. The ramdisk identifies itself by its MACs and is
+handed its job's token once:
+
+``POST /api/v1/lookup`` (no token)
+    Form-encoded ``macs=<mac>,<mac>,…`` (every NIC the ramdisk sees, at
+    most :data:`MAX_MACS`). When exactly one node has one of them and its
+    job waits for its ramdisk, the answer is ``token=<token>`` followed by
+    the job's config (below), and the token is bound to the address the
+    lookup came from. Every other case is the same ``404``: unknown MACs
+    and enrolled nodes with nothing to do are not told apart.
 
 ``GET /api/v1/config``
-    ``text/plain``, one ``key=value`` per line, easy to read from a shell:
+    The config again, ``text/plain``, one ``key=value`` per line:
     ``mode`` (``deploy`` or ``clean``), ``node`` (its UUID), and for a
-    deploy ``image_url``, ``image_size`` (bytes), ``image_sha256`` and
-    ``root_device`` (a device path, or empty: the first disk).
+    deploy ``image_url`` (``/api/v1/image``), ``image_size`` (bytes),
+    ``image_sha256`` and ``root_device`` (a device path, or empty).
+``GET /api/v1/image``
+    The deploy's image (only to the token holder).
 ``POST /api/v1/heartbeat``
     The ramdisk is alive (recorded, for troubleshooting).
 ``POST /api/v1/done``
@@ -14,6 +27,17 @@ Three calls, each with the job's token in the ``X-Nova-BM-Token`` header:
     written, read back; a deploy without it fails) and ``device``, or
     ``status=failed`` with ``error``. The first report of a job is kept;
     a later one is 409.
+
+Every call but the lookup carries the token in the ``X-Nova-BM-Token``
+header and must come from the address the lookup came from.
+
+What makes a job *suspect* (:func:`nova_bm.db.api.suspect_job`: the
+deploy or cleaning fails, and the flow holds the node back), because no
+real ramdisk does it: a lookup before the proxy powered the node on or
+sooner than ``[baremetal] ramdisk_min_boot_time`` after; a second lookup
+once the token was handed out (someone raced the ramdisk, or the machine
+booted the ramdisk twice); the token shown from another address; a
+deploy reported ``ok`` before its holder had read the whole image.
 
 A token that names no live job is 403 and changes nothing, so a ramdisk
 of an earlier, ended deploy cannot touch the node's new one. Values are
@@ -24,20 +48,29 @@ import json
 import re
 import urllib.parse
 
+from oslo_log import log as logging
 from oslo_utils import timeutils
 
+from nova_bm.conf import CONF
 from nova_bm.db import api as db_api
 from nova_bm.deploy import tokens
 from nova_bm import safe_text
+
+LOG = logging.getLogger(__name__)
 
 TOKEN_HEADER = 'X-Nova-BM-Token'  # noqa: S105 (a header name)
 #: Largest request body the API reads.
 MAX_BODY = 16 * 1024
 MAX_ERROR = 1024
+#: Most MACs a lookup may name (a server has a few NICs, not dozens).
+MAX_MACS = 32
 
 _TOKEN_RE = re.compile(tokens.SECRET_PATTERN + r'\Z')
 _SHA256_RE = re.compile(r'[0-9a-f]{64}\Z')
 _DEVICE_RE = re.compile(r'/dev/[A-Za-z0-9][A-Za-z0-9/_.:-]{0,240}\Z')
+_MAC_RE = re.compile(r'[0-9a-f]{2}(?::[0-9a-f]{2}){5}\Z')
+
+NOTHING_TO_DO = 'nothing to do for these MACs'
 
 
 class Refused(Exception):
@@ -49,10 +82,11 @@ class Refused(Exception):
         self.reason = reason
 
 
-def parse_report(body, content_type):
-    """The ``done`` body as DeployJob columns.
+def _form(body, content_type, max_fields=16):
+    """A request body as ``{name: str}``: form-encoded or a JSON object
+    of strings; a field given twice is refused.
 
-    :raises: Refused (400) for anything malformed.
+    :raises: Refused (400)
     """
     try:
         text = body.decode('utf-8')
@@ -66,14 +100,43 @@ def parse_report(body, content_type):
         if not isinstance(fields, dict) or not all(
                 isinstance(v, str) for v in fields.values()):
             raise Refused(400, 'the body must be an object of strings')
-    else:
+        return fields
+    try:
         pairs = urllib.parse.parse_qsl(text, keep_blank_values=True,
-                                       max_num_fields=16)
-        fields = {}
-        for key, value in pairs:
-            if key in fields:
-                raise Refused(400, '%s is given twice' % key)
-            fields[key] = value
+                                       max_num_fields=max_fields)
+    except ValueError:
+        raise Refused(400, 'too many fields') from None
+    fields = {}
+    for key, value in pairs:
+        if key in fields:
+            raise Refused(400, '%s is given twice' % safe_text.quote(key))
+        fields[key] = value
+    return fields
+
+
+def parse_macs(body, content_type):
+    """The lookup's MACs, lower case, colon-separated.
+
+    :raises: Refused (400) for anything malformed.
+    """
+    text = _form(body, content_type).get('macs', '')
+    macs = [mac.strip().lower().replace('-', ':')
+            for mac in text.split(',') if mac.strip()]
+    if not macs:
+        raise Refused(400, 'macs is missing')
+    if len(macs) > MAX_MACS:
+        raise Refused(400, 'at most %d MACs' % MAX_MACS)
+    if not all(_MAC_RE.match(mac) for mac in macs):
+        raise Refused(400, 'macs must be MAC addresses, comma-separated')
+    return macs
+
+
+def parse_report(body, content_type):
+    """The ``done`` body as DeployJob columns.
+
+    :raises: Refused (400) for anything malformed.
+    """
+    fields = _form(body, content_type)
     status = fields.get('status')
     if status == 'ok':
         sha256 = fields.get('sha256', '').lower()
@@ -91,11 +154,10 @@ def parse_report(body, content_type):
     raise Refused(400, 'status must be ok or failed')
 
 
-def render_config(job, node, base_url, token):
+def render_config(job, node, base_url):
     lines = [('mode', job.mode), ('node', node.uuid)]
     if job.mode == 'deploy':
-        lines += [('image_url', '%s/images/%s' % (base_url,
-                                                  tokens.image_key(token))),
+        lines += [('image_url', '%s/api/v1/image' % base_url),
                   ('image_size', str(job.image_size)),
                   ('image_sha256', job.image_sha256),
                   ('root_device', job.root_device or '')]
@@ -104,43 +166,115 @@ def render_config(job, node, base_url, token):
 
 class RamdiskAPI:
     """The calls, on the node database; ``on_report(node_uuid)`` is
-    called after a ``done`` was recorded (it wakes the waiting deploy)."""
+    called after a ``done`` was recorded or a job became suspect (it
+    wakes the waiting flow). ``address`` is the caller's IP address, as
+    the server saw it."""
 
     def __init__(self, base_url, on_report=lambda uuid: None):
         self.base_url = base_url
         self._on_report = on_report
 
-    def _job(self, token):
+    # -- no token --------------------------------------------------------
+
+    def lookup(self, body, content_type, address):
+        """Hand the job's token out, once, with its config.
+
+        :raises: Refused (400 malformed, 404 nothing to hand out)
+        """
+        macs = parse_macs(body, content_type)
+        found = db_api.find_job_by_macs(macs)
+        if found is None or found[0] is None:
+            raise Refused(404, NOTHING_TO_DO)
+        job, node = found
+        now = timeutils.utcnow()
+        doubt = self._lookup_doubt(job, now)
+        if doubt is None:
+            token = tokens.new_token()
+            if db_api.hand_out_token(job.id, tokens.digest(token), address,
+                                     now):
+                LOG.info('The deploy ramdisk of node %(node)s at %(addr)s '
+                         'looked itself up: its token is handed out',
+                         {'node': node.name,
+                          'addr': safe_text.escape(address)})
+                return 'token=%s\n%s' % (
+                    token, render_config(job, node, self.base_url))
+            doubt = 'a second lookup raced the first'
+        self._suspect(job, node, '%s (lookup from %s)'
+                      % (doubt, safe_text.escape(address)))
+        raise Refused(404, NOTHING_TO_DO)
+
+    @staticmethod
+    def _lookup_doubt(job, now):
+        """Why no real ramdisk would look this job up now, or None."""
+        if job.token_hash is not None:
+            return ('a second lookup: the token was handed out already, '
+                    'to %s' % job.holder_address)
+        if job.status != 'waiting':
+            return 'a lookup after the job ended'
+        if job.booted_at is None:
+            return 'a lookup before the node was powered on'
+        since = (now - job.booted_at).total_seconds()
+        if since < CONF.baremetal.ramdisk_min_boot_time:
+            return ('a lookup %.1f s after power on, sooner than a ramdisk '
+                    'boots ([baremetal] ramdisk_min_boot_time)' % since)
+        return None
+
+    def _suspect(self, job, node, reason):
+        if job.suspicion is not None:
+            return  # said once; a flood of the same is not logged
+        LOG.warning('The %(mode)s of node %(node)s cannot be trusted: '
+                    '%(reason)s', {'mode': job.mode, 'node': node.name,
+                                   'reason': reason})
+        db_api.suspect_job(job.id, reason)
+        self._on_report(node.uuid)
+
+    # -- the token holder ------------------------------------------------
+
+    def _job(self, token, address):
         if not token or not _TOKEN_RE.match(token):
             raise Refused(403, 'no valid token')
-        found = db_api.find_job(token_hash=tokens.digest(token))
+        found = db_api.find_job(tokens.digest(token))
         if found is None:
             raise Refused(403, 'the token names no deploy in progress')
-        return found
+        job, node = found
+        if address != job.holder_address:
+            self._suspect(job, node, 'its token was shown from %s, not from '
+                          '%s' % (safe_text.escape(address),
+                                  job.holder_address))
+            raise Refused(403, 'the token belongs to another address')
+        return job, node
 
-    def config(self, token):
-        job, node = self._job(token)
-        db_api.record_job_call(job.token_hash, timeutils.utcnow())
-        return render_config(job, node, self.base_url, token)
+    def config(self, token, address):
+        job, node = self._job(token, address)
+        db_api.record_job_call(job.id, timeutils.utcnow())
+        return render_config(job, node, self.base_url)
 
-    def heartbeat(self, token):
-        job, _ = self._job(token)
-        db_api.record_job_call(job.token_hash, timeutils.utcnow())
+    def heartbeat(self, token, address):
+        job, _ = self._job(token, address)
+        db_api.record_job_call(job.id, timeutils.utcnow())
 
-    def done(self, token, body, content_type):
-        job, node = self._job(token)
+    def done(self, token, body, content_type, address):
+        job, node = self._job(token, address)
         result = parse_report(body, content_type)
-        if not db_api.record_job_call(job.token_hash, timeutils.utcnow(),
-                                      **result):
+        if (result['status'] == 'done' and job.mode == 'deploy'
+                and job.image_served_at is None):
+            self._suspect(job, node, 'it reported the image written before '
+                          'it had read the whole image')
+            raise Refused(409, 'the image was not read')
+        if not db_api.record_job_call(job.id, timeutils.utcnow(), **result):
             raise Refused(409, 'this job has reported already')
         self._on_report(node.uuid)
 
-    @staticmethod
-    def image(key):
-        """The cache file name of the image served at ``key``, or None."""
-        if not _TOKEN_RE.match(key):
-            return None
-        found = db_api.find_job(image_key_hash=tokens.digest(key))
-        if found is None or found[0].mode != 'deploy':
-            return None
-        return found[0].image_file
+    def image(self, token, address):
+        """The cache file name of the deploy's image, and what to call
+        once all of it was sent: ``(name, on_sent)``.
+
+        :raises: Refused (403; 404 for a cleaning)
+        """
+        job, _ = self._job(token, address)
+        if job.mode != 'deploy' or not job.image_file:
+            raise Refused(404, 'this job has no image')
+
+        def on_sent():
+            db_api.record_image_served(job.id, timeutils.utcnow())
+        return job.image_file, on_sent

@@ -73,6 +73,9 @@ class BareMetalCloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         # (some tests run several).
         self.flags(my_ip='127.0.0.1')
         self.flags(deploy_http_bind='127.0.0.1:0', group='baremetal')
+        # Tests play the deploy ramdisk as soon as a node is on; the lab
+        # (real machines) keeps the default.
+        self.flags(ramdisk_min_boot_time=0, group='baremetal')
         self.addCleanup(db_api.dispose)
         migration.upgrade()
         self.addCleanup(ipmi_loop.reset_loop)

@@ -18,6 +18,7 @@ from tests.unit import test_driver
 from tests import utils
 
 IMAGE = image_cache.CachedImage('img.raw', '/nowhere', 1000, 'ab' * 32)
+RAMDISK_ADDRESS = '10.0.0.7'
 
 
 class FlowTestCase(base.DbTestCase):
@@ -43,19 +44,25 @@ class FlowTestCase(base.DbTestCase):
         self.node = db_api.get_node('node-1', with_interfaces=True)
         self.mac = utils.mac(1)
 
-    def ramdisk(self, report, power_off=True):
-        """Answer the next boot of node-1's ramdisk with ``report``."""
+    def ramdisk(self, report, power_off=True, read_image=True):
+        """Answer the next boot of node-1's ramdisk with ``report``, from
+        ``RAMDISK_ADDRESS``: look up, read the image, report."""
         def run():
             while True:
                 script = self.scripts.read(self.mac) or ''
-                if 'nbm_token=' in script and (
+                if 'nbm_api=' in script and (
                         self.power.states.get('node-1') == 'on'):
                     break
                 if done.wait(0.01):
                     return
-            token = script.split('nbm_token=')[1].split()[0]
-            self.config = self.api.config(token)
-            self.api.done(token, report.encode(), None)
+            answer = self.api.lookup(('macs=' + self.mac).encode(), None,
+                                     RAMDISK_ADDRESS)
+            token = answer.split('\n', 1)[0].split('=', 1)[1]
+            self.config = answer.split('\n', 1)[1]
+            if 'mode=deploy' in self.config and read_image:
+                _, on_sent = self.api.image(token, RAMDISK_ADDRESS)
+                on_sent()
+            self.api.done(token, report.encode(), None, RAMDISK_ADDRESS)
             self.token = token
             if power_off:
                 self.power.states['node-1'] = power_base.POWER_OFF
@@ -75,7 +82,8 @@ class FlowTestCase(base.DbTestCase):
             ['power_off', 'set_boot_device_pxe', 'power_on',
              'get_power_state', 'set_boot_device_disk', 'power_on'],
             self.calls())
-        self.assertIn('image_url=http://proxy:8089/images/', self.config)
+        self.assertIn('image_url=http://proxy:8089/api/v1/image\n',
+                      self.config)
         self.assertIn('image_sha256=%s' % IMAGE.sha256, self.config)
         node = db_api.get_node('node-1')
         self.assertEqual('active', node.provision_state)
@@ -83,7 +91,7 @@ class FlowTestCase(base.DbTestCase):
         self.assertIn('sanboot', self.scripts.read(self.mac))
         # The token died with the job.
         error = self.assertRaises(ramdisk_api.Refused, self.api.config,
-                                  self.token)
+                                  self.token, RAMDISK_ADDRESS)
         self.assertEqual(403, error.status)
 
     def assert_stopped(self):
@@ -129,14 +137,19 @@ class FlowTestCase(base.DbTestCase):
         self.assertIsNone(db_api.get_job('node-1'))
         self.assertIsNone(self.scripts.read(self.mac))
 
-    def test_ramdisk_that_does_not_power_off_is_switched_off(self):
+    def test_ramdisk_that_does_not_power_off_fails_the_deploy(self):
+        # A report counts only once the BMC reads the node off.
         self.ramdisk('status=ok&sha256=%s' % IMAGE.sha256, power_off=False)
-        self.flow.deploy(self.node, 'inst-1', IMAGE)
+        error = self.assertRaises(deploy_flow.DeployFailed, self.flow.deploy,
+                                  self.node, 'inst-1', IMAGE)
+        self.assertTrue(error.suspect)
+        self.assertIn('did not power off within 1 s', error.reason)
         calls = self.calls()
         # Polled until deploy_shutdown_timeout, then off over IPMI.
         self.assertGreater(calls.count('get_power_state'), 1)
-        self.assertEqual(['power_off', 'set_boot_device_disk', 'power_on'],
-                         calls[-3:])
+        self.assertEqual('power_off', calls[-1])
+        self.assertNotIn('set_boot_device_disk', calls)
+        self.assert_stopped()
 
     def test_stopping_proxy_leaves_everything_as_it_is(self):
         thread = threading.Thread(target=self.waiters.stop)
@@ -148,14 +161,14 @@ class FlowTestCase(base.DbTestCase):
                           self.node, 'inst-1', IMAGE)
         # Left for the next start to recover: job, script, node on.
         self.assertEqual('waiting', db_api.get_job('node-1').status)
-        self.assertIn('nbm_token=', self.scripts.read(self.mac))
+        self.assertIn('nbm_api=', self.scripts.read(self.mac))
         self.assertEqual('power_on', self.calls()[-1])
         self.assertEqual('deploying',
                          db_api.get_node('node-1').provision_state)
 
     def test_job_replaced_by_another_ends_this_one(self):
         def replace():
-            db_api.start_job('node-1', 'clean', 'f' * 64, db_api.CLEANING)
+            db_api.start_job('node-1', 'clean', db_api.CLEANING)
             self.waiters.wake(self.node.uuid)
         threading.Timer(0.3, replace).start()
         error = self.assertRaises(deploy_flow.DeployFailed, self.flow.deploy,

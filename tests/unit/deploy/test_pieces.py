@@ -3,7 +3,7 @@ ramdisk API's checks and the HTTP server's routes."""
 
 import hashlib
 import os
-import re
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -30,14 +30,6 @@ class TokensTestCase(base.TestCase):
                          tokens.digest(token))
         self.assertNotIn(token, tokens.digest(token))
 
-    def test_image_key_is_derived_but_not_from_the_digest(self):
-        token = tokens.new_token()
-        key = tokens.image_key(token)
-        self.assertEqual(key, tokens.image_key(token))
-        self.assertRegex(key, r'\A' + tokens.SECRET_PATTERN + r'\Z')
-        self.assertNotEqual(key, tokens.image_key(tokens.new_token()))
-        self.assertNotEqual(tokens.digest(key), tokens.digest(token))
-
 
 class ScriptsTestCase(base.TestCase):
 
@@ -57,23 +49,20 @@ class ScriptsTestCase(base.TestCase):
 
     def test_node_scripts_by_mac_written_whole_and_removed(self):
         macs = ['52:54:00:AA:00:01', '52:54:00:aa:00:02']
-        token = tokens.new_token()
-        self.store.put(macs, ipxe.deploy_script('http://h:1', 'uuid-1', token,
+        self.store.put(macs, ipxe.deploy_script('http://h:1',
                                                 'console=ttyS0'))
         for mac in macs:
             text = self.store.read(mac)
-            self.assertIn('nbm_api=http://h:1/api/v1 nbm_token=%s' % token,
-                          text)
+            self.assertIn('nbm_api=http://h:1/api/v1 BOOTIF=${mac} '
+                          'console=ttyS0', text)
             self.assertIn('initrd --name deploy.initramfs '
                           'http://h:1/deploy/ramdisk', text)
+            # Served to anyone: no secret, no node named.
+            self.assertNotIn('token', text)
         self.assertEqual(['52-54-00-aa-00-01.ipxe', '52-54-00-aa-00-02.ipxe'],
                          sorted(os.listdir(os.path.join(self.root,
                                                         'nodes'))))
-        # A token is in them: readable by the proxy only.
-        mode = os.stat(os.path.join(self.root,
-                                    ipxe.script_name(macs[0]))).st_mode
-        self.assertEqual(0o600, mode & 0o777)
-        self.store.put(macs, ipxe.local_boot_script('uuid-1'))
+        self.store.put(macs, ipxe.local_boot_script())
         self.assertIn('sanboot --no-describe --drive 0x80 || exit',
                       self.store.read(macs[1]))
         self.store.remove(macs)
@@ -184,30 +173,41 @@ class ReportTestCase(base.TestCase):
 
 
 class _API:
-    """A ramdisk API stand-in: one valid token, one image."""
+    """A ramdisk API stand-in: one valid token for one address, one
+    image; it records what the server hands it."""
 
-    def __init__(self, token, image_key, image_name):
-        self.token, self.image_key, self.image_name = (token, image_key,
-                                                       image_name)
+    def __init__(self, token, image_name):
+        self.token, self.image_name = token, image_name
         self.done_bodies = []
+        self.lookups = []
+        self.addresses = []
+        self.sent = []
 
-    def _check(self, token):
+    def _check(self, token, address):
+        self.addresses.append(address)
         if token != self.token:
             raise ramdisk_api.Refused(403, 'no')
 
-    def config(self, token):
-        self._check(token)
+    def lookup(self, body, content_type, address):
+        self.lookups.append((body, address))
+        if body != b'macs=52:54:00:00:00:01':
+            raise ramdisk_api.Refused(404, ramdisk_api.NOTHING_TO_DO)
+        return 'token=%s\nmode=deploy\n' % self.token
+
+    def config(self, token, address):
+        self._check(token, address)
         return 'mode=deploy\n'
 
-    def heartbeat(self, token):
-        self._check(token)
+    def heartbeat(self, token, address):
+        self._check(token, address)
 
-    def done(self, token, body, content_type):
-        self._check(token)
+    def done(self, token, body, content_type, address):
+        self._check(token, address)
         self.done_bodies.append(body)
 
-    def image(self, key):
-        return self.image_name if key == self.image_key else None
+    def image(self, token, address):
+        self._check(token, address)
+        return self.image_name, lambda: self.sent.append(token)
 
 
 class HTTPServerTestCase(base.TestCase):
@@ -229,8 +229,7 @@ class HTTPServerTestCase(base.TestCase):
         store.write_boot_script('http://x')
         store.put(['52:54:00:00:00:01'], '#!ipxe\nsanboot\n')
         self.token = tokens.new_token()
-        self.key = tokens.image_key(self.token)
-        self.api = _API(self.token, self.key, 'img.raw')
+        self.api = _API(self.token, 'img.raw')
         self.server = http_server.DeployHTTPServer(
             '127.0.0.1', 0, http_server.Files(
                 os.path.join(root, 'http'), os.path.join(root, 'kernel'),
@@ -259,8 +258,21 @@ class HTTPServerTestCase(base.TestCase):
         self.assertEqual((200, b'#!ipxe\nsanboot\n'),
                          self.request('/nodes/52-54-00-00-00-01.ipxe'))
         self.assertEqual((200, b'K' * 100), self.request('/deploy/kernel'))
+        self.assertEqual(
+            (200, ('token=%s\nmode=deploy\n' % self.token).encode()),
+            self.request('/api/v1/lookup', data=b'macs=52:54:00:00:00:01'))
+        self.assertEqual([(b'macs=52:54:00:00:00:01', '127.0.0.1')],
+                         self.api.lookups)
         self.assertEqual((200, self.image),
-                         self.request('/images/' + self.key))
+                         self.request('/api/v1/image', self.token))
+        self.assertEqual([self.token], self.api.sent)
+        # HEAD sends nothing: the image is not "read".
+        request = urllib.request.Request(  # noqa: S310 (http://127.0.0.1)
+            self.base + '/api/v1/image', method='HEAD')
+        request.add_header(ramdisk_api.TOKEN_HEADER, self.token)
+        with urllib.request.urlopen(request, timeout=30):  # noqa: S310
+            pass
+        self.assertEqual([self.token], self.api.sent)
         self.assertEqual((200, b'mode=deploy\n'),
                          self.request('/api/v1/config', self.token))
         self.assertEqual(204, self.request('/api/v1/heartbeat', self.token,
@@ -268,11 +280,19 @@ class HTTPServerTestCase(base.TestCase):
         self.assertEqual(204, self.request('/api/v1/done', self.token,
                                            b'status=ok')[0])
         self.assertEqual([b'status=ok'], self.api.done_bodies)
+        self.assertEqual({'127.0.0.1'}, set(self.api.addresses))
+
+    def test_any_mac_without_a_script_gets_the_same_answer(self):
+        # Enrolled or not, a MAC without a script cannot be told apart:
+        # 200 and a script that makes iPXE try its next NIC.
+        for mac in ('52-54-00-00-00-02', 'fe-ed-fa-ce-00-01'):
+            self.assertEqual((200, ipxe.NO_SCRIPT.encode()),
+                             self.request('/nodes/%s.ipxe' % mac))
 
     def test_nothing_outside_the_routes(self):
-        for path in ('/', '/nodes/', '/nodes/52-54-00-00-00-02.ipxe',
+        for path in ('/', '/nodes/', '/nodes/52-54-00-00-00-0.ipxe',
                      '/deploy/ramdisk', '/images/', '/images/img.raw',
-                     '/images/' + tokens.image_key(tokens.new_token()),
+                     '/images/' + tokens.new_token(), '/api/v1/images',
                      '/../secret', '/http/boot.ipxe', '/%2e%2e/secret',
                      '/nodes/..%2f..%2fsecret.ipxe', '/secret',
                      '/' + 'a' * 5000):
@@ -283,19 +303,32 @@ class HTTPServerTestCase(base.TestCase):
     def test_tokens_and_bodies(self):
         for token in (None, '', 'x' * 43, self.token + 'x'):
             self.assertEqual(403, self.request('/api/v1/config', token)[0])
+            self.assertEqual(403, self.request('/api/v1/image', token)[0])
             self.assertEqual(403, self.request('/api/v1/done', token,
                                                b'status=ok')[0])
         self.assertEqual([], self.api.done_bodies)
+        self.assertEqual([], self.api.sent)
+        self.assertEqual(404, self.request(
+            '/api/v1/lookup', data=b'macs=52:54:00:00:00:02')[0])
         big = b'x' * (ramdisk_api.MAX_BODY + 1)
         self.assertEqual(413, self.request('/api/v1/done', self.token,
                                            big)[0])
+        self.assertEqual(413, self.request('/api/v1/lookup', None, big)[0])
         self.assertEqual(404, self.request('/api/v1/other', self.token,
                                            b'')[0])
         self.assertEqual([], self.api.done_bodies)
 
-    def test_image_key_never_logged(self):
+    def test_client_strings_are_escaped_in_logs(self):
+        # Attack 8: a request line with terminal escapes (clear screen,
+        # an OSC window title) and a newline reaches the log inert.
         logs = self.useFixture(fixtures.FakeLogger(level='DEBUG'))
-        self.request('/images/' + self.key)
-        self.assertIn('/images/***', logs.output)
-        self.assertNotIn(self.key, logs.output)
-        self.assertTrue(re.search(r'GET /images/\*\*\* ', logs.output))
+        with socket.create_connection(('127.0.0.1', self.server.port),
+                                      timeout=30) as sock:
+            sock.sendall(b'GET /\x1b[2J\x1b]0;owned\x07x HTTP/1.1\r\n'
+                         b'Host: x\r\nConnection: close\r\n\r\n')
+            while sock.recv(4096):
+                pass
+        self.assertIn('deploy HTTP 127.0.0.1', logs.output)
+        self.assertNotIn('\x1b', logs.output)
+        self.assertNotIn('\x07', logs.output)
+        self.assertIn('\\x1b[2J\\x1b]0;owned\\x07x', logs.output)
