@@ -500,9 +500,17 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
             raise
         except deploy_flow.DeployFailed as e:
             self._deploy_failed(context, node, instance, network_info,
-                                e.reason, e.off_error, rebuild, boot_url)
+                                e.reason, e.off_error, rebuild, boot_url,
+                                e.suspect)
+            reason = 'node %s: %s' % (node.name, e.reason)
+            if e.suspect:
+                # Something other than the node's ramdisk spoke for it: the
+                # server goes to ERROR with the reason, not to another node
+                # where the same impostor may be waiting.
+                raise nova_exception.BuildAbortException(
+                    instance_uuid=instance.uuid, reason=reason) from None
             raise nova_exception.InstanceDeployFailure(
-                reason='node %s: %s' % (node.name, e.reason)) from None
+                reason=reason) from None
         except BaseException as e:
             self._deploy_failed(context, node, instance, network_info,
                                 str(e), None, rebuild, boot_url)
@@ -511,7 +519,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         self._cache.put(db_api.get_node(node.uuid))
 
     def _deploy_failed(self, context, node, instance, network_info, reason,
-                       off_error, rebuild, boot_url):
+                       off_error, rebuild, boot_url, suspect=False):
         LOG.error('Deploy to node %(node)s failed: %(reason)s',
                   {'node': node.name, 'reason': reason}, instance=instance)
         if rebuild:
@@ -519,6 +527,17 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         else:
             self._network.unbind(context, instance, node, network_info)
         maintenance = self._off_reason(instance.uuid, off_error)
+        if suspect:
+            # Held back until an operator looked: its disk may hold what an
+            # impostor wrote; leaving maintenance cleans it.
+            maintenance = maintenance or (
+                'the deploy of instance %s cannot be trusted: %s'
+                % (instance.uuid, reason))
+            if not rebuild:
+                self._release(node, instance, maintenance,
+                              provision_state=db_api.CLEAN_FAILED,
+                              last_error=reason)
+                return
         if rebuild:
             db_api.set_provision_state(
                 node.uuid, db_api.DEPLOY_FAILED, last_error=reason,

@@ -41,6 +41,9 @@ class FakeRamdisk:
         self.disks = {}
         self.reports = []
         self.errors = []
+        #: ``{node name: (api URL, token, config)}`` of each node's last
+        #: lookup: a test may go on as a ramdisk that stayed silent.
+        self.tokens = {}
         self._seen = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -80,6 +83,7 @@ class FakeRamdisk:
             self.reports.append((name, None, 'lookup refused', config))
             self.fleet.control(port, power='off')
             return
+        self.tokens[name] = (api, token, config)
         behaviour = (self.behaviour if config['mode'] == 'deploy'
                      else self.clean_behaviour).get(name, 'ok')
         if behaviour == 'silent':

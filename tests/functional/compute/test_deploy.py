@@ -3,8 +3,9 @@
 Real Nova services in-process, the driver's real deploy HTTP server on
 loopback, Glance (Nova's fixture) feeding Nova's own ``fetch_to_raw``, fake
 BMCs over IPMI, and the test playing the deploy ramdisk over real HTTP
-(``tests.deploy_ramdisk``): it reads its token off the node's iPXE script,
-fetches its config and the image, reports, and powers the machine off.
+(``tests.deploy_ramdisk``): it boots what the node's iPXE script says,
+looks itself up by its MAC for its token and config, fetches the image,
+reports, and powers the machine off.
 """
 
 import hashlib
@@ -17,6 +18,7 @@ import fixtures
 from nova import context as nova_context
 
 from nova_bm.db import api as db_api
+from nova_bm.deploy import ipxe
 from tests import deploy_ramdisk
 from tests import fleet as fleet_fixture
 from tests.functional.compute import base
@@ -90,8 +92,11 @@ class DeployTestCase(base.BareMetalCloudTestCase):
         return self.api.get_server(server['id'])['fault']['message']
 
     def script(self, index):
-        return self.ramdisk.get('/nodes/%s.ipxe'
+        """The node's iPXE script, or None when it has none (and gets the
+        answer every MAC without one gets)."""
+        text = self.ramdisk.get('/nodes/%s.ipxe'
                                 % self.mac(index).replace(':', '-'))
+        return None if text == ipxe.NO_SCRIPT else text
 
     def reserved(self, index):
         return self.inventory_of(self.node_name(index))[
@@ -154,9 +159,7 @@ class ImageDeployTestCase(DeployTestCase):
 
     def report_clean(self, index):
         """Report for a cleaning ramdisk that stayed silent."""
-        script = self.script(index)
-        token = script.split('nbm_token=')[1].split()[0]
-        api = script.split('nbm_api=')[1].split()[0]
+        api, token, _ = self.ramdisk.tokens[self.node_name(index)]
         self.assertEqual(204, self.ramdisk.post(api + '/done', token,
                                                 {'status': 'ok'}))
         self.fleet.fleet.control(self.fleet.ports[index], power='off')
@@ -177,15 +180,19 @@ class ImageDeployTestCase(DeployTestCase):
             self.assertEqual(403, self.ramdisk.post(
                 api + '/done', token, {'status': 'ok', 'sha256': '0' * 64}))
         self.assertEqual('waiting', db_api.get_job(name).status)
-        # Not an image URL either, nor any file outside the routes.
+        # Not the image either, nor any file outside the routes.
+        for token in ('x' * 43, 'short', ''):
+            error = self.assertRaises(urllib.error.HTTPError,
+                                      self.ramdisk.fetch, api + '/image',
+                                      token)
+            self.assertEqual(403, error.code)
         for path in ('/images/' + 'x' * 43, '/nodes/', '/../etc/passwd',
                      '/nodes/..%2f..%2fetc%2fpasswd.ipxe', '/'):
             self.assertIsNone(self.ramdisk.get(path), path)
         # The real report: the server goes ACTIVE; the token is dead after.
-        script = self.script(1)
-        token = script.split('nbm_token=')[1].split()[0]
+        _, token, _ = self.ramdisk.tokens[name]
         config = self.ramdisk.config(api, token)
-        image = self.ramdisk.fetch(config['image_url'])
+        image = self.ramdisk.fetch(config['image_url'], token)
         self.assertEqual(self.image['data'], image)
         self.assertEqual(config['image_sha256'],
                          hashlib.sha256(image).hexdigest())
@@ -198,10 +205,11 @@ class ImageDeployTestCase(DeployTestCase):
         error = self.assertRaises(urllib.error.HTTPError,
                                   self.ramdisk.config, api, token)
         self.assertEqual(403, error.code)
-        # The image URL died with the deploy.
+        # The image died with the deploy's token.
         error = self.assertRaises(urllib.error.HTTPError,
-                                  self.ramdisk.fetch, config['image_url'])
-        self.assertEqual(404, error.code)
+                                  self.ramdisk.fetch, config['image_url'],
+                                  token)
+        self.assertEqual(403, error.code)
 
     def qcow2_image(self, label):
         """A qcow2 image in Glance, and the raw bytes it stands for."""

@@ -1,0 +1,314 @@
+"""A hostile machine on the provisioning network, against the proxy's own
+deploy HTTP server and flows (every database backend).
+
+Each test is an attack of the security issue, played over real HTTP from
+loopback source addresses of its own (127.0.0.66 is the attacker, 127.0.0.7
+the node's real ramdisk), against a :class:`DeployManager` whose power
+layer is scripted: what the attacker can learn, take or finish, and what
+becomes of the node. None of them passes on the release before the agent
+token.
+"""
+
+import hashlib
+import http.client
+import os
+import re
+import threading
+import time
+import urllib.parse
+
+import fixtures
+
+from nova_bm.conf import CONF
+from nova_bm.db import api as db_api
+from nova_bm.deploy import flow as deploy_flow
+from nova_bm.deploy import image_cache
+from nova_bm.deploy import ipxe
+from nova_bm.deploy import manager as deploy_manager
+from nova_bm.deploy import ramdisk_api
+from nova_bm import node_spec
+from nova_bm.power import base as power_base
+from tests.unit.db import base
+from tests.unit import test_driver
+from tests import utils
+
+ATTACKER = '127.0.0.66'
+RAMDISK = '127.0.0.7'
+IMAGE_BYTES = os.urandom(256 * 1024)
+
+
+class ProvisioningAttackTestCase(base.DbTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.conf.config(deploy_timeout=30, deploy_poll_interval=0.05,
+                         deploy_shutdown_timeout=2,
+                         power_state_poll_interval=0.05, group='baremetal')
+        self.power = test_driver.ScriptedPower()
+        self.manager = deploy_manager.DeployManager(
+            self.power, lambda node, state: None)
+        self.manager.start()
+        self.addCleanup(self.manager.stop)
+        self.port = self.manager.server.port
+        cache = CONF.baremetal.image_cache_dir
+        os.makedirs(cache, exist_ok=True)
+        with open(os.path.join(cache, 'tenant-a.raw'), 'wb') as f:
+            f.write(IMAGE_BYTES)
+        self.image = image_cache.CachedImage(
+            'tenant-a.raw', os.path.join(cache, 'tenant-a.raw'),
+            len(IMAGE_BYTES), hashlib.sha256(IMAGE_BYTES).hexdigest())
+        db_api.create_nodes([
+            node_spec.new_node(utils.node_values(i, deploy_interface='image'),
+                               [utils.mac(i)]) for i in (1, 2)])
+        self.node = db_api.get_node('node-1', with_interfaces=True)
+        self.mac = utils.mac(1)
+        self.logs = self.useFixture(fixtures.FakeLogger(level='INFO'))
+
+    # -- the network -------------------------------------------------------
+
+    def http(self, method, path, source, token=None, fields=None):
+        """``(status, body)`` of one request from ``source``."""
+        connection = http.client.HTTPConnection(
+            '127.0.0.1', self.port, timeout=30, source_address=(source, 0))
+        headers = {}
+        body = None
+        if token is not None:
+            headers[ramdisk_api.TOKEN_HEADER] = token
+        if fields is not None:
+            body = urllib.parse.urlencode(fields)
+            headers['Content-Type'] = 'application/x-www-form-urlencoded'
+        try:
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    def lookup(self, source, mac=None):
+        """``(token, config)`` or ``(None, status)``."""
+        status, body = self.http('POST', '/api/v1/lookup', source,
+                                 fields={'macs': mac or self.mac})
+        if status != 200:
+            return None, status
+        fields = dict(line.split('=', 1)
+                      for line in body.decode().splitlines())
+        return fields.pop('token'), fields
+
+    # -- the node ------------------------------------------------------------
+
+    def start_flow(self, flow_call, *args):
+        """Run a flow in a thread; :returns: a dict that gets its
+        ``result`` or ``error`` when it ends."""
+        outcome = {}
+
+        def target():
+            try:
+                outcome['result'] = flow_call(*args)
+            except Exception as e:  # noqa: BLE001 (kept for asserts)
+                outcome['error'] = e
+        thread = threading.Thread(target=target, daemon=True)
+        thread.start()
+        self.addCleanup(thread.join, 60)
+        outcome['thread'] = thread
+        return outcome
+
+    def finished(self, outcome):
+        outcome['thread'].join(60)
+        self.assertFalse(outcome['thread'].is_alive(), 'the flow hangs')
+        return outcome
+
+    def wait_on(self):
+        deadline = time.monotonic() + 30
+        while self.power.states.get('node-1') != power_base.POWER_ON:
+            self.assertLess(time.monotonic(), deadline, 'never powered on')
+            time.sleep(0.01)
+
+    def real_ramdisk(self, report=True, image=True):
+        """What nova-bm's ramdisk does, from its own address."""
+        token, config = self.lookup(RAMDISK)
+        self.assertIsNotNone(token, config)
+        if image and config['mode'] == 'deploy':
+            status, data = self.http('GET', '/api/v1/image', RAMDISK, token)
+            self.assertEqual((200, IMAGE_BYTES), (status, data))
+        if report:
+            fields = {'status': 'ok'}
+            if config['mode'] == 'deploy':
+                fields['sha256'] = config['image_sha256']
+            self.assertEqual(204, self.http('POST', '/api/v1/done', RAMDISK,
+                                            token, fields)[0])
+            self.power.states['node-1'] = power_base.POWER_OFF
+        return token, config
+
+    # -- attack 1: the token in the iPXE script ---------------------------
+
+    def test_scripts_hold_no_token_and_tell_no_enrolled_mac_apart(self):
+        deploy = self.start_flow(self.manager.flow.deploy, self.node, 'inst-1',
+                          self.image)
+        self.wait_on()
+        status, script = self.http(
+            'GET', '/nodes/%s.ipxe' % self.mac.replace(':', '-'), ATTACKER)
+        self.assertEqual(200, status)
+        self.assertIn(b'nbm_api=', script)
+        self.assertNotIn(b'token', script)
+        self.assertNotIn(self.node.uuid.encode(), script)
+        # An idle enrolled node's MAC and a MAC nobody enrolled: one answer.
+        answers = {self.http('GET', '/nodes/%s.ipxe' % mac, ATTACKER)
+                   for mac in (utils.mac(2).replace(':', '-'),
+                               'fe-ed-fa-ce-00-01')}
+        self.assertEqual({(200, ipxe.NO_SCRIPT.encode())}, answers)
+        # And the lookup of either is the same 404.
+        self.assertEqual({(None, 404)},
+                         {self.lookup(ATTACKER, mac) for mac in
+                          (utils.mac(2), 'fe:ed:fa:ce:00:01')})
+        self.real_ramdisk()
+        self.assertNotIn('error', self.finished(deploy))
+        self.assertEqual('active', db_api.get_node('node-1').provision_state)
+
+    def test_polling_lookups_get_no_token_and_fail_the_deploy(self):
+        # The attacker polls the lookup from power on; no real ramdisk
+        # boots within ramdisk_min_boot_time.
+        self.conf.config(ramdisk_min_boot_time=5, group='baremetal')
+        deploy = self.start_flow(self.manager.flow.deploy, self.node, 'inst-1',
+                          self.image)
+        self.wait_on()
+        answers = set()
+        while deploy['thread'].is_alive():
+            answers.add(self.lookup(ATTACKER))
+            time.sleep(0.05)
+        self.assertEqual({(None, 404)}, answers)
+        error = self.finished(deploy)['error']
+        self.assertIsInstance(error, deploy_flow.DeployFailed)
+        self.assertTrue(error.suspect)
+        self.assertIn('sooner than a ramdisk boots', error.reason)
+        self.assertIn(ATTACKER, error.reason)
+        # Nothing left: no job, no script, the node off.
+        self.assertIsNone(db_api.get_job('node-1'))
+        self.assertEqual('power_off', self.power.calls[-1][0])
+
+    def test_lookup_before_power_on_makes_the_job_suspect(self):
+        api = ramdisk_api.RamdiskAPI('http://x')
+        job = db_api.start_job('node-1', 'clean', db_api.CLEANING)
+        error = self.assertRaises(ramdisk_api.Refused, api.lookup,
+                                  ('macs=' + self.mac).encode(), None,
+                                  ATTACKER)
+        self.assertEqual(404, error.status)
+        job = db_api.get_job('node-1')
+        self.assertIn('before the node was powered on', job.suspicion)
+        self.assertIsNone(job.token_hash)
+        self.assertEqual('failed', job.status)
+
+    def test_second_lookup_fails_the_job_loudly(self):
+        clean = self.start_flow(self.manager.flow.clean, self.node)
+        self.wait_on()
+        token, _ = self.lookup(RAMDISK)
+        self.assertIsNotNone(token)
+        self.assertEqual((None, 404), self.lookup(ATTACKER))
+        self.assertFalse(self.finished(clean)['result'])
+        node = db_api.get_node('node-1')
+        self.assertEqual(('clean failed', True),
+                         (node.provision_state, node.maintenance))
+        self.assertIn('a second lookup: the token was handed out already, '
+                      'to %s (lookup from %s)' % (RAMDISK, ATTACKER),
+                      node.maintenance_reason)
+        self.assertIn('cannot be trusted', self.logs.output)
+        # The first holder's token died with the job.
+        self.assertEqual(403, self.http('GET', '/api/v1/config', RAMDISK,
+                                        token)[0])
+
+    # -- attack 2: a cleaning finished by someone else ---------------------
+
+    def test_cleaning_reported_by_an_impostor_is_not_available(self):
+        clean = self.start_flow(self.manager.flow.clean, self.node)
+        self.wait_on()
+        # The attacker wins the race for the token and reports at once;
+        # no ramdisk ran, so nothing powers the node off.
+        token, config = self.lookup(ATTACKER)
+        self.assertEqual('clean', config['mode'])
+        self.http('POST', '/api/v1/done', ATTACKER, token, {'status': 'ok'})
+        self.assertFalse(self.finished(clean)['result'])
+        node = db_api.get_node('node-1')
+        self.assertEqual(('clean failed', True),
+                         (node.provision_state, node.maintenance))
+        self.assertIn('did not power off', node.maintenance_reason)
+        self.assertEqual('power_off', self.power.calls[-1][0])
+
+    def test_cleaning_reported_by_an_impostor_then_the_real_ramdisk(self):
+        clean = self.start_flow(self.manager.flow.clean, self.node)
+        self.wait_on()
+        token, _ = self.lookup(ATTACKER)
+        self.http('POST', '/api/v1/done', ATTACKER, token, {'status': 'ok'})
+        # The real ramdisk boots, is refused, and powers the node off.
+        self.assertEqual((None, 404), self.lookup(RAMDISK))
+        self.power.states['node-1'] = power_base.POWER_OFF
+        self.assertFalse(self.finished(clean)['result'])
+        node = db_api.get_node('node-1')
+        self.assertEqual('clean failed', node.provision_state)
+        self.assertIn('a second lookup', node.maintenance_reason)
+
+    def test_real_cleaning_makes_the_node_available(self):
+        clean = self.start_flow(self.manager.flow.clean, self.node)
+        self.wait_on()
+        self.real_ramdisk()
+        self.assertTrue(self.finished(clean)['result'])
+        self.assertEqual('available',
+                         db_api.get_node('node-1').provision_state)
+
+    # -- attack 3: another tenant's image ------------------------------------
+
+    def test_image_only_to_the_token_holder_at_its_address(self):
+        deploy = self.start_flow(self.manager.flow.deploy, self.node, 'inst-1',
+                          self.image)
+        self.wait_on()
+        token, config = self.lookup(RAMDISK)
+        self.assertEqual('%s/api/v1/image' % self.manager.flow.base_url,
+                         config['image_url'])
+        for path in ('/api/v1/image', '/images/tenant-a.raw',
+                     '/images/' + token):
+            status, body = self.http('GET', path, ATTACKER)
+            self.assertIn(status, (403, 404), path)
+            self.assertNotIn(IMAGE_BYTES[:64], body)
+        # The token, sniffed, is no use from another machine: and the
+        # deploy can no longer be trusted.
+        status, body = self.http('GET', '/api/v1/image', ATTACKER, token)
+        self.assertEqual(403, status)
+        self.assertNotIn(IMAGE_BYTES[:64], body)
+        error = self.finished(deploy)['error']
+        self.assertTrue(error.suspect)
+        self.assertIn('its token was shown from %s, not from %s'
+                      % (ATTACKER, RAMDISK), error.reason)
+
+    # -- attack 4: a deploy "done" with nothing written ----------------------
+
+    def test_deploy_reported_before_its_image_was_read(self):
+        deploy = self.start_flow(self.manager.flow.deploy, self.node, 'inst-1',
+                          self.image)
+        self.wait_on()
+        token, config = self.lookup(ATTACKER)
+        status, _ = self.http('POST', '/api/v1/done', ATTACKER, token,
+                              {'status': 'ok',
+                               'sha256': config['image_sha256']})
+        self.assertEqual(409, status)
+        error = self.finished(deploy)['error']
+        self.assertTrue(error.suspect)
+        self.assertIn('before it had read the whole image', error.reason)
+        self.assertNotEqual('active',
+                            db_api.get_node('node-1').provision_state)
+
+    def test_token_handed_out_once_on_every_backend(self):
+        # Eight lookups at once (any of several proxies may answer): one
+        # gets the token, and the job is suspect.
+        clean = self.start_flow(self.manager.flow.clean, self.node)
+        self.wait_on()
+        results = []
+        threads = [threading.Thread(
+            target=lambda: results.append(self.lookup(RAMDISK)))
+            for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        tokens = [token for token, _ in results if token is not None]
+        self.assertEqual(1, len(tokens))
+        self.assertTrue(re.match(r'[A-Za-z0-9_-]{43}\Z', tokens[0]))
+        self.assertFalse(self.finished(clean)['result'])
+        self.assertIn('lookup', db_api.get_node('node-1').maintenance_reason)
