@@ -36,13 +36,14 @@ import time  # noqa: E402
 
 import fixtures  # noqa: E402
 from nova import context as nova_context  # noqa: E402
+from oslo_utils import timeutils  # noqa: E402
 
 from benchmarks import nova_harness  # noqa: E402
 from nova_bm.conf import baremetal as baremetal_conf  # noqa: E402
 from nova_bm.conf import CONF  # noqa: E402
 from nova_bm.db import api as db_api  # noqa: E402
 from nova_bm.deploy import ipxe  # noqa: E402
-from nova_bm.deploy import tokens  # noqa: E402
+
 from nova_bm.testing import images  # noqa: E402
 from tests.lab import test_deploy as lab_deploy  # noqa: E402
 
@@ -211,17 +212,15 @@ def make_case(rounds, concurrent):
             node = self.node(self.node_name(index))
             port = self.fleet.ports[index]
             mac = self.mac(index)
-            token = tokens.new_token()
-            token_hash = tokens.digest(token)
-            db_api.start_job(
-                node.uuid, 'deploy', token_hash, db_api.DEPLOYING,
-                image_key_hash=tokens.digest(tokens.image_key(token)),
+            job = db_api.start_job(
+                node.uuid, 'deploy', db_api.DEPLOYING,
                 image_file=cached.name, image_size=cached.size,
                 image_sha256=cached.sha256)
             scripts = self.deploys.scripts
             scripts.put([mac], ipxe.deploy_script(
-                self.deploys.flow.base_url, node.uuid, token,
+                self.deploys.flow.base_url,
                 CONF.baremetal.deploy_kernel_params))
+            db_api.mark_job_booted(job.id, timeutils.utcnow())
             control = self.fleet.fleet.control
             control(port, boot_device='network', boot_persistent=False,
                     power='on')
@@ -229,8 +228,8 @@ def make_case(rounds, concurrent):
                 time.sleep(POLL)
             while control(port)['power'] == 'on':
                 time.sleep(POLL)
-            scripts.put([mac], ipxe.local_boot_script(node.uuid))
-            db_api.end_job(node.uuid, token_hash)
+            scripts.put([mac], ipxe.local_boot_script())
+            db_api.end_job(node.uuid, job.id)
             control(port, boot_device='hd', boot_persistent=True,
                     power='on')
             db_api.set_provision_state(node.uuid, db_api.AVAILABLE)

@@ -81,12 +81,14 @@ def _wait_listening(port, timeout=30):
             time.sleep(0.05)
 
 
-def download(url, size):
+def download(url, size, headers=()):
     """CLIENTS concurrent downloads of ``url``; :returns: seconds."""
     curl = _tool('curl', 'curl')
     start = time.perf_counter()
+    extra = [arg for header in headers for arg in ('-H', header)]
     clients = [subprocess.Popen(
-        [curl, '-sS', '-o', '/dev/null', '-w', '%{size_download}', url],
+        [curl, '-sS', '-o', '/dev/null', '-w', '%{size_download}', *extra,
+         url],
         stdout=subprocess.PIPE, text=True) for _ in range(CLIENTS)]
     sizes = [int(client.communicate()[0] or 0) for client in clients]
     elapsed = time.perf_counter() - start
@@ -97,7 +99,8 @@ def download(url, size):
 
 class NovaBmServer:
     """The proxy's deploy HTTP server with one deploy job whose image is
-    ``name`` in ``images``."""
+    ``name`` in ``images``, its token handed out to 127.0.0.1 (the
+    clients show it, as the deploy ramdisk does)."""
 
     def __init__(self, work, images, name, size, sha256):
         from nova_bm.conf import CONF
@@ -117,17 +120,18 @@ class NovaBmServer:
             local_gb=1, ipmi_address='127.0.0.1', ipmi_username='admin',
             ipmi_password='pw', deploy_interface='image'),
             ['52:54:00:00:0b:01'])])
+        from oslo_utils import timeutils
+        job = db_api.start_job('bench', 'deploy', db_api.DEPLOYING,
+                               image_file=name, image_size=size,
+                               image_sha256=sha256)
         token = tokens.new_token()
-        db_api.start_job('bench', 'deploy', tokens.digest(token),
-                         db_api.DEPLOYING,
-                         image_key_hash=tokens.digest(tokens.image_key(token)),
-                         image_file=name, image_size=size,
-                         image_sha256=sha256)
+        db_api.hand_out_token(job.id, tokens.digest(token), '127.0.0.1',
+                              timeutils.utcnow())
         self.server = http_server.DeployHTTPServer(
             '127.0.0.1', 0, http_server.Files(work, None, None, images),
             ramdisk_api.RamdiskAPI(None))
-        self.url = 'http://127.0.0.1:%d/images/%s' % (
-            self.server.port, tokens.image_key(token))
+        self.url = 'http://127.0.0.1:%d/api/v1/image' % self.server.port
+        self.headers = ('%s: %s' % (ramdisk_api.TOKEN_HEADER, token),)
 
     def __enter__(self):
         self.server.start()
@@ -150,6 +154,7 @@ class Nginx:
             f.write(_NGINX_CONF % {'dir': work, 'port': self.port,
                                    'root': images})
         self.url = 'http://127.0.0.1:%d/%s' % (self.port, name)
+        self.headers = ()
         self.process = None
 
     def __enter__(self):
@@ -192,14 +197,16 @@ def measure(megabytes=MEGABYTES, rounds=ROUNDS):
         with NovaBmServer(work, images, name, size,
                           digest.hexdigest()) as ours, \
                 Nginx(work, images, name) as nginx:
-            download(ours.url, size)  # both read the file once: page cache
+            # Both read the file once: page cache.
+            download(ours.url, size, ours.headers)
             download(nginx.url, size)
             for round_ in range(rounds):
-                sides = [('nova_bm', ours.url), ('nginx', nginx.url)]
+                sides = [('nova_bm', ours), ('nginx', nginx)]
                 if round_ % 2:
                     sides.reverse()
-                for side, url in sides:
-                    times[side].append(download(url, size))
+                for side, server in sides:
+                    times[side].append(download(server.url, size,
+                                                server.headers))
         times['bytes'] = size * CLIENTS
         return times
     finally:

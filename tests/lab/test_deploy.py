@@ -47,6 +47,9 @@ class LabDeployTestCase(test_deploy.DeployTestCase):
                    deploy_ramdisk=initramfs, deploy_timeout=SETTLE,
                    deploy_shutdown_timeout=60, deploy_poll_interval=1,
                    group='baremetal')
+        # Real machines: a lookup sooner than the default after power on
+        # would be an impostor's, as in production.
+        self.flags(ramdisk_min_boot_time=5.0, group='baremetal')
         self.deploy_http_port = self.lab_port
 
     def machines(self):

@@ -7,13 +7,13 @@ import hashlib
 import os
 
 import fixtures
+from oslo_utils import timeutils
 
 from nova_bm.db import api as db_api
 from nova_bm.db import migration
 from nova_bm.deploy import http_server
 from nova_bm.deploy import ipxe
 from nova_bm.deploy import ramdisk_api
-from nova_bm.deploy import tokens
 from nova_bm import node_spec
 from nova_bm.ramdisk import builder
 from tests import base
@@ -52,15 +52,19 @@ class RamdiskTestCase(base.TestCase):
         with open(self.disk, 'wb') as f:
             f.truncate(DISK)
 
-    def run_job(self, mode, **fields):
-        token = tokens.new_token()
-        db_api.start_job('lab-1', mode, tokens.digest(token), 'deploying',
-                         **fields)
+    @staticmethod
+    def start_job(mode, **fields):
+        """A job whose node was just powered on (as the flow marks it)."""
+        job = db_api.start_job('lab-1', mode, 'deploying', **fields)
+        db_api.mark_job_booted(job.id, timeutils.utcnow())
+
+    def run_job(self, mode, new_job=True, **fields):
+        if new_job:
+            self.start_job(mode, **fields)
         serial = os.path.join(self.work, 'serial-%s.log' % mode)
         status = lab.boot_ramdisk(
             self.kernel, self.initramfs,
-            'nbm_api=%s/api/v1 nbm_token=%s' % (self.api.base_url, token),
-            self.disk, serial, MAC)
+            'nbm_api=%s/api/v1' % self.api.base_url, self.disk, serial, MAC)
         with open(serial, errors='replace') as f:
             console = f.read()
         self.assertEqual(0, status, console[-2000:])
@@ -75,20 +79,13 @@ class RamdiskTestCase(base.TestCase):
 
     def test_deploy_writes_the_image_and_clean_erases_both_ends(self):
         image = os.urandom(3 * MIB)
-        token = tokens.new_token()
-        db_api.start_job(
-            'lab-1', 'deploy', tokens.digest(token), 'deploying',
-            image_key_hash=tokens.digest(tokens.image_key(token)),
-            **self.deploy_fields(image))
-        serial = os.path.join(self.work, 'serial-deploy.log')
-        status = lab.boot_ramdisk(
-            self.kernel, self.initramfs,
-            'nbm_api=%s/api/v1 nbm_token=%s' % (self.api.base_url, token),
-            self.disk, serial, MAC)
-        with open(serial, errors='replace') as f:
-            console = f.read()
-        self.assertEqual(0, status, console[-2000:])
-        job = db_api.get_job('lab-1')
+        job, console = self.run_job('deploy', **self.deploy_fields(image))
+        # It looked itself up (the kernel command line holds no token)
+        # and read the whole image with the token it was handed.
+        self.assertIsNotNone(job.token_hash)
+        self.assertEqual('127.0.0.1', job.holder_address)
+        self.assertIsNotNone(job.image_served_at)
+        self.assertIsNone(job.suspicion)
         self.assertEqual(('done', hashlib.sha256(image).hexdigest(),
                           '/dev/vda'),
                          (job.status, job.result_sha256, job.result_device),
@@ -114,17 +111,13 @@ class RamdiskTestCase(base.TestCase):
     def test_firmware_ipxe_follows_the_proxys_scripts_to_the_ramdisk(self):
         # The node's own firmware: DHCP hands its iPXE boot.ipxe, which
         # chains to the script of the NIC's MAC, which boots the ramdisk
-        # from the proxy with the job's token.
+        # from the proxy; the ramdisk looks itself up for its token.
         image = os.urandom(2 * MIB)
-        token = tokens.new_token()
-        db_api.start_job(
-            'lab-1', 'deploy', tokens.digest(token), 'deploying',
-            image_key_hash=tokens.digest(tokens.image_key(token)),
-            **self.deploy_fields(image))
+        self.start_job('deploy', **self.deploy_fields(image))
         scripts = ipxe.ScriptStore(self.work)
         scripts.write_boot_script(self.api.base_url)
-        scripts.put([MAC], ipxe.deploy_script(
-            self.api.base_url, 'lab-1', token, 'console=ttyS0,115200'))
+        scripts.put([MAC], ipxe.deploy_script(self.api.base_url,
+                                              'console=ttyS0,115200'))
         serial = os.path.join(self.work, 'serial-ipxe.log')
         status = lab.boot_network(self.api.base_url + '/boot.ipxe',
                                   self.disk, serial, MAC)
@@ -148,6 +141,15 @@ class RamdiskTestCase(base.TestCase):
         self.assertEqual('failed', job.status, console[-2000:])
         self.assertIn('no root device', job.error)
         self.assertIn('nova-bm-ramdisk: failed: no root device', console)
+        self.assertIsNone(job.suspicion)
+
+        # The machine boots the ramdisk again for the same job: its lookup
+        # is refused (the token was handed out once), it powers off, and
+        # the job is marked suspect.
+        job, console = self.run_job('deploy', new_job=False)
+        self.assertIn('nova-bm-ramdisk: the proxy has no job for this '
+                      'machine', console)
+        self.assertIn('a second lookup', job.suspicion)
 
     def test_build_is_reproducible(self):
         first = lab.build(os.path.join(self.work, 'a'))
