@@ -230,6 +230,29 @@ class ImageDeployTestCase(DeployTestCase):
             data=io.BytesIO(data))
         return dict(image, data=raw)
 
+    def test_a_deploy_that_cannot_be_trusted_ends_in_error(self):
+        # Every lookup comes sooner than a real ramdisk boots: not the
+        # node's ramdisk. Nova must not reschedule onto another node the
+        # impostor may be waiting at; the node is held back.
+        self.flags(ramdisk_min_boot_time=600, group='baremetal')
+        self.start_proxy()
+        server = self.boot_on(0, expected_state='ERROR')
+        fault = self.fault(server)
+        self.assertIn('cannot be trusted', fault)
+        self.assertIn('sooner than a ramdisk boots', fault)
+        self.assertIn(('bm-00', None, 'lookup refused', 404),
+                      self.ramdisk.reports)
+        node = self.node(self.node_name(0))
+        self.assertEqual(('clean failed', True, None),
+                         (node.provision_state, node.maintenance,
+                          node.instance_uuid))
+        self.assertIn('cannot be trusted', node.maintenance_reason)
+        self.assertEqual('off', self.bmc(self.node_name(0))['power'])
+        self.assertIsNone(self.script(0))
+        self.assertIsNone(db_api.get_job(self.node_name(0)))
+        self._run_periodics()
+        self.assertEqual(1, self.reserved(0))
+
     def test_rebuild_keeps_the_node_and_writes_the_new_image(self):
         self.start_proxy()
         server = self.boot_on(2)
