@@ -206,13 +206,14 @@ deploy_opts = [
              'deploy_http_bind>.'),
     cfg.StrOpt(
         'deploy_http_bind',
-        default='$my_ip:8089',
+        sample_default='<[DEFAULT] my_ip>:8089',
         help='host:port the deploy HTTP server listens on, in '
              'nova-compute: the address the nodes reach on the '
-             'provisioning network, never a wildcard unless you mean it '
-             '(0.0.0.0 also serves every other network of the host). An '
-             'IPv6 host is written in brackets, [fd00::5]:8089. Port 0 '
-             'picks a free port (tests).'),
+             'provisioning network. Default: [DEFAULT] my_ip, port 8089 '
+             '(a host left out, ":8089", is my_ip too). Never a wildcard '
+             'unless you mean it: 0.0.0.0 also serves every other network '
+             'of the host. An IPv6 host is written in brackets, '
+             '[fd00::5]:8089. Port 0 picks a free port (tests).'),
     cfg.FloatOpt(
         'deploy_http_request_timeout',
         default=10.0, min=0.1,

@@ -28,14 +28,21 @@ LOG = logging.getLogger(__name__)
 GIB = 1024 ** 3
 
 
+#: The deploy HTTP server's port when ``deploy_http_bind`` is not set.
+DEFAULT_PORT = 8089
+
+
 def bind_address():
-    """``(host, port)`` of ``[baremetal] deploy_http_bind``."""
+    """``(host, port)`` of ``[baremetal] deploy_http_bind``: by default
+    ``[DEFAULT] my_ip``, the address the nodes reach, never a wildcard."""
     value = CONF.baremetal.deploy_http_bind
+    if value is None:
+        return CONF.my_ip, DEFAULT_PORT
     host, sep, port = value.rpartition(':')
     try:
         if not sep or not port.isdigit() or int(port) > 65535:
             raise ValueError(value)
-        return host.strip('[]') or '0.0.0.0', int(port)  # noqa: S104
+        return host.strip('[]') or CONF.my_ip, int(port)
     except ValueError:
         raise exception.ConfigInvalid(
             reason='[baremetal] deploy_http_bind = %r: must be host:port, '

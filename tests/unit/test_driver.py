@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from nova_bm.conf import CONF
 from nova_bm.db import api as db_api
+from nova_bm.deploy import manager as deploy_manager
 from nova_bm import driver as bm_driver
 from nova_bm import exception
 from nova_bm import node_spec
@@ -317,6 +318,15 @@ class ResourceCycleTestCase(DriverTestCase):
         self.assertEqual(1, error.code)
         self.assertIn('cannot listen there: Address already in use',
                       logs.output.splitlines()[-1])
+
+    def test_deploy_http_binds_my_ip_by_default_never_a_wildcard(self):
+        self.conf.config(my_ip='192.0.2.10')
+        self.conf.config(deploy_http_bind=None, group='baremetal')
+        self.assertEqual(('192.0.2.10', 8089), deploy_manager.bind_address())
+        self.conf.config(deploy_http_bind=':9000', group='baremetal')
+        self.assertEqual(('192.0.2.10', 9000), deploy_manager.bind_address())
+        self.conf.config(deploy_http_bind='[fd00::5]:8089', group='baremetal')
+        self.assertEqual(('fd00::5', 8089), deploy_manager.bind_address())
 
     def test_deploy_http_port_freed_while_starting_is_taken(self):
         self.useFixture(fixtures.MonkeyPatch(
