@@ -31,6 +31,7 @@ from oslo_utils import uuidutils
 from nova_bm.conf import check as conf_check
 from nova_bm.conf import CONF
 from nova_bm.console import manager as console_manager
+from nova_bm.console import tcp as console_tcp
 from nova_bm.db import api as db_api
 from nova_bm.deploy import flow as deploy_flow
 from nova_bm.deploy import image_checks
@@ -74,6 +75,7 @@ def _configuration_problem():
         conf_check.check_options(CONF, conf_check.DRIVER_GROUPS)
         db_api.check_connection_url()
         deploy_manager.bind_address()
+        console_tcp.allowed_clients()
     except exception.ConfigInvalid as e:
         return e.kwargs['reason']
     return None

@@ -328,6 +328,18 @@ class ResourceCycleTestCase(DriverTestCase):
         self.conf.config(deploy_http_bind='[fd00::5]:8089', group='baremetal')
         self.assertEqual(('fd00::5', 8089), deploy_manager.bind_address())
 
+    def test_console_clients_unusable_refuses_to_start(self):
+        self.conf.config(console_allowed_clients=['serialproxy.example.org'],
+                         group='baremetal')
+        logs = self.useFixture(fixtures.FakeLogger(level=logging.ERROR))
+        error = self.assertRaises(SystemExit, bm_driver.BareMetalDriver,
+                                  None, power=self.power)
+        self.assertEqual(1, error.code)
+        self.assertEqual(1, len(logs.output.splitlines()), logs.output)
+        self.assertIn("nova-bm cannot start: [baremetal] "
+                      "console_allowed_clients: 'serialproxy.example.org' "
+                      "is not an IP address", logs.output)
+
     def test_deploy_http_port_freed_while_starting_is_taken(self):
         self.useFixture(fixtures.MonkeyPatch(
             'nova_bm.deploy.manager.BIND_PATIENCE', 20))
