@@ -20,16 +20,15 @@ client sent is escaped before it reaches a log line.
 """
 
 import errno
-import http.server
 import os
 import re
 import select
 import socket
-import socketserver
 import threading
 
 from oslo_log import log as logging
 
+from nova_bm.deploy import http_limits
 from nova_bm.deploy import ipxe
 from nova_bm.deploy import ramdisk_api
 from nova_bm import safe_text
@@ -42,11 +41,10 @@ _MAX_PATH = 512
 _SENDFILE_CHUNK = 8 << 20
 
 
-class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    # Many nodes may ask at once when a rack powers on.
-    request_queue_size = 128
+class _Server(http_limits.LimitedServer):
+    """Bounded in time and connections (:mod:`http_limits`); its listen
+    backlog is large, so that connections refused one by one in a flood
+    do not push legitimate ones into SYN retries."""
 
     def __init__(self, address, files, api):
         self.files = files
@@ -56,7 +54,7 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         super().__init__(address, _Handler)
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(http_limits.LimitedHandler):
     server_version = 'nova-bm'
     sys_version = ''
     protocol_version = 'HTTP/1.1'
@@ -107,7 +105,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if length < 0 or length > ramdisk_api.MAX_BODY:
             self.close_connection = True
             return self._error(413, 'body too large')
-        body = self.rfile.read(length)
+        try:
+            body = self.read_body(length)
+        except (TimeoutError, ConnectionError):
+            self.close_connection = True
+            return
         content_type = self.headers.get('Content-Type')
         api = self.server.api
         if path == '/api/v1/lookup':

@@ -46,6 +46,7 @@ checked by shape before anything is stored.
 
 import json
 import re
+import time
 import urllib.parse
 
 from oslo_log import log as logging
@@ -64,6 +65,8 @@ MAX_BODY = 16 * 1024
 MAX_ERROR = 1024
 #: Most MACs a lookup may name (a server has a few NICs, not dozens).
 MAX_MACS = 32
+#: Seconds a deploy's report waits for its image's sending to be recorded.
+IMAGE_SENT_GRACE = 2.0
 
 _TOKEN_RE = re.compile(tokens.SECRET_PATTERN + r'\Z')
 _SHA256_RE = re.compile(r'[0-9a-f]{64}\Z')
@@ -257,13 +260,30 @@ class RamdiskAPI:
         job, node = self._job(token, address)
         result = parse_report(body, content_type)
         if (result['status'] == 'done' and job.mode == 'deploy'
-                and job.image_served_at is None):
+                and not self._image_read(job)):
             self._suspect(job, node, 'it reported the image written before '
                           'it had read the whole image')
             raise Refused(409, 'the image was not read')
         if not db_api.record_job_call(job.id, timeutils.utcnow(), **result):
             raise Refused(409, 'this job has reported already')
         self._on_report(node.uuid)
+
+    @staticmethod
+    def _image_read(job):
+        """Whether the holder read the whole image. The server records it
+        once its last ``sendfile`` returned, which a fast ramdisk's report
+        can overtake: a report finding it unrecorded waits a moment
+        (bounded, :data:`IMAGE_SENT_GRACE`)."""
+        deadline = time.monotonic() + IMAGE_SENT_GRACE
+        while job.image_served_at is None:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+            found = db_api.find_job(job.token_hash)
+            if found is None:
+                return False
+            job = found[0]
+        return True
 
     def image(self, token, address):
         """The cache file name of the deploy's image, and what to call
