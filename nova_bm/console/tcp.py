@@ -41,6 +41,7 @@ from oslo_log import log as logging
 
 from nova_bm.conf import CONF
 from nova_bm import exception
+from nova_bm import log_throttle
 from nova_bm import safe_text
 
 LOG = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ LOOPBACK = (ipaddress.ip_network('127.0.0.0/8'),
             ipaddress.ip_network('::1/128'))
 #: A refused source, or a console's takeovers, is logged at most once in
 #: this many seconds; the next line says how many were not logged.
-LOG_INTERVAL = 60
+LOG_INTERVAL = log_throttle.INTERVAL
 #: And at most this many refused sources are logged per LOG_INTERVAL
 #: (an IPv6 network holds many addresses); beyond, refusals are counted.
 LOG_SOURCES = 64
@@ -138,43 +139,6 @@ def client_address(address):
     return getattr(ip, 'ipv4_mapped', None) or ip
 
 
-class _Throttle:
-    """Whether to log an event now: at most once per ``interval`` for one
-    key, for at most ``keys`` keys at once (None: any number).
-
-    Memory and work per event are bounded whatever the events' sources.
-    """
-
-    def __init__(self, interval=LOG_INTERVAL, keys=None):
-        self.interval = interval
-        self.keys = keys
-        self._logged = {}   # key -> when logged, oldest first
-        self._skipped = 0
-
-    def admit(self, key, now=None):
-        """:returns: None: do not log (the event is counted); else how many
-        events were not logged since the last one that was."""
-        now = time.monotonic() if now is None else now
-        while self._logged:
-            oldest = next(iter(self._logged))
-            if now - self._logged[oldest] < self.interval:
-                break
-            del self._logged[oldest]
-        if key in self._logged or (self.keys is not None
-                                   and len(self._logged) >= self.keys):
-            self._skipped += 1
-            return None
-        self._logged[key] = now
-        skipped, self._skipped = self._skipped, 0
-        return skipped
-
-
-def _not_logged(skipped):
-    if not skipped:
-        return ''
-    return ' (%d more not logged since the last such line)' % skipped
-
-
 class _Endpoint:
 
     def __init__(self, key, listener, on_input):
@@ -210,9 +174,9 @@ class ConsoleServer:
         self._selector = None
         self._wake_read = self._wake_write = None
         self._thread = None
-        self._refusals = _Throttle(keys=LOG_SOURCES)
-        self._takeovers = _Throttle()
-        self._accept_errors = _Throttle()
+        self._refusals = log_throttle.Throttle(keys=LOG_SOURCES)
+        self._takeovers = log_throttle.Throttle()
+        self._accept_errors = log_throttle.Throttle()
 
     # -- any thread ---------------------------------------------------------
 
@@ -372,7 +336,7 @@ class ConsoleServer:
                         '%(skipped)s',
                         {'key': endpoint.key, 'source': source,
                          'option': _OPTION,
-                         'skipped': _not_logged(skipped)})
+                         'skipped': log_throttle.not_logged(skipped)})
 
     def _serve(self, endpoint, client, address):
         if endpoint.client is not None:
@@ -383,7 +347,7 @@ class ConsoleServer:
                          {'key': endpoint.key,
                           'source': safe_text.escape(str(address[0]),
                                                      limit=100),
-                          'skipped': _not_logged(skipped)})
+                          'skipped': log_throttle.not_logged(skipped)})
             try:
                 endpoint.client.send(TAKEN_OVER)
             except OSError:
@@ -408,7 +372,7 @@ class ConsoleServer:
                         {'key': endpoint.key,
                          'error': error.strerror or error,
                          'pause': ACCEPT_PAUSE,
-                         'skipped': _not_logged(skipped)})
+                         'skipped': log_throttle.not_logged(skipped)})
 
     def _resume(self, now):
         for key, endpoint in list(self._paused.items()):

@@ -45,6 +45,7 @@ import traceback
 from oslo_log import log as logging
 
 from nova_bm.conf import CONF
+from nova_bm import log_throttle
 from nova_bm import safe_text
 
 LOG = logging.getLogger(__name__)
@@ -57,8 +58,9 @@ MAX_HEAD = 32 * 1024
 #: descriptors or memory, in seconds; the pause doubles in between.
 BACKOFF_MIN = 0.05
 BACKOFF_MAX = 1.0
-#: A source refused is named in a warning at most this often, in seconds.
-WARN_INTERVAL = 60.0
+#: A source refused is named in a warning at most once a minute, and at
+#: most this many sources a minute (the next line counts those left out).
+WARN_SOURCES = 1024
 
 # accept() failing with these leaves the connection queued: retrying at
 # once fails again, at once.
@@ -71,50 +73,6 @@ _RESET_ON_CLOSE = struct.pack('ii', 1, 0)
 
 class HeadTooLarge(ConnectionError):
     """A client sent more than ``MAX_HEAD`` bytes of request head."""
-
-
-class _RefusalLog:
-    """Warns of refused connections once per source per interval,
-    whatever the flood: a refusal costs a dictionary look-up, and at most
-    ``max_sources`` sources are remembered (the rest share one entry).
-
-    Used from the accepting thread only.
-    """
-
-    max_sources = 1024
-
-    def __init__(self, interval=WARN_INTERVAL):
-        self._interval = interval
-        # source -> [time of its last warning, refusals not warned of]
-        self._sources = {}
-        self._others = [-math.inf, 0]
-        self._pruned = -math.inf
-
-    def refused(self, source, why):
-        now = time.monotonic()
-        entry = self._sources.get(source)
-        if entry is None:
-            if (len(self._sources) >= self.max_sources
-                    and now - self._pruned >= 1.0):
-                self._pruned = now
-                self._sources = {
-                    s: e for s, e in self._sources.items()
-                    if now - e[0] < self._interval}
-            if len(self._sources) < self.max_sources:
-                entry = self._sources[source] = [-math.inf, 0]
-            else:
-                entry, source = self._others, None
-        if now - entry[0] < self._interval:
-            entry[1] += 1
-            return
-        more = entry[1]
-        entry[:] = [now, 0]
-        LOG.warning(
-            'Deploy HTTP server: refused a connection from %s: %s%s',
-            'other sources' if source is None else safe_text.escape(
-                str(source), 100),
-            why, ' (and %d more since the last warning)' % more
-            if more else '')
 
 
 class LimitedServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -164,7 +122,7 @@ class LimitedServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self._all_closed = threading.Condition(self._lock)
         self._open = {}  # connection -> its source address
         self._per_source = collections.Counter()
-        self._refusals = _RefusalLog()
+        self._refusals = log_throttle.Throttle(keys=WARN_SOURCES)
         self._backoff = 0.0
         self._backoff_until = 0.0
         self._accept_failures = 0
@@ -205,7 +163,11 @@ class LimitedServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
                                _RESET_ON_CLOSE)
         except OSError:
             pass
-        self._refusals.refused(source, why)
+        skipped = self._refusals.admit(source)
+        if skipped is not None:
+            LOG.warning('Deploy HTTP server: refused a connection from '
+                        '%s: %s%s', safe_text.escape(str(source), 100), why,
+                        log_throttle.not_logged(skipped))
         return False
 
     def shutdown_request(self, request):
@@ -243,12 +205,12 @@ class LimitedServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
         return accepted
 
     def _accept_failed(self, error):
-        # One warning per episode, and at most one per WARN_INTERVAL
+        # One warning per episode, and at most one per log_throttle.INTERVAL
         # however often accepting fails and recovers in between.
         self._accept_failures += 1
         now = time.monotonic()
         if (not self._backoff
-                and now - self._exhaustion_logged >= WARN_INTERVAL):
+                and now - self._exhaustion_logged >= log_throttle.INTERVAL):
             self._exhaustion_logged = now
             self._exhaustion_warned = True
             LOG.warning('Deploy HTTP server: cannot accept connections '

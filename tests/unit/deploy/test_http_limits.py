@@ -221,22 +221,6 @@ class LimitedServerTestCase(base.TestCase):
                           '127.0.0.2: 2 connections open from it'],
                          warnings)
 
-    def test_refusal_warnings_once_per_source_per_interval(self):
-        log = http_limits._RefusalLog(interval=PATIENCE)
-        log.max_sources = 3
-        for _ in range(50):
-            for source in ('a', 'b', 'c', 'd', 'e\n\x1b[2J'):
-                log.refused(source, 'why')
-        warnings = [line for line in self.logs.output.splitlines()
-                    if 'refused a connection' in line]
-        self.assertEqual(
-            ['Deploy HTTP server: refused a connection from %s: why' % s
-             for s in ('a', 'b', 'c', 'other sources')], warnings)
-        log = http_limits._RefusalLog(interval=0)
-        log.refused('a', 'why')
-        log.refused('a', 'why')
-        self.assertEqual(6, self.logs.output.count('refused a connection'))
-
     def test_slow_head_cut_at_the_deadline_though_bytes_trickle(self):
         server = self.serve(request_timeout=1.0, idle_timeout=PATIENCE)
         sock = _connect(self.port)
