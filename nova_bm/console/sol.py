@@ -15,6 +15,12 @@ SOL payload (table 15-2), four header bytes then the characters:
 4. operation/status: bit 6 NACK (the rest was not accepted: send it
    again later); from a BMC, bit 5 "character transfer unavailable" and
    bit 4 "SOL deactivating".
+
+The other end may be anything that answers on its UDP port: a packet
+that cannot be an SOL packet (shorter than its header, or with more
+characters than a packet can carry, which one byte could not even
+acknowledge) is a protocol violation. It ends the channel, never raises:
+see :attr:`SolChannel.violation`.
 """
 
 NACK = 0x40
@@ -37,7 +43,11 @@ class SolChannel:
       end is gone) and nothing more is sent;
     * :meth:`receive` returns the other end's new characters once each,
       however often a packet is repeated;
-    * ``status`` is or'ed into every packet sent (a BMC's bits 5 and 4).
+    * ``status`` is or'ed into every packet sent (a BMC's bits 5 and 4);
+    * no packet makes :meth:`receive` raise: one that cannot be an SOL
+      packet sets :attr:`violation`, and the channel is then finished
+      (nothing more is received, sent or sent again); the work per packet
+      is bounded by its size (at most ``MAX_CHUNK`` characters are kept).
     """
 
     def __init__(self, remote_is_bmc, chunk=MAX_CHUNK, rto=0.5,
@@ -51,6 +61,9 @@ class SolChannel:
         self.lost = False
         #: The other end said it is deactivating the session.
         self.deactivated = False
+        #: Why the other end's last packet could not be an SOL packet
+        #: (None: it never sent one); then the channel is finished.
+        self.violation = None
         self._outbox = bytearray()
         self._seq = 0
         self._in_flight = None     # (seq, characters)
@@ -65,8 +78,15 @@ class SolChannel:
         """Nothing waiting to go out and nothing unacknowledged."""
         return self._in_flight is None and not self._outbox
 
+    @property
+    def finished(self):
+        """The other end is gone (:attr:`lost`) or broke the protocol."""
+        return self.lost or self.violation is not None
+
     def write(self, data, now):
         """Queue ``data``; :returns: the packets to send now."""
+        if self.finished:
+            return []
         self._outbox += data
         return self.due(now)
 
@@ -75,9 +95,14 @@ class SolChannel:
 
         :returns: ``(characters, packets)``: its new characters (may be
             empty) and the packets to send now (its acknowledgement, and
-            the next packet of ours if it acknowledged the last).
+            the next packet of ours if it acknowledged the last); nothing
+            when the packet breaks the protocol (:attr:`violation` says
+            why) or the channel is finished.
         """
-        if len(payload) < 4:
+        if self.finished:
+            return b'', []
+        self.violation = _violation(payload)
+        if self.violation is not None:
             return b'', []
         seq, acked, accepted = payload[0] & 0xf, payload[1] & 0xf, payload[2]
         operation = payload[3]
@@ -111,7 +136,7 @@ class SolChannel:
 
     def due(self, now):
         """:returns: the packets to send at ``now`` (a repeat or the next)."""
-        if self.lost:
+        if self.finished:
             return []
         if self._in_flight is not None:
             if now - self._sent_at < self.rto:
@@ -137,7 +162,7 @@ class SolChannel:
 
     def next_deadline(self):
         """When :meth:`due` may next return a packet (None: not on time)."""
-        if self.lost:
+        if self.finished:
             return None
         if self._in_flight is not None or (self._outbox and self._nacked):
             return self._sent_at + self.rto
@@ -146,3 +171,20 @@ class SolChannel:
     def _packet(self):
         seq, characters = self._in_flight
         return bytes((seq, 0, 0, self.status)) + characters
+
+
+def _violation(payload):
+    """Why ``payload`` cannot be an SOL packet; None when it can be.
+
+    Only the impossible is refused; what a lax BMC may send and is still
+    clear (characters in a packet numbered 0, ignored as ipmitool does;
+    an acknowledgement of more characters than were sent, taken as all
+    of them; reserved bits) is accepted.
+    """
+    if len(payload) < 4:
+        return ('a packet of %d bytes, shorter than the 4-byte SOL header'
+                % len(payload))
+    if len(payload) - 4 > MAX_CHUNK:
+        return ('a packet of %d characters (a packet carries at most %d)'
+                % (len(payload) - 4, MAX_CHUNK))
+    return None

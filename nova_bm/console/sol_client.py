@@ -20,7 +20,17 @@ What a caller may rely on:
 * a session the BMC drops (SOL deactivated, taken over, the BMC reset,
   packets no longer acknowledged) is noticed within ``check_interval``
   plus ``timeout`` and opened again, after 1 s, then 2, 4 ... up to
-  ``MAX_BACKOFF`` while it keeps failing;
+  ``MAX_BACKOFF`` while it keeps failing; a session counts as working
+  once the BMC has answered its first SOL check, and until then its
+  failure is one more of the same streak;
+* a BMC that breaks the SOL protocol (a packet no SOL packet can be: see
+  :mod:`nova_bm.console.sol`), or sends a packet pyghmi or this module
+  cannot handle, fails this console alone, at its first such packet: the
+  session is ended and opened again as above, and the packets it still
+  sends cost a check and nothing more; no such packet raises into the
+  IPMI loop;
+* a failure is logged once, not again while the console keeps failing
+  for the same reason (reopened or not);
 * characters typed while the session is not active are dropped (a
   serial line has no buffer for a disconnected terminal either);
 * the BMC password never appears in a message or a log.
@@ -89,6 +99,8 @@ class SolClient:
         self._channel = None
         self._generation = 0
         self._backoff = 1.0
+        self._logged_error = None     # logged, and failing since
+        self._output_failed = False   # on_output raised in this session
         self._retransmit_due = None
         self._checks = 0              # SOL checks answered
 
@@ -130,8 +142,12 @@ class SolClient:
             try:
                 handler(*args)
             except Exception as e:   # never leave a console half-open
-                LOG.exception('SOL of %s failed unexpectedly', self.label)
-                self._failed('unexpected error: %s' % e)
+                # Once a session (it ends here); the text escaped, as it
+                # may hold the BMC's bytes.
+                LOG.error('SOL of %s failed unexpectedly\n%s', self.label,
+                          ipmi_session.error_frames(e))
+                self._failed('unexpected error: %s'
+                             % ipmi_session.describe_error(e))
 
     def _later(self, delay, handler, *args):
         self.loop.call_later(delay, self._if_current, self._generation,
@@ -146,7 +162,8 @@ class SolClient:
             # A session of its own: the power calls' session is closed
             # and opened again on its own schedule.
             self._session = self.loop.new_session(
-                self.target, self._callback(self._logged_on), separate=True)
+                self.target, self._callback(self._logged_on), separate=True,
+                on_failure=self._callback(self._failed))
         except Exception as e:
             self._failed('cannot open a session: %s' % e)
             return
@@ -206,7 +223,7 @@ class SolClient:
         self.state = ACTIVE
         self.activations += 1
         self.last_error = None
-        self._backoff = 1.0
+        self._output_failed = False
         self.active.set()
         self.settled.set()
         LOG.info('Serial console of %s (SOL) active', self.label)
@@ -222,8 +239,14 @@ class SolClient:
             if isinstance(payload, dict):
                 self._fail_soon(str(payload.get('error', payload)))
                 return
-            characters, packets = self._channel.receive(
-                bytearray(payload), time.monotonic())
+            channel = self._channel
+            characters, packets = channel.receive(payload, time.monotonic())
+            if channel.violation is not None:
+                # Not one more packet of this session reaches us.
+                self._session.sol_handler = None
+                self._fail_soon('the BMC broke the SOL protocol: %s'
+                                % channel.violation)
+                return
             self._send(packets)
             if characters:
                 self._output(characters)
@@ -239,7 +262,11 @@ class SolClient:
         try:
             self.on_output(characters)
         except Exception:
-            LOG.exception('The console of %s lost output', self.label)
+            # Once a session: the BMC may send hundreds of packets a second.
+            if not self._output_failed:
+                self._output_failed = True
+                LOG.exception('The console of %s lost output (not logged '
+                              'again for this session)', self.label)
 
     def _write(self, data):
         if self.state != ACTIVE:
@@ -301,15 +328,20 @@ class SolClient:
         if owner != self._session.sessionid:
             self._failed('the BMC dropped SOL or gave it to another session')
             return
+        # The session works: a failure from now on is news, and its
+        # reopening starts from the shortest wait again.
+        self._logged_error = None
+        self._backoff = 1.0
         self._later(self.check_interval, self._check)
 
     def _failed(self, reason):
         """End this session; open a new one after the backoff."""
         if self.state == STOPPED:
             return
-        if self.last_error != reason:
+        if self._logged_error != reason:
             LOG.warning('Serial console of %s (SOL): %s; opening it again '
                         'in %d s', self.label, reason, self._backoff)
+            self._logged_error = reason
         self.last_error = reason
         self.settled.set()
         self._close_session(deactivate=False)

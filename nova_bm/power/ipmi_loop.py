@@ -18,7 +18,17 @@ Guarantees a caller may rely on:
 * one conversation per BMC at a time, at most ``parallelism`` BMCs at once;
   a slow or dead BMC holds only its own slot;
 * sessions are kept and reused between calls; a session the BMC dropped is
-  logged on again, within the same call.
+  logged on again, within the same call;
+* one BMC's packets cannot stall the others: a packet that makes pyghmi
+  or a handler raise ends that BMC's session and fails its call alone
+  (logged once for the session, see
+  :class:`~nova_bm.power.ipmi_session.AsyncSession`), and the packets
+  the session still gets are dropped unread; nothing a BMC sends raises
+  into the loop;
+* an unexpected error in the loop (a bug) is logged with its traceback
+  at most once every ``_ERROR_LOG_INTERVAL`` seconds, those in between
+  counted: a peer that triggers one at every packet costs no more than
+  the error itself.
 """
 
 import collections
@@ -33,6 +43,7 @@ from oslo_log import log as logging
 from pyghmi import exceptions as pyghmi_exc
 
 from nova_bm import exception
+from nova_bm import log_throttle
 from nova_bm.power import breaker as breaker_mod
 from nova_bm.power import ipmi_messages
 from nova_bm.power import ipmi_session
@@ -58,6 +69,8 @@ _SESSION_IDLE = 600.0
 _IDLE_CHECK_INTERVAL = 60.0
 # Words in pyghmi's logon errors that mean "credentials refused".
 _AUTH_WORDS = ('password', 'nauthorized', 'RAKP', 'privilege', 'Kg')
+# Unexpected errors are logged with their traceback at most this often.
+_ERROR_LOG_INTERVAL = 60.0
 
 
 class BmcTarget:
@@ -145,13 +158,15 @@ class IpmiLoop:
         self._active = set()                  # connections holding a slot
         self._events = collections.deque()    # pyghmi callbacks, deferred
         self._busy = []                       # sessions busy with keepalive
-        self._backoff = []                    # heap of (due, seq, conn)
+        self._backoff = []              # heap of (due, seq, conn, call)
         self._seq = itertools.count()
         self._next_idle_check = 0.0
         # Work for other users of the loop thread (the consoles' SOL
         # sessions): functions to run soon (from any thread), and timers.
         self._soon = collections.deque()
         self._timers = []                     # heap of (due, seq, function)
+        # Unexpected errors: logged at most once per interval.
+        self._error_log = log_throttle.Throttle(_ERROR_LOG_INTERVAL)
 
     # -- callers' side (any thread) -----------------------------------
 
@@ -194,9 +209,13 @@ class IpmiLoop:
                                       next(self._seq),
                                       functools.partial(function, *args)))
 
-    def new_session(self, target, onlogon, separate=False):
+    def new_session(self, target, onlogon, separate=False, on_failure=None):
         """An :class:`ipmi_session.AsyncSession` to ``target``, set up as
         the loop's own (cipher suite); on the loop thread only.
+
+        ``on_failure(reason)`` is called once if the session stops taking
+        the BMC's packets (one made pyghmi or a callback raise): from
+        inside pyghmi's packet handling, so it must only note it.
 
         pyghmi hands out the session it already has with the same BMC and
         credentials instead of a new one. ``separate`` gets a session of
@@ -207,10 +226,12 @@ class IpmiLoop:
         apart by the Kg it was given.
         """
         password = target.password.encode('utf-8')
-        return self._session_class(
+        session = self._session_class(
             target.address, target.username.encode('utf-8'), password,
             port=target.port, onlogon=onlogon, keepalive=True,
             kg=password if separate else None)
+        session.on_failure = on_failure
+        return session
 
     def _start(self):
         # Under self._lock.
@@ -255,29 +276,51 @@ class IpmiLoop:
                     ipmi_session.pump(wait, self._wakeup)
                 else:
                     self._wakeup.wait(wait)
-            except Exception:
+            except Exception as e:
                 # Never let one surprise from pyghmi kill the loop: every
                 # caller of this process would then wait forever.
-                LOG.exception('Unexpected error in the IPMI loop')
+                self._unexpected_error(e)
                 time.sleep(_BUSY_WAIT)
+
+    def _unexpected_error(self, error):
+        """Log ``error`` (its text escaped: a BMC's bytes may be in it),
+        or only count it: one every ``_ERROR_LOG_INTERVAL`` seconds."""
+        unlogged = self._error_log.admit('error', self._clock())
+        if unlogged is None:
+            return
+        LOG.error('Unexpected error in the IPMI loop: %(error)s (%(unlogged)d '
+                  'more since the last one logged; the next is logged in '
+                  '%(interval)d s at the earliest)\n%(frames)s',
+                  {'error': ipmi_session.describe_error(error),
+                   'unlogged': unlogged, 'interval': _ERROR_LOG_INTERVAL,
+                   'frames': ipmi_session.error_frames(error)})
+
+    def _guarded(self, function):
+        """Run work of the loop's users (SOL sessions): its error is its
+        own, the work queued after it still runs."""
+        try:
+            function()
+        except Exception as e:
+            self._unexpected_error(e)
 
     def _iterate(self, incoming):
         now = self._clock()
         for call in incoming:
             self._accept(call)
         while self._events:
-            event = self._events.popleft()
-            event()
+            self._events.popleft()()
         while self._soon:
-            self._soon.popleft()()
+            self._guarded(self._soon.popleft())
         while self._timers and self._timers[0][0] <= now:
-            heapq.heappop(self._timers)[2]()
+            self._guarded(heapq.heappop(self._timers)[2])
         busy, self._busy = self._busy, []
         for conn in busy:
             self._send(conn)
         while self._backoff and self._backoff[0][0] <= now:
-            _, _, conn = heapq.heappop(self._backoff)
-            conn.call.deadline = now + conn.call.timeout
+            _, _, conn, call = heapq.heappop(self._backoff)
+            if conn.call is not call:
+                continue   # ended meanwhile (its session failed)
+            call.deadline = now + call.timeout
             self._send(conn)
         self._expire(now)
         if now >= self._next_idle_check:
@@ -371,7 +414,8 @@ class IpmiLoop:
         target = conn.target
         try:
             conn.session = self.new_session(
-                target, self._deferred(conn, self._on_logon))
+                target, self._deferred(conn, self._on_logon),
+                on_failure=self._deferred(conn, self._on_failure))
         except (pyghmi_exc.IpmiException, OSError) as e:
             conn.session = None
             self._finish(conn, error=exception.BmcUnreachable(
@@ -392,8 +436,32 @@ class IpmiLoop:
             if ends_command and conn.session is not None:
                 ipmi_session.end_command(conn.session)
             self._events.append(functools.partial(
-                handler, conn, generation, response))
+                self._handle, handler, conn, generation, response))
         return callback
+
+    def _handle(self, handler, conn, generation, response):
+        """Run a handler of a BMC's answer; one that raises (a bug met
+        by this answer) ends that BMC's session and call, not the loop's
+        iteration."""
+        try:
+            handler(conn, generation, response)
+        except Exception as e:
+            self._unexpected_error(e)
+            self._on_failure(conn, generation,
+                             'unexpected error: %s' % type(e).__name__)
+
+    def _on_failure(self, conn, generation, reason):
+        """The session stopped taking the BMC's packets (or its handling
+        raised): drop it, and fail the call it was serving. Once per
+        session: its later packets are dropped unread."""
+        if generation != conn.generation:
+            return
+        LOG.warning('IPMI session with %(bmc)s dropped: %(reason)s',
+                    {'bmc': conn.target.label, 'reason': reason})
+        self._drop_session(conn)
+        if conn.call is not None:
+            self._finish(conn, error=exception.BmcError(
+                bmc=conn.target.label, reason=reason))
 
     def _on_logon(self, conn, generation, response):
         if generation != conn.generation or conn.call is None:
@@ -449,7 +517,8 @@ class IpmiLoop:
                 call.deadline = None
                 due = self._clock() + call.retry_interval * 2 ** (
                     call.attempt - 1)
-                heapq.heappush(self._backoff, (due, next(self._seq), conn))
+                heapq.heappush(self._backoff,
+                               (due, next(self._seq), conn, call))
                 return
             self._finish(conn, error=exception.BmcCommandRefused(
                 bmc=conn.target.label, command=command.name,

@@ -17,6 +17,11 @@ BMCs; each is explained where it is fixed):
 It also gives pyghmi a clock that is not a system call of 10 ms
 resolution (:func:`install_fixes`).
 
+It keeps one BMC's packets from hurting the others: a packet that makes
+pyghmi (or a callback) raise ends that session alone, at once, and tells
+its owner (:attr:`AsyncSession.failure`); it never raises into the IPMI
+loop, where it used to stall every other BMC's conversation.
+
 And it retransmits the way a client on a real BMC network must
 (:class:`AsyncSession`, "Retransmission"): pyghmi waits 0.5-1 s for any
 answer, however fast or slow the BMC, and on a lost RAKP message starts the
@@ -29,12 +34,17 @@ import select
 import socket
 import threading
 import time
+import traceback
 import weakref
 
+from oslo_log import log as logging
 from pyghmi.ipmi.private import session as ipmisession
 from pyghmi.ipmi.private import util as ipmiutil
 
 from nova_bm.power import ipmi_messages
+from nova_bm import safe_text
+
+LOG = logging.getLogger(__name__)
 
 _APP = 0x06
 _SET_SESSION_PRIVILEGE = 0x3b
@@ -65,6 +75,8 @@ _SUITE_HASH = {17: 256, 3: 1}
 # (address, port) of BMCs that refused suite 17 in this process: their next
 # logon asks for 3 at once. Bounded by the number of BMCs.
 _REFUSED_SUITE_17 = set()
+# How much of an unexpected error's text a failure reason quotes.
+_MAX_ERROR_TEXT = 200
 
 
 class AsyncSession(ipmisession.Session):
@@ -82,6 +94,13 @@ class AsyncSession(ipmisession.Session):
     generates new random numbers for a repeated RAKP 1 (pyghmi's own BMC
     does) answers with a second RAKP 2; the session answers the latest
     one with a new RAKP 3, since only that one matches the BMC's state.
+
+    Isolation: whatever a BMC sends, handling its packet never raises. A
+    packet that makes pyghmi or a callback raise (a malformed or hostile
+    one; or a bug met on the way), or a retransmission that raises, ends
+    the session: :attr:`failure` says why, ``on_failure(reason)`` is
+    called once, and every later packet of the session (as of a broken
+    one) is dropped before any parsing or cryptography.
     """
 
     # Round-trip estimate (RFC 6298), and the packet in flight.
@@ -100,6 +119,12 @@ class AsyncSession(ipmisession.Session):
     privilege = 0
     #: The cipher suite asked for first (``[baremetal] ipmi_cipher_suite``).
     first_cipher_suite = 17
+    #: Why the session stopped taking packets (None: it takes them).
+    failure = None
+    #: Set by the session's owner: called with :attr:`failure`, once, on
+    #: the thread that pumps, from inside pyghmi's handling of a packet
+    #: (so it must only note it: ending the session is for later).
+    on_failure = None
 
     def _initsession(self):
         super()._initsession()
@@ -139,13 +164,37 @@ class AsyncSession(ipmisession.Session):
         (it moves on: the payload in flight is cleared or replaced); stale
         and duplicate answers change nothing and teach nothing.
         """
+        if self.failure is not None or self.broken:
+            return None   # the session is over: its packets cost nothing
         in_flight = self.lastpayload
         sent = (self._first_sent, self._last_sent, self._retransmitted)
         now = ipmisession._monotonic_time()
-        result = super()._handle_ipmi_packet(data, sockaddr, qent)
+        try:
+            result = super()._handle_ipmi_packet(data, sockaddr, qent)
+        except Exception as e:
+            self._fail('a packet from the BMC could not be handled', e)
+            return None
         if in_flight is not None and self.lastpayload is not in_flight:
             self._answered(now, *sent)
         return result
+
+    def _fail(self, what, error):
+        """End the session's use: note why, once, and tell its owner."""
+        if self.failure is not None:
+            return
+        self.failure = '%s (%s)' % (what, describe_error(error))
+        self.sol_handler = None
+        # Once per session (every later packet is dropped unread).
+        LOG.debug('IPMI session with %s:%s: %s\n%s', self.bmc, self.port,
+                  self.failure, error_frames(error))
+        callback = self.on_failure
+        if callback is not None:
+            try:
+                callback(self.failure)
+            except Exception:
+                LOG.debug('The owner of the IPMI session with %s:%s could '
+                          'not be told it failed', self.bmc, self.port,
+                          exc_info=True)
 
     def _answered(self, now, first_sent, last_sent, retransmitted):
         if first_sent is None:
@@ -186,8 +235,15 @@ class AsyncSession(ipmisession.Session):
 
         pyghmi's version gives up or starts a new logon after a few tries;
         here only the IPMI loop's deadline (or GIVE_UP_AFTER) ends a call.
+        A retransmission that raises ends the session (:meth:`_fail`).
         """
-        if not self.lastpayload:
+        try:
+            self._retransmit()
+        except Exception as e:
+            self._fail('a retransmission failed', e)
+
+    def _retransmit(self):
+        if not self.lastpayload or self.failure is not None:
             return
         if self.sessioncontext == 'FAILED':
             self.lastpayload = None
@@ -291,6 +347,23 @@ class AsyncSession(ipmisession.Session):
             return
         self.privilege = self.privlevel
         callback({'success': True})
+
+
+def describe_error(error):
+    """``struct.error: unpack requires ...``: an error on one line, its
+    text escaped and cut (a BMC's bytes may be in it)."""
+    kind = type(error)
+    name = kind.__qualname__
+    if kind.__module__ != 'builtins':
+        name = '%s.%s' % (kind.__module__, name)
+    return '%s: %s' % (name, safe_text.escape(str(error), _MAX_ERROR_TEXT))
+
+
+def error_frames(error):
+    """Where ``error`` was raised: a traceback of code lines only, its
+    message left out (see :func:`describe_error`)."""
+    return 'Traceback (most recent call last):\n' + ''.join(
+        traceback.format_tb(error.__traceback__))
 
 
 def end_command(session):

@@ -19,7 +19,8 @@ Three things pyghmi's own server does not do, and this one does:
 * faults, per BMC, changeable while it runs: drop every reply, delay replies,
   reject the credentials, answer the next N chassis commands "node busy",
   accept power commands without changing the power state ("stuck"),
-  forget every session (as a BMC reset does).
+  forget every session (as a BMC reset does), send SOL packets nobody
+  asked for, of any size, as fast as told (``sol_flood``: a hostile BMC).
 * machines (``--machines DIR``): each BMC drives a QEMU machine
   (``nova_bm.testing.machine``), whose real state is the power state read
   over IPMI; without them a BMC keeps a power state of its own.
@@ -96,13 +97,19 @@ class Faults:
         # The account's privilege limit: 2 is a read-only (USER) account.
         self.privilege_limit = _ADMINISTRATOR
         self.sol_disabled = False
+        # (characters, seconds): a SOL packet of that many characters sent
+        # every that many seconds to the SOL client, unasked and whatever
+        # it acknowledges; more than 255 is a packet IPMI cannot have.
+        self.sol_flood = None
 
     def as_dict(self):
         return {'drop': self.drop, 'delay': self.delay, 'loss': self.loss,
                 'reject': self.reject, 'busy': self.busy,
                 'stuck': self.stuck,
                 'privilege_limit': self.privilege_limit,
-                'sol_disabled': self.sol_disabled}
+                'sol_disabled': self.sol_disabled,
+                'sol_flood': (None if self.sol_flood is None
+                              else list(self.sol_flood))}
 
     def lose(self):
         """Whether this packet is lost (``loss``: probability, each way)."""
@@ -389,6 +396,7 @@ class FakeBmc(pyghmi_bmc.Bmc):
         if console is not None:
             state['sol'] = {'active': console.owner is not None,
                             'activations': console.activations,
+                            'flooded': console.flooded,
                             'received': console.received.decode(
                                 'utf-8', 'replace')}
         if self.machine is not None:
@@ -514,6 +522,12 @@ def _control(request, bmcs):
                 'privilege_limit', 'sol_disabled'):
         if key in request:
             setattr(bmc.faults, key, request[key])
+    if 'sol_flood' in request:
+        flood = request['sol_flood']
+        bmc.faults.sol_flood = ((int(flood[0]), float(flood[1])) if flood
+                                else None)
+        if bmc.console is not None:
+            bmc.console.hub.call(bmc.console.flood_changed)
     if request.get('sol_drop') and bmc.console is not None:
         bmc.console.hub.call(bmc.console.drop)
     if request.get('forget_sessions'):
@@ -629,7 +643,14 @@ class Fleet:
         self.stop()
 
     def control(self, port, **request):
-        """Set faults or state of the BMC on ``port``; return its state."""
+        """Set faults or state of the BMC on ``port``; return its state.
+
+        Faults: ``drop``, ``delay``, ``loss``, ``reject``, ``busy``,
+        ``stuck``, ``privilege_limit``, ``sol_disabled``, ``sol_flood``
+        (``[characters, seconds]``, or None to stop); actions:
+        ``sol_drop``, ``forget_sessions``, ``power``, ``boot_device``,
+        ``boot_persistent``.
+        """
         request['port'] = port
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
             client.settimeout(10)

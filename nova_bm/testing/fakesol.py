@@ -9,7 +9,10 @@ each line with a login prompt, so a client can see both directions work.
 Like a real BMC, one SOL session at a time (Activate Payload answers 0x80
 while one is active), the payload deactivated by any session of the BMC
 (``ipmitool sol deactivate``), and characters the machine prints while no
-SOL session is active are lost. The packets are
+SOL session is active are lost. A hostile BMC is one fault away
+(``Faults.sol_flood``): SOL packets sent unasked, of any size, as fast as
+told, to whichever client holds SOL, and on to the last one after it has
+left. The packets are
 :class:`nova_bm.console.sol.SolChannel`'s; everything here runs on the BMC
 worker's pump thread (:class:`ConsoleHub` hands it the machines' output).
 """
@@ -30,6 +33,7 @@ _INVALID_DATA = 0xcc
 _INBOUND = sol.MAX_CHUNK + 4
 _OUTBOUND = sol.MAX_CHUNK + 4
 _CONNECT_TIMEOUT = 30.0
+_FLOOD_TEXT = b'flood! '
 
 
 class ConsoleHub:
@@ -76,8 +80,12 @@ class FakeConsole:
         self.channel = None
         self.activations = 0
         self.received = bytearray()   # what SOL clients typed, for tests
+        self.flooded = 0           # flood packets sent (``sol_flood``)
         self._serial = None        # the machine's serial socket
         self._line = bytearray()
+        self._flood_seq = 0
+        self._flood_due = 0.0
+        self._flood_target = None  # the last SOL client, once it has gone
         hub.consoles.append(self)
 
     # -- IPMI commands (pump thread) ------------------------------------
@@ -129,6 +137,8 @@ class FakeConsole:
         that reset, or lost it, does)."""
         if self.owner is not None:
             self.owner.sol_handler = None
+            # A flood does not stop at a goodbye (see _flood).
+            self._flood_target = self.owner
         self.owner = None
         self.channel = None
 
@@ -140,6 +150,10 @@ class FakeConsole:
                 return
             characters, packets = self.channel.receive(
                 bytearray(payload), time.monotonic())
+            if self.channel.violation is not None:
+                # What a BMC may do with a client that breaks SOL.
+                self.drop()
+                return
             self._send(session, packets)
             if characters:
                 self.received += characters
@@ -156,14 +170,50 @@ class FakeConsole:
                 return
 
     def tick(self, now):
-        if self.channel is None:
-            return None
-        self._send(self.owner, self.channel.due(now))
+        flood_due = self._flood(now)
+        if self.channel is not None:
+            self._send(self.owner, self.channel.due(now))
         if self.channel is not None and self.channel.lost:
             # The client stopped acknowledging: it is gone.
             self.drop()
+        due = [deadline for deadline in (
+            None if self.channel is None else self.channel.next_deadline(),
+            flood_due) if deadline is not None]
+        return min(due) if due else None
+
+    def flood_changed(self):
+        """``Faults.sol_flood`` changed: the next flood packet goes now."""
+        self._flood_due = 0.0
+
+    def _flood(self, now):
+        """The ``sol_flood`` fault: a packet of N characters every P
+        seconds to the SOL client, numbered but not waiting for any
+        acknowledgement, N not bounded by the 255 a packet can carry; and
+        to the last one still when it has gone (ended SOL, or its
+        session), as long as its session's keys can sign a packet.
+
+        :returns: when the next one is due (None: no flood).
+        """
+        flood = self.bmc.faults.sol_flood
+        target = self.owner if self.owner is not None else (
+            self._flood_target)
+        if not flood or target is None:
             return None
-        return None if self.channel is None else self.channel.next_deadline()
+        characters, interval = flood
+        if now >= self._flood_due:
+            self._flood_seq = self._flood_seq % 15 + 1
+            self._flood_due = now + interval
+            text = _FLOOD_TEXT * (characters // len(_FLOOD_TEXT) + 1)
+            try:
+                target.send_payload(
+                    bytearray((self._flood_seq, 0, 0, 0)) + text[:characters],
+                    payload_type=_SOL, retry=False)
+            except Exception:   # that session cannot send any more
+                if target is self._flood_target:
+                    self._flood_target = None
+                return None
+            self.flooded += 1
+        return self._flood_due
 
     def _print(self, characters):
         """Characters the machine (or the script) prints."""
