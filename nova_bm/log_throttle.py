@@ -8,6 +8,7 @@ flood the log and cost the proxy more than the refusal. A
 were left out since the last line, which the next line says.
 """
 
+import threading
 import time
 
 #: Seconds between two lines of one key, by default.
@@ -19,8 +20,7 @@ class Throttle:
     key, for at most ``keys`` keys at once (None: any number).
 
     Memory and work per event are bounded whatever the events' sources.
-    Not thread-safe: each user calls it from one thread, or under its own
-    lock.
+    Safe to call from any thread.
     """
 
     def __init__(self, interval=INTERVAL, keys=None):
@@ -28,11 +28,16 @@ class Throttle:
         self.keys = keys
         self._logged = {}   # key -> when logged, oldest first
         self._skipped = 0
+        self._lock = threading.Lock()
 
     def admit(self, key, now=None):
         """:returns: None: do not log (the event is counted); else how many
         events were not logged since the last one that was."""
         now = time.monotonic() if now is None else now
+        with self._lock:
+            return self._admit(key, now)
+
+    def _admit(self, key, now):
         while self._logged:
             oldest = next(iter(self._logged))
             if now - self._logged[oldest] < self.interval:

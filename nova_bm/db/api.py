@@ -981,8 +981,10 @@ def record_image_served(job_id, now):
                 synchronize_session=False)
 
 
-def end_job(ident, job_id=None):
-    """Delete the node's job (only this one, with ``job_id``).
+def end_job(ident, job_id=None, trusted=False):
+    """Delete the node's job (only this one, with ``job_id``; with
+    ``trusted``, only if nothing made it suspect: one conditional DELETE,
+    so a suspicion recorded at the last moment is never lost).
 
     :returns: True when a job was deleted.
     """
@@ -992,6 +994,8 @@ def end_job(ident, job_id=None):
             models.DeployJob.node_id == node.id)
         if job_id is not None:
             query = query.filter(models.DeployJob.id == job_id)
+        if trusted:
+            query = query.filter(models.DeployJob.suspicion.is_(None))
         return bool(query.delete(synchronize_session=False))
 
 

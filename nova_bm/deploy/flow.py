@@ -1,11 +1,11 @@
 """The steps of a deploy and of a cleaning, on one node.
 
 Deploy: a job (no token yet) → the node's scripts boot the deploy
-ramdisk → off, boot device network (this boot only), on, the job marked
-booted → the ramdisk looks itself up and gets the token → wait for its
-report (bounded by ``[baremetal] deploy_timeout``) → the sha256 it read
-back must be the image's, and it must have read the whole image → the
-ramdisk must power the node off itself (bounded by
+ramdisk → off, boot device network (persistent while the job runs), the
+job marked booted, on → the ramdisk looks itself up and gets the token →
+wait for its report (bounded by ``[baremetal] deploy_timeout``) → the
+sha256 it read back must be the image's, and it must have read the whole
+image → the ramdisk must power the node off itself (bounded by
 ``deploy_shutdown_timeout``) → the scripts boot the local disk, the job
 and its token end → boot device disk (persistent), on → ``active``.
 
@@ -141,7 +141,7 @@ class Flow:
                                     job.result_sha256, image.sha256))
             self._wait_off(node, job.id)
             self.scripts.put(macs, ipxe.local_boot_script())
-            db_api.end_job(node.uuid, job.id)
+            self._end_trusted(node, job.id)
             if self.before_boot is not None:
                 self.before_boot(node)
             self.power.set_boot_device(node, 'disk', persistent=True)
@@ -173,14 +173,14 @@ class Flow:
                     raise DeployFailed('the deploy ramdisk failed to clean '
                                        'the disks: %s' % job.error)
                 self._wait_off(node, job.id)
+                self.scripts.remove(macs)
+                self._end_trusted(node, job.id)
         except DeployFailed as e:
             reason = 'cleaning failed: %s' % e.reason
             if e.off_error:
                 reason += '; power off not confirmed: %s' % e.off_error
             self._clean_failed(node, reason)
             return False
-        self.scripts.remove(macs)
-        db_api.end_job(node.uuid, job.id)
         db_api.set_provision_state(node.uuid, db_api.AVAILABLE)
         LOG.info('Node %s cleaned and available', node.name)
         return True
@@ -201,7 +201,10 @@ class Flow:
         # A node that is on (a rebuild, a node found on) goes off first:
         # "power on" would leave it running what it runs.
         self.record(node, self.power.power_off(node))
-        self.power.set_boot_device(node, 'pxe', persistent=False)
+        # Persistent: a node that reboots while its job runs boots the
+        # ramdisk again (and is refused: loud), never its disk, where a
+        # tenant's system could pose as the ramdisk.
+        self.power.set_boot_device(node, 'pxe', persistent=True)
         # Its ramdisk may look itself up from now on, not before (and
         # not within ramdisk_min_boot_time): marked before the power on,
         # which the ramdisk may outrun only on a simulated machine.
@@ -221,6 +224,15 @@ class Flow:
             raise DeployFailed('the job cannot be trusted: %s'
                                % job.suspicion, suspect=True)
         return job
+
+    def _end_trusted(self, node, job_id):
+        """End the job, its token with it, unless it became suspect.
+
+        :raises: DeployFailed (suspect, or ended by someone else)
+        """
+        if not db_api.end_job(node.uuid, job_id, trusted=True):
+            self._current_job(node, job_id)
+            raise DeployFailed('the job was ended by someone else')
 
     def _wait_report(self, node, job_id):
         """The job once its ramdisk reported. Holds nothing while waiting.

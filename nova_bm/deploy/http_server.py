@@ -22,21 +22,25 @@ client sent is escaped before it reaches a log line.
 import errno
 import os
 import re
-import select
+import selectors
 import socket
 import threading
+import time
 
 from oslo_log import log as logging
 
 from nova_bm.deploy import http_limits
 from nova_bm.deploy import ipxe
 from nova_bm.deploy import ramdisk_api
+from nova_bm import log_throttle
 from nova_bm import safe_text
 
 LOG = logging.getLogger(__name__)
 
 _SCRIPT_RE = re.compile(r'/nodes/([0-9a-f]{2}(?:-[0-9a-f]{2}){5})\.ipxe\Z')
 _MAX_PATH = 512
+# Errors of the API (bugs a client found) are logged once a minute a route.
+_API_ERRORS = log_throttle.Throttle(keys=16)
 # sendfile in pieces: a slow node does not hold one huge call.
 _SENDFILE_CHUNK = 8 << 20
 
@@ -142,8 +146,13 @@ class _Handler(http_limits.LimitedHandler):
         except ramdisk_api.Refused as e:
             return self._error(e.status, e.reason)
         except Exception:
-            LOG.exception('Deploy API call %s failed',
-                          safe_text.escape(self.path, limit=512))
+            # A bug a client found: once a minute with its traceback, not
+            # once a request.
+            skipped = _API_ERRORS.admit(self.path.split('?', 1)[0][:64])
+            if skipped is not None:
+                LOG.exception('Deploy API call %s failed%s',
+                              safe_text.escape(self.path, limit=512),
+                              log_throttle.not_logged(skipped))
             return self._error(500, 'internal error')
         if text is None:
             self.send_response(204)
@@ -217,29 +226,40 @@ class _Handler(http_limits.LimitedHandler):
             return True
 
 
-def _sendfile(sock, f, size, stall_timeout=60.0):
+#: A download's slowest average rate, in bytes a second, past its first
+#: ``stall_timeout``: a client cannot hold a connection (a thread and a
+#: descriptor) by reading a trickle.
+MIN_RATE = 128 * 1024
+
+
+def _sendfile(sock, f, size, stall_timeout=60.0, min_rate=MIN_RATE):
     """Send ``size`` bytes of ``f`` with ``os.sendfile``: the kernel
     copies from the page cache, the data never enters Python.
 
-    ``socket.sendfile`` refuses the non-blocking sockets of eventlet; this
-    waits for the socket with ``select``, which eventlet makes a green
-    wait, and blocks in ``sendfile`` itself in native threading. A client
-    that reads nothing for ``stall_timeout`` seconds is dropped.
+    The handler's socket has a timeout, so its descriptor is non-blocking:
+    a full send buffer is a ``BlockingIOError``, and this waits with a
+    selector (green under eventlet; epoll in native threads, so any
+    descriptor number works). A client that reads nothing for
+    ``stall_timeout`` seconds is dropped, and so is one that has not read
+    it all within ``stall_timeout + size / min_rate`` seconds.
     :returns: the bytes sent.
     """
     offset = 0
-    while offset < size:
-        try:
-            sent = os.sendfile(sock.fileno(), f.fileno(), offset,
-                               min(_SENDFILE_CHUNK, size - offset))
-        except BlockingIOError:
-            _, writable, _ = select.select([], [sock], [], stall_timeout)
-            if not writable:
+    deadline = time.monotonic() + stall_timeout + size / min_rate
+    with selectors.DefaultSelector() as selector:
+        selector.register(sock, selectors.EVENT_WRITE)
+        while offset < size:
+            try:
+                sent = os.sendfile(sock.fileno(), f.fileno(), offset,
+                                   min(_SENDFILE_CHUNK, size - offset))
+            except BlockingIOError:
+                wait = min(stall_timeout, deadline - time.monotonic())
+                if wait <= 0 or not selector.select(wait):
+                    break
+                continue
+            if not sent:
                 break
-            continue
-        if not sent:
-            break
-        offset += sent
+            offset += sent
     return offset
 
 

@@ -38,13 +38,20 @@ exit
 """
 
 #: A node being deployed or cleaned: the deploy ramdisk. It holds no
-#: token: the ramdisk looks itself up by its MACs to get one.
+#: token: the ramdisk looks itself up by its MACs to get one. It never
+#: falls through to the disk: a node being cleaned that booted its disk
+#: would run what its last tenant left there, which could look itself up
+#: as the ramdisk would. A failed download reboots (into the network
+#: again: the boot device stays PXE while a job runs).
 DEPLOY_SCRIPT = """#!ipxe
 # nova-bm: the deploy ramdisk
 kernel --name deploy.kernel %(base)s/deploy/kernel nbm_api=%(base)s/api/v1 \
-BOOTIF=${mac} %(params)s initrd=deploy.initramfs
-initrd --name deploy.initramfs %(base)s/deploy/ramdisk
-boot
+BOOTIF=${mac} %(params)s initrd=deploy.initramfs || goto failed
+initrd --name deploy.initramfs %(base)s/deploy/ramdisk || goto failed
+boot || goto failed
+:failed
+echo nova-bm: cannot boot the deploy ramdisk; rebooting
+reboot
 """
 
 #: A deployed node: boot the first disk; if that fails, let the firmware

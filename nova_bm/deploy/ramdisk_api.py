@@ -85,6 +85,19 @@ class Refused(Exception):
         self.reason = reason
 
 
+class _Repeated(Exception):
+    """A JSON object names a key twice."""
+
+
+def _no_repeats(pairs):
+    fields = {}
+    for key, value in pairs:
+        if key in fields:
+            raise _Repeated(key)
+        fields[key] = value
+    return fields
+
+
 def _form(body, content_type, max_fields=16):
     """A request body as ``{name: str}``: form-encoded or a JSON object
     of strings; a field given twice is refused.
@@ -97,8 +110,12 @@ def _form(body, content_type, max_fields=16):
         raise Refused(400, 'the body is not UTF-8') from None
     if (content_type or '').split(';')[0].strip() == 'application/json':
         try:
-            fields = json.loads(text)
-        except ValueError:
+            fields = json.loads(text, object_pairs_hook=_no_repeats)
+        except _Repeated as e:
+            raise Refused(400, '%s is given twice'
+                          % safe_text.quote(e.args[0])) from None
+        except (ValueError, RecursionError):
+            # RecursionError: nesting deeper than Python's stack.
             raise Refused(400, 'the body is not JSON') from None
         if not isinstance(fields, dict) or not all(
                 isinstance(v, str) for v in fields.values()):
@@ -245,6 +262,9 @@ class RamdiskAPI:
                           '%s' % (safe_text.escape(address),
                                   job.holder_address))
             raise Refused(403, 'the token belongs to another address')
+        if job.suspicion is not None:
+            # Its holder may be the impostor: nothing more for it.
+            raise Refused(403, 'this job cannot be trusted')
         return job, node
 
     def config(self, token, address):

@@ -437,6 +437,10 @@ def _graball(mysockets, iowaiters):
     return _read_sockets(readable, iowaiters)
 
 
+#: Packets read from one socket per wake-up of the IPMI loop.
+_MAX_PACKETS_PER_READ = 256
+
+
 def _read_sockets(sockets, iowaiters=None):
     """Read every packet waiting on ``sockets`` and queue it for its
     session, as pyghmi's I/O thread does; each socket's port and
@@ -452,7 +456,10 @@ def _read_sockets(sockets, iowaiters=None):
             except OSError:
                 continue
             _socket_ports[mysocket] = myport
-        while True:
+        # At most so many a socket a wake-up: a peer flooding one socket
+        # faster than it is read cannot keep the loop here; the rest
+        # waits in the kernel's bounded buffer (or is dropped there).
+        for _ in range(_MAX_PACKETS_PER_READ):
             try:
                 rdata = mysocket.recvfrom(3000)
             except OSError:

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 
 from nova_bm.ramdisk import builder
 
@@ -83,13 +84,15 @@ def build(output):
 
 
 def boot_ramdisk(kernel, initramfs, append, disk, serial_log, mac,
-                 timeout=600):
+                 timeout=600, until=None):
     """Boot a QEMU machine straight into the ramdisk (no firmware, no
-    iPXE) and wait until it powers itself off. :returns: exit status."""
+    iPXE) and wait until it powers itself off, or (``until``) prints that
+    on its console: then it is powered off, as the proxy would.
+    :returns: exit status (None: stopped at ``until``)."""
     return _run_machine(
         ['-kernel', kernel, '-initrd', initramfs,
          '-append', 'console=ttyS0,115200 quiet ' + append,
-         '-netdev', 'user,id=n0'], disk, serial_log, mac, timeout)
+         '-netdev', 'user,id=n0'], disk, serial_log, mac, timeout, until)
 
 
 def boot_network(boot_url, disk, serial_log, mac, timeout=600):
@@ -101,7 +104,7 @@ def boot_network(boot_url, disk, serial_log, mac, timeout=600):
          '-boot', 'once=n,order=cn'], disk, serial_log, mac, timeout)
 
 
-def _run_machine(options, disk, serial_log, mac, timeout):
+def _run_machine(options, disk, serial_log, mac, timeout, until=None):
     with open(serial_log, 'w') as log:
         process = subprocess.Popen(
             [QEMU, '-accel', 'tcg', '-m', '512', '-nographic', '-monitor',
@@ -110,7 +113,17 @@ def _run_machine(options, disk, serial_log, mac, timeout):
              '-drive', 'file=%s,format=raw,if=virtio' % disk],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         try:
-            return process.wait(timeout=timeout)
+            if until is None:
+                return process.wait(timeout=timeout)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                try:
+                    return process.wait(timeout=1)
+                except subprocess.TimeoutExpired:
+                    with open(serial_log, errors='replace') as f:
+                        if until in f.read():
+                            return None
+            raise subprocess.TimeoutExpired(QEMU, timeout)
         finally:
             if process.poll() is None:
                 process.kill()

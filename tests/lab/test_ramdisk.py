@@ -22,6 +22,7 @@ from tests import lab
 MAC = '52:54:00:00:0b:01'
 DISK = 64 << 20
 MIB = 1 << 20
+HOLDING = 'waiting for the proxy to power this machine off'
 
 
 class RamdiskTestCase(base.TestCase):
@@ -64,11 +65,18 @@ class RamdiskTestCase(base.TestCase):
         serial = os.path.join(self.work, 'serial-%s.log' % mode)
         status = lab.boot_ramdisk(
             self.kernel, self.initramfs,
-            'nbm_api=%s/api/v1' % self.api.base_url, self.disk, serial, MAC)
+            'nbm_api=%s/api/v1' % self.api.base_url, self.disk, serial, MAC,
+            until=None if new_job else HOLDING)
         with open(serial, errors='replace') as f:
             console = f.read()
-        self.assertEqual(0, status, console[-2000:])
-        self.assertIn('nova-bm-ramdisk: powering off', console)
+        if new_job:
+            self.assertEqual(0, status, console[-2000:])
+            self.assertIn('nova-bm-ramdisk: powering off', console)
+        else:
+            # No token: it does not power off (the proxy would take an
+            # off machine for a finished job); it waits to be.
+            self.assertIsNone(status, console[-2000:])
+            self.assertNotIn('nova-bm-ramdisk: powering off', console)
         return db_api.get_job('lab-1'), console
 
     def deploy_fields(self, image):
@@ -144,8 +152,8 @@ class RamdiskTestCase(base.TestCase):
         self.assertIsNone(job.suspicion)
 
         # The machine boots the ramdisk again for the same job: its lookup
-        # is refused (the token was handed out once), it powers off, and
-        # the job is marked suspect.
+        # is refused (the token was handed out once), the job is marked
+        # suspect, and the ramdisk waits to be powered off.
         job, console = self.run_job('deploy', new_job=False)
         self.assertIn('nova-bm-ramdisk: the proxy has no job for this '
                       'machine', console)

@@ -312,3 +312,42 @@ class ProvisioningAttackTestCase(base.DbTestCase):
         self.assertTrue(re.match(r'[A-Za-z0-9_-]{43}\Z', tokens[0]))
         self.assertFalse(self.finished(clean)['result'])
         self.assertIn('lookup', db_api.get_node('node-1').maintenance_reason)
+
+    # -- hostile bodies, and a suspect job's holder ---------------------------
+
+    def test_hostile_lookup_bodies_are_400_without_a_traceback(self):
+        for body in ('[' * 16000, '{"macs": "%s", "macs": "x"}' % self.mac,
+                     '"macs"', '{"macs": 1}'):
+            connection = http.client.HTTPConnection(
+                '127.0.0.1', self.port, timeout=30,
+                source_address=(ATTACKER, 0))
+            try:
+                connection.request('POST', '/api/v1/lookup', body=body,
+                                   headers={'Content-Type':
+                                            'application/json'})
+                self.assertEqual(400, connection.getresponse().status, body)
+            finally:
+                connection.close()
+        self.assertNotIn('Traceback', self.logs.output)
+        self.assertIsNone(db_api.get_job('node-1'))
+
+    def test_a_suspect_jobs_holder_gets_nothing_more(self):
+        deploy = self.start_flow(self.manager.flow.deploy, self.node,
+                                 'inst-1', self.image)
+        self.wait_on()
+        token, _ = self.lookup(ATTACKER)
+        # The real ramdisk's lookup makes the job suspect; the winner of
+        # the race may not read the image after that.
+        self.assertEqual((None, 404), self.lookup(RAMDISK))
+        for path in ('/api/v1/image', '/api/v1/config'):
+            status, body = self.http('GET', path, ATTACKER, token)
+            self.assertIn(status, (403,), path)
+            self.assertNotIn(IMAGE_BYTES[:64], body)
+        self.assertTrue(self.finished(deploy)['error'].suspect)
+
+    def test_a_suspicion_at_the_last_moment_is_not_lost(self):
+        job = db_api.start_job('node-1', 'clean', db_api.CLEANING)
+        db_api.suspect_job(job.id, 'a second lookup')
+        self.assertFalse(db_api.end_job('node-1', job.id, trusted=True))
+        self.assertIsNotNone(db_api.get_job('node-1'))
+        self.assertTrue(db_api.end_job('node-1', job.id))

@@ -3,7 +3,9 @@ ramdisk API's checks and the HTTP server's routes."""
 
 import hashlib
 import os
+import resource
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -208,6 +210,66 @@ class _API:
     def image(self, token, address):
         self._check(token, address)
         return self.image_name, lambda: self.sent.append(token)
+
+
+class SendfileTestCase(base.TestCase):
+    """``_sendfile`` against a client at the other end of a socket pair."""
+
+    def setUp(self):
+        super().setUp()
+        self.data = os.urandom(4 << 20)
+        path = os.path.join(self.useFixture(fixtures.TempDir()).path, 'f')
+        with open(path, 'wb') as f:
+            f.write(self.data)
+        self.file = open(path, 'rb')
+        self.addCleanup(self.file.close)
+
+    def pair(self, fileno=None):
+        ours, theirs = socket.socketpair()
+        self.addCleanup(theirs.close)
+        if fileno is not None:
+            os.dup2(ours.fileno(), fileno)
+            ours.close()
+            ours = socket.socket(fileno=fileno)
+        self.addCleanup(ours.close)
+        ours.settimeout(5)   # as the handler's: a non-blocking descriptor
+        return ours, theirs
+
+    def read(self, sock, pause=0.0, piece=1 << 16):
+        got = bytearray()
+
+        def run():
+            while True:
+                data = sock.recv(piece)
+                if not data:
+                    return
+                got.extend(data)
+                time.sleep(pause)
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        return got, thread
+
+    def test_a_descriptor_above_1024_is_served(self):
+        # select() cannot wait for one; the selector can.
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        ours, theirs = self.pair(fileno=min(limit - 1, 1500))
+        self.assertGreater(ours.fileno(), 1024)
+        got, thread = self.read(theirs, pause=0.001)
+        sent = http_server._sendfile(ours, self.file, len(self.data))
+        ours.shutdown(socket.SHUT_WR)
+        thread.join(30)
+        self.assertEqual(len(self.data), sent)
+        self.assertEqual(self.data, bytes(got))
+
+    def test_a_trickling_reader_is_dropped_at_its_deadline(self):
+        ours, theirs = self.pair()
+        self.read(theirs, pause=0.05, piece=1024)   # about 20 KiB/s
+        start = time.monotonic()
+        sent = http_server._sendfile(ours, self.file, len(self.data),
+                                     stall_timeout=0.5, min_rate=1 << 20)
+        self.assertLess(sent, len(self.data))
+        # 0.5 s + 4 MiB at 1 MiB/s, and some slack for a busy machine.
+        self.assertLess(time.monotonic() - start, 30)
 
 
 class HTTPServerTestCase(base.TestCase):
