@@ -327,6 +327,11 @@ class HTTPServerTestCase(base.TestCase):
                          self.api.lookups)
         self.assertEqual((200, self.image),
                          self.request('/api/v1/image', self.token))
+        # Recorded once the server's last sendfile returned, which the
+        # client's read may overtake.
+        deadline = time.monotonic() + 30
+        while not self.api.sent and time.monotonic() < deadline:
+            time.sleep(0.01)
         self.assertEqual([self.token], self.api.sent)
         # HEAD sends nothing: the image is not "read".
         request = urllib.request.Request(  # noqa: S310 (http://127.0.0.1)
