@@ -28,6 +28,7 @@ import nova.virt.node
 from oslo_log import log as logging
 from oslo_utils import uuidutils
 
+from nova_bm.common import states
 from nova_bm.conf import check as conf_check
 from nova_bm.conf import CONF
 from nova_bm.console import manager as console_manager
@@ -61,7 +62,6 @@ BOOT_DEVICE = 'pxe'
 
 # What the power layer raises when a node's BMC cannot do what was asked:
 # it failed or refused, or the node's BMC parameters are unusable.
-_BMC_TROUBLE = (exception.BmcError, exception.InvalidBmcParameters)
 
 
 def nova_power_state(state):
@@ -387,7 +387,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
                 state=nova_power_state(self._sync.state(node.uuid)))
         try:
             state = self._power.get_power_state(node)
-        except _BMC_TROUBLE as e:
+        except exception.BMC_TROUBLE as e:
             self._remember_error(node, e)
             return hardware.InstanceInfo(state=power_state.NOSTATE)
         self._sync.record(node, state)
@@ -405,7 +405,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         raising, so Nova can reschedule the instance elsewhere.
         """
         node = self._cache.get(instance.node)
-        if node is not None and node.deploy_interface == 'image':
+        if node is not None and node.deploy_interface == states.IMAGE:
             image_checks.check_request(instance, image_meta)
             image_checks.check_declared_size(image_meta, node)
         if node is not None and network_info:
@@ -413,7 +413,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
                 db_api.get_node(node.uuid, with_interfaces=True),
                 network_info)
         node = self._claim(instance)
-        if node.deploy_interface == 'image':
+        if node.deploy_interface == states.IMAGE:
             self._deploy(context, node, instance, image_meta, network_info)
         else:
             self._netboot(context, node, instance, power_on, network_info)
@@ -450,7 +450,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
             if power_on:
                 self._sync.record(node, self._power.power_on(node))
             db_api.set_provision_state(node.uuid, db_api.ACTIVE)
-        except _BMC_TROUBLE as e:
+        except exception.BMC_TROUBLE as e:
             self._remember_error(node, e)
             self._network.unbind(context, instance, node, network_info)
             self._undo_claim(node, instance)
@@ -592,7 +592,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         reason = None
         try:
             self._sync.record(node, self._power.power_off(node))
-        except _BMC_TROUBLE as e:
+        except exception.BMC_TROUBLE as e:
             reason = ('power off not confirmed after a failed spawn of '
                       'instance %s: %s' % (instance.uuid, e))
         self._release(node, instance, reason)
@@ -646,12 +646,12 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         reason = None
         try:
             self._sync.record(node, self._power.power_off(node))
-        except _BMC_TROUBLE as e:
+        except exception.BMC_TROUBLE as e:
             self._remember_error(node, e)
             reason = ('power off not confirmed when instance %s was '
                       'deleted: %s' % (instance.uuid, e))
         self._network.unbind(context, instance, node, network_info)
-        if node.deploy_interface == 'image':
+        if node.deploy_interface == states.IMAGE:
             node = db_api.get_node(node.uuid, with_interfaces=True)
             self._deploys.scripts.remove(
                 [interface.address for interface in node.interfaces])
@@ -673,7 +673,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         ``netboot`` nodes take Nova's default (power off, release, claim
         the same node again)."""
         node = self._node_of(instance)
-        if node.deploy_interface != 'image':
+        if node.deploy_interface != states.IMAGE:
             raise NotImplementedError()
         if preserve_ephemeral:
             raise nova_exception.PreserveEphemeralNotSupported()
@@ -776,7 +776,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         """
         try:
             state = operation(*args)
-        except _BMC_TROUBLE as e:
+        except exception.BMC_TROUBLE as e:
             self._remember_error(node, e)
             raise
         self._sync.record(node, state)

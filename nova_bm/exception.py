@@ -139,3 +139,8 @@ class PowerStateTimeout(BmcError):
     message = ('BMC %(bmc)s accepted "power %(target)s" but still reports '
                '%(state)s after %(timeout)s s.')
     counts_against_bmc = False
+
+
+#: What a call to a node's BMC may raise that is the BMC's trouble (or its
+#: parameters'), not a bug: callers catch exactly these.
+BMC_TROUBLE = (BmcError, InvalidBmcParameters)

@@ -13,6 +13,7 @@ import uuid as uuid_lib
 import os_traits
 from oslo_utils import uuidutils
 
+from nova_bm.common import states
 from nova_bm import exception
 from nova_bm import safe_text
 
@@ -157,10 +158,11 @@ def resource_class(value, field='resource_class'):
 
 #: How a node gets its instance's operating system (see nova_bm.deploy).
 DEPLOY_INTERFACES = (
-    ('image', "the instance's Glance image is written to the node's disk "
-              'through the deploy ramdisk, and the node boots from it'),
-    ('netboot', "the node boots from the network (the site's own PXE "
-                'service); nothing is written to its disk'),
+    (states.IMAGE, "the instance's Glance image is written to the node's "
+                   'disk through the deploy ramdisk, and the node boots '
+                   'from it'),
+    (states.NETBOOT, "the node boots from the network (the site's own PXE "
+                     'service); nothing is written to its disk'),
 )
 DEPLOY_INTERFACE_NAMES = tuple(name for name, _ in DEPLOY_INTERFACES)
 

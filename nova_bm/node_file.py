@@ -27,6 +27,7 @@ read as ``image`` and its ``ramdisk`` as ``netboot``.
 import os
 
 from nova_bm import bounded_load
+from nova_bm.common import states
 from nova_bm import exception
 from nova_bm import node_spec
 from nova_bm import safe_text
@@ -148,7 +149,8 @@ def _mapping(node, key):
 
 # Ironic's deploy interfaces that mean ours: "direct" writes the image with
 # the agent ramdisk, "ramdisk" boots a ramdisk from the network.
-_IRONIC_DEPLOY_INTERFACES = {'direct': 'image', 'ramdisk': 'netboot'}
+_IRONIC_DEPLOY_INTERFACES = {'direct': states.IMAGE,
+                              'ramdisk': states.NETBOOT}
 
 
 def _deploy_interface(value):

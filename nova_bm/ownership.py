@@ -15,6 +15,8 @@ sure two proxies never both take a node.
 
 from tooz import hashring
 
+from nova_bm.common import states
+
 #: Virtual points per proxy on the ring. Measured over 10 proxies and
 #: 10,000 nodes: tooz's default (32) gives the busiest proxy 0.13 of the
 #: nodes, 256 gives 0.113, 1024 gives 0.109 (ideal 0.100), and losing a
@@ -57,7 +59,7 @@ def owned_by(proxy, nodes, ring):
 
 #: Provision state of a free node its owner is working on (its disks being
 #: cleaned): it moves only from an owner that is down.
-BUSY = 'cleaning'
+BUSY = states.CLEANING
 
 
 def takeovers(proxy, nodes, ring, may_take_from, is_down=lambda owner: True):

@@ -11,6 +11,7 @@ node cannot take a new instance.
 import os_resource_classes as orc
 from oslo_serialization import jsonutils
 
+from nova_bm.common import states
 from nova_bm import node_fields
 
 HYPERVISOR_TYPE = 'baremetal'
@@ -26,7 +27,7 @@ def is_claimed(node):
 
 #: Provision states of a free node that must not take an instance yet: its
 #: disks still hold the last instance's data (see nova_bm.deploy).
-_NOT_CLEAN = frozenset(['cleaning', 'clean failed'])
+_NOT_CLEAN = states.NOT_CLEAN
 
 
 def is_unusable(node, bmc_failing=False):

@@ -23,6 +23,7 @@ from oslo_db.sqlalchemy import enginefacade
 import sqlalchemy as sa
 from sqlalchemy import orm
 
+from nova_bm.common import states
 from nova_bm.conf import CONF
 from nova_bm import exception
 from nova_bm.db import models
@@ -355,7 +356,8 @@ def _insert_nodes(session, specs, progress):
     done = 0
     interfaces = 0
     for chunk in _chunks(specs):
-        rows = [dict(row, provision_state='available', maintenance=False)
+        rows = [dict(row, provision_state=states.AVAILABLE,
+                     maintenance=False)
                 for row, _macs in chunk]
         session.execute(sa.insert(models.Node), rows)
         ids = dict(session.execute(
@@ -528,12 +530,14 @@ def destroy_node(ident):
 #: Provision states (``bm_nodes.provision_state``). Only an ``available``
 #: node can be claimed; ``cleaning`` and ``clean failed`` nodes are
 #: reserved in placement.
-AVAILABLE = 'available'
-DEPLOYING = 'deploying'
-ACTIVE = 'active'
-DEPLOY_FAILED = 'deploy failed'
-CLEANING = 'cleaning'
-CLEAN_FAILED = 'clean failed'
+# The provision states, named where callers of the database have always
+# found them (nova_bm.common.states is their home).
+AVAILABLE = states.AVAILABLE
+DEPLOYING = states.DEPLOYING
+ACTIVE = states.ACTIVE
+DEPLOY_FAILED = states.DEPLOY_FAILED
+CLEANING = states.CLEANING
+CLEAN_FAILED = states.CLEAN_FAILED
 
 def claim_node(ident, instance_uuid, service_host=None):
     """Give a node to an instance: one conditional UPDATE, race-free.
@@ -864,8 +868,8 @@ def start_job(ident, mode, provision_state, **fields):
         session.query(models.DeployJob).filter(
             models.DeployJob.node_id == node.id).delete(
                 synchronize_session=False)
-        job = models.DeployJob(node_id=node.id, mode=mode, status='waiting',
-                               **fields)
+        job = models.DeployJob(node_id=node.id, mode=mode,
+                               status=states.WAITING, **fields)
         session.add(job)
         node.provision_state = provision_state
         node.last_error = None
@@ -932,7 +936,7 @@ def hand_out_token(job_id, token_hash, address, now):
     with _session(writer=True) as session:
         return bool(session.query(job).filter(
             job.id == job_id, job.token_hash.is_(None),
-            job.status == 'waiting', job.suspicion.is_(None)).update(
+            job.status == states.WAITING, job.suspicion.is_(None)).update(
                 {'token_hash': token_hash, 'holder_address': address,
                  'looked_up_at': now, 'heartbeat_at': now},
                 synchronize_session=False))
@@ -948,8 +952,8 @@ def suspect_job(job_id, reason):
             job.id == job_id, job.suspicion.is_(None)).update(
                 {'suspicion': reason}, synchronize_session=False)
         session.query(job).filter(
-            job.id == job_id, job.status == 'waiting').update(
-                {'status': 'failed', 'error': reason},
+            job.id == job_id, job.status == states.WAITING).update(
+                {'status': states.FAILED, 'error': reason},
                 synchronize_session=False)
 
 
@@ -966,7 +970,7 @@ def record_job_call(job_id, now, **result):
     job = models.DeployJob
     conditions = [job.id == job_id]
     if result:
-        conditions.append(job.status == 'waiting')
+        conditions.append(job.status == states.WAITING)
     with _session(writer=True) as session:
         return bool(session.query(job).filter(*conditions).update(
             dict(result, heartbeat_at=now), synchronize_session=False))

@@ -11,6 +11,8 @@ from oslo_db.sqlalchemy import types as db_types
 import sqlalchemy as sa
 from sqlalchemy import orm
 
+from nova_bm.common import states
+
 
 class _NovaBMBase(models.TimestampMixin, models.ModelBase):
     pass
@@ -64,12 +66,12 @@ class Node(Base):
     power_state = sa.Column(sa.String(16), nullable=True)
     """Last power state read from the BMC (None: never read)."""
     provision_state = sa.Column(sa.String(16), nullable=False,
-                                default='available')
+                                default=states.AVAILABLE)
     maintenance = sa.Column(sa.Boolean, nullable=False, default=False)
     maintenance_reason = sa.Column(sa.Text, nullable=True)
     last_error = sa.Column(sa.Text, nullable=True)
     deploy_interface = sa.Column(sa.String(16), nullable=False,
-                                 server_default='netboot')
+                                 server_default=states.NETBOOT)
     """``image`` (the instance's image is written to the node's disk) or
     ``netboot`` (the node boots from the network; nothing is written).
     Rows from before deploys existed are ``netboot``: an upgrade changes
@@ -179,7 +181,8 @@ class DeployJob(Base):
     """When the token holder had read the whole image (UTC)."""
     root_device = sa.Column(sa.String(255), nullable=True)
     """Root device hint for the ramdisk (None: the first disk)."""
-    status = sa.Column(sa.String(16), nullable=False, default='waiting')
+    status = sa.Column(sa.String(16), nullable=False,
+                       default=states.WAITING)
     """``waiting``, then what the ramdisk reported: ``done``/``failed``
     (``failed`` too when the job became suspect before a report)."""
     result_sha256 = sa.Column(sa.String(64), nullable=True)

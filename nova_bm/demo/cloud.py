@@ -36,6 +36,7 @@ from nova.tests.functional import integrated_helpers  # noqa: E402
 import yaml  # noqa: E402
 
 from nova_bm.cmd import build_ramdisk  # noqa: E402
+from nova_bm.common import states  # noqa: E402
 from nova_bm.conf import CONF  # noqa: E402
 from nova_bm.db import api as db_api  # noqa: E402
 from nova_bm.db import migration  # noqa: E402
@@ -376,10 +377,10 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
         """Node name -> (node row, power state, boot device), over IPMI."""
         power = ipmi.IPMIPower()
         nodes = db_api.list_nodes()
-        states = power.get_power_states(nodes)
+        power_states = power.get_power_states(nodes)
         result = {}
         for node in nodes:
-            state = states.get(node.uuid)
+            state = power_states.get(node.uuid)
             if isinstance(state, Exception):
                 raise StepFailed('BMC of %s: %s' % (node.name, state))
             boot = power.get_boot_device(node)
@@ -482,16 +483,16 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
     def wait_for_cleaning(self):
         deadline = time.monotonic() + DEPLOY_TIMEOUT
         while True:
-            states = {node.name: node.provision_state
-                      for node in db_api.list_nodes()}
-            if set(states.values()) <= {'available'}:
+            nodes = {node.name: node.provision_state
+                     for node in db_api.list_nodes()}
+            if set(nodes.values()) <= {states.AVAILABLE}:
                 return
-            failed = {n: s for n, s in states.items()
-                      if s not in ('available', 'cleaning')}
+            failed = {n: s for n, s in nodes.items()
+                      if s not in (states.AVAILABLE, states.CLEANING)}
             if failed or time.monotonic() > deadline:
                 raise StepFailed('nodes not available after cleaning: %s'
                                  % ', '.join('%s %s' % i for i in sorted(
-                                     (failed or states).items())))
+                                     (failed or nodes).items())))
             time.sleep(0.5)
 
     def check_released(self):

@@ -35,6 +35,7 @@ import time
 from oslo_log import log as logging
 from oslo_utils import timeutils
 
+from nova_bm.common import states
 from nova_bm.conf import CONF
 from nova_bm.db import api as db_api
 from nova_bm.deploy import ipxe
@@ -43,7 +44,6 @@ from nova_bm.power import base as power_base
 
 LOG = logging.getLogger(__name__)
 
-_BMC_TROUBLE = (exception.BmcError, exception.InvalidBmcParameters)
 
 
 class DeployFailed(Exception):
@@ -123,7 +123,7 @@ class Flow:
         """
         macs = interface_macs(node)
         job = db_api.start_job(
-            node.uuid, 'deploy', db_api.DEPLOYING,
+            node.uuid, states.DEPLOY, db_api.DEPLOYING,
             instance_uuid=instance_uuid, image_file=image.name,
             image_size=image.size, image_sha256=image.sha256)
         LOG.info('Deploying image file %(image)s to node %(node)s',
@@ -131,7 +131,7 @@ class Flow:
         with self._stop_on_failure(node, macs, job.id):
             self._boot_ramdisk(node, macs, job.id)
             job = self._wait_report(node, job.id)
-            if job.status == 'failed':
+            if job.status == states.FAILED:
                 raise DeployFailed('the deploy ramdisk failed: %s'
                                    % job.error)
             if job.result_sha256 != image.sha256:
@@ -163,13 +163,13 @@ class Flow:
         except DeployFailed as e:
             self._clean_failed(node, e.reason)
             return False
-        job = db_api.start_job(node.uuid, 'clean', db_api.CLEANING)
+        job = db_api.start_job(node.uuid, states.CLEAN, db_api.CLEANING)
         LOG.info('Cleaning node %s', node.name)
         try:
             with self._stop_on_failure(node, macs, job.id):
                 self._boot_ramdisk(node, macs, job.id)
                 job = self._wait_report(node, job.id)
-                if job.status == 'failed':
+                if job.status == states.FAILED:
                     raise DeployFailed('the deploy ramdisk failed to clean '
                                        'the disks: %s' % job.error)
                 self._wait_off(node, job.id)
@@ -247,7 +247,7 @@ class Flow:
             if self.waiters.stopping.is_set():
                 raise ProxyStopping()
             job = self._current_job(node, job_id)
-            if job.status != 'waiting':
+            if job.status != states.WAITING:
                 return job
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -300,7 +300,7 @@ class Flow:
             self.scripts.remove(macs)
         try:
             self.record(node, self.power.power_off(node))
-        except _BMC_TROUBLE as e:
+        except exception.BMC_TROUBLE as e:
             return str(e)
         return None
 
@@ -325,7 +325,7 @@ class _StopOnFailure:
         if isinstance(error, DeployFailed):
             error.off_error = off_error
             return False
-        if isinstance(error, _BMC_TROUBLE):
+        if isinstance(error, exception.BMC_TROUBLE):
             raise DeployFailed('the BMC of node %s: %s' % (node.name, error),
                                off_error) from None
         return False

@@ -52,6 +52,7 @@ import urllib.parse
 from oslo_log import log as logging
 from oslo_utils import timeutils
 
+from nova_bm.common import states
 from nova_bm.conf import CONF
 from nova_bm.db import api as db_api
 from nova_bm.deploy import tokens
@@ -165,18 +166,18 @@ def parse_report(body, content_type):
             raise Refused(400, 'sha256 must be 64 hex digits')
         if device and not _DEVICE_RE.match(device):
             raise Refused(400, 'device must be a /dev path')
-        return {'status': 'done', 'result_sha256': sha256 or None,
+        return {'status': states.DONE, 'result_sha256': sha256 or None,
                 'result_device': device or None}
     if status == 'failed':
         error = fields.get('error', '').strip() or 'no reason given'
-        return {'status': 'failed',
+        return {'status': states.FAILED,
                 'error': safe_text.escape(error)[:MAX_ERROR]}
     raise Refused(400, 'status must be ok or failed')
 
 
 def render_config(job, node, base_url):
     lines = [('mode', job.mode), ('node', node.uuid)]
-    if job.mode == 'deploy':
+    if job.mode == states.DEPLOY:
         lines += [('image_url', '%s/api/v1/image' % base_url),
                   ('image_size', str(job.image_size)),
                   ('image_sha256', job.image_sha256),
@@ -229,7 +230,7 @@ class RamdiskAPI:
         if job.token_hash is not None:
             return ('a second lookup: the token was handed out already, '
                     'to %s' % job.holder_address)
-        if job.status != 'waiting':
+        if job.status != states.WAITING:
             return 'a lookup after the job ended'
         if job.booted_at is None:
             return 'a lookup before the node was powered on'
@@ -279,7 +280,7 @@ class RamdiskAPI:
     def done(self, token, body, content_type, address):
         job, node = self._job(token, address)
         result = parse_report(body, content_type)
-        if (result['status'] == 'done' and job.mode == 'deploy'
+        if (result['status'] == states.DONE and job.mode == states.DEPLOY
                 and not self._image_read(job)):
             self._suspect(job, node, 'it reported the image written before '
                           'it had read the whole image')
@@ -312,7 +313,7 @@ class RamdiskAPI:
         :raises: Refused (403; 404 for a cleaning)
         """
         job, _ = self._job(token, address)
-        if job.mode != 'deploy' or not job.image_file:
+        if job.mode != states.DEPLOY or not job.image_file:
             raise Refused(404, 'this job has no image')
 
         def on_sent():
