@@ -39,6 +39,7 @@ import time
 
 from oslo_log import log as logging
 
+from nova_bm.common import addresses
 from nova_bm.conf import CONF
 from nova_bm import exception
 from nova_bm import log_throttle
@@ -129,14 +130,8 @@ def parse_network(text, option=_OPTION):
     return network
 
 
-def client_address(address):
-    """The IP address of an ``accept()``ed peer, IPv4-mapped IPv6 ones
-    (a dual-stack listener) as IPv4, or None if it is not one."""
-    try:
-        ip = ipaddress.ip_address(address[0].partition('%')[0])
-    except (ValueError, TypeError, AttributeError, IndexError):
-        return None
-    return getattr(ip, 'ipv4_mapped', None) or ip
+#: The IP address of an ``accept()``ed peer (see nova_bm.common).
+client_address = addresses.peer_ip
 
 
 class _Endpoint:

@@ -29,6 +29,7 @@ import time
 
 from oslo_log import log as logging
 
+from nova_bm.common import addresses
 from nova_bm.deploy import http_limits
 from nova_bm.deploy import ipxe
 from nova_bm.deploy import ramdisk_api
@@ -128,10 +129,7 @@ class _Handler(http_limits.LimitedHandler):
     def _address(self):
         """The client's IP address (an IPv4 client of an IPv6 socket as
         IPv4, as the ramdisk's lookup and later calls must compare)."""
-        address = self.client_address[0]
-        if address.startswith('::ffff:') and '.' in address:
-            address = address[7:]
-        return address
+        return str(addresses.peer_ip(self.client_address))
 
     # -- answers ---------------------------------------------------------
 
