@@ -130,7 +130,11 @@ def make_case(rounds, concurrent):
             self.useFixture(fixtures.MockPatchObject(
                 self.glance, 'download', side_effect=counting))
             self.start_proxy()
-            self.deploys = self.proxy.manager.driver._deploys
+            # The floor works with the proxy's own image cache and
+            # scripts (the files its deploy server serves).
+            deploys = self.proxy.manager.driver._proxy.deploys
+            self.images, self.scripts = deploys._images, deploys._scripts
+            self.base_url = deploys.base_url()
             result = {'nova_bm': {}, 'floor': {}}
             sizes = sorted({concurrent, 1}, reverse=True)
             for size in sizes:
@@ -191,7 +195,7 @@ def make_case(rounds, concurrent):
             return phases
 
         def floor_deploys(self, indexes, image, label):
-            cached = self.deploys.images.get(
+            cached = self.images.get(
                 nova_context.get_admin_context(), image['id'],
                 image.get('checksum'))
             try:
@@ -206,7 +210,7 @@ def make_case(rounds, concurrent):
                     thread.join()
                 return self.phases(watch, indexes, label, start)
             finally:
-                self.deploys.images.unpin(cached)
+                self.images.unpin(cached)
 
         def floor_one(self, index, cached):
             node = self.node(self.node_name(index))
@@ -216,9 +220,9 @@ def make_case(rounds, concurrent):
                 node.uuid, 'deploy', db_api.DEPLOYING,
                 image_file=cached.name, image_size=cached.size,
                 image_sha256=cached.sha256)
-            scripts = self.deploys.scripts
+            scripts = self.scripts
             scripts.put([mac], ipxe.deploy_script(
-                self.deploys.flow.base_url,
+                self.base_url,
                 CONF.baremetal.deploy_kernel_params))
             db_api.mark_job_booted(job.id, timeutils.utcnow())
             control = self.fleet.fleet.control

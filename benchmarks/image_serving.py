@@ -109,7 +109,7 @@ class NovaBmServer:
         from nova_bm.deploy import http_server
         from nova_bm.deploy import ramdisk_api
         from nova_bm.deploy import tokens
-        from nova_bm import node_spec
+        from nova_bm.enrolment import node_spec
         self._conf = CONF
         CONF.set_override('connection', 'sqlite:///%s/nodes.sqlite' % work,
                           group='baremetal_database')

@@ -3,7 +3,7 @@
 Measures, in the same run:
 
 * the time of one ownership cycle, building the ring over the live proxies
-  and mapping every node to its owner (``nova_bm.ownership``, tooz's
+  and mapping every node to its owner (``nova_bm.proxy.ownership``, tooz's
   consistent hash ring), against the floor of any hashing scheme: an md5
   of each node UUID modulo the number of proxies;
 * the share of nodes that change owner when one proxy is lost, for each of
@@ -19,7 +19,7 @@ import statistics
 import time
 import uuid
 
-from nova_bm import ownership
+from nova_bm.proxy import ownership
 
 NODES = int(os.environ.get('NOVA_BM_BENCH_OWNERSHIP_NODES', 10000))
 PROXIES = int(os.environ.get('NOVA_BM_BENCH_OWNERSHIP_PROXIES', 10))

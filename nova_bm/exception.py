@@ -7,10 +7,10 @@ anything was written, 1 for failures at run time.
 
 A message is always one printable line: whatever a keyword argument holds
 (a node name typed with a newline, a file path with an escape sequence),
-it is escaped by :func:`nova_bm.safe_text.escape`.
+it is escaped by :func:`nova_bm.common.safe_text.escape`.
 """
 
-from nova_bm import safe_text
+from nova_bm.common import safe_text
 
 
 class NovaBMException(Exception):

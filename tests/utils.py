@@ -1,6 +1,6 @@
 """Node values for tests."""
 
-from nova_bm import node_spec
+from nova_bm.enrolment import node_spec
 
 
 def node_values(index=1, **overrides):

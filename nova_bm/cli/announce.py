@@ -7,8 +7,8 @@ line on stderr (stdout may be JSON a script reads) and exits 0.
 """
 
 from nova_bm.conf import CONF
-from nova_bm import node_events
-from nova_bm import notifications
+from nova_bm.common import node_events
+from nova_bm.common import notifications
 
 
 def announce(stderr, uuids, events=()):

@@ -12,7 +12,7 @@ from oslo_db import exception as db_exc
 
 from nova_bm.cli import usage
 from nova_bm import exception
-from nova_bm import safe_text
+from nova_bm.common import safe_text
 
 MASK = safe_text.MASK
 

@@ -13,8 +13,8 @@ from cliff import show
 from nova_bm.cli import base
 from nova_bm.db import api as db_api
 from nova_bm import exception
-from nova_bm import node_fields
-from nova_bm import node_spec
+from nova_bm.common import node_fields
+from nova_bm.enrolment import node_spec
 
 COLUMNS = ('Address', 'Node', 'PXE', 'Physical Network',
            'Local Link Connection')

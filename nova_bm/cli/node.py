@@ -1,8 +1,8 @@
 """``nova-bm-manage node …``: enrol, list, show, update, delete, import.
 
 NODE is a name or a UUID everywhere. Every input is validated before
-anything is written (``nova_bm.node_spec``); IPMI passwords are shown as
-``******`` and never logged.
+anything is written (``nova_bm.enrolment.node_spec``); IPMI passwords are
+shown as ``******`` and never logged.
 """
 
 import argparse
@@ -19,10 +19,10 @@ from nova_bm.cli import base
 from nova_bm.conf import CONF
 from nova_bm.db import api as db_api
 from nova_bm import exception
-from nova_bm import node_fields
-from nova_bm import node_file
-from nova_bm import node_spec
-from nova_bm import notifications
+from nova_bm.common import node_fields
+from nova_bm.enrolment import node_file
+from nova_bm.enrolment import node_spec
+from nova_bm.common import notifications
 
 
 def _add_hardware_options(parser, required):

@@ -13,11 +13,12 @@ import concurrent.futures
 
 from cliff import lister
 
+from nova_bm.cli import announce
 from nova_bm.cli import base
 from nova_bm.conf import CONF
 from nova_bm.db import api as db_api
 from nova_bm import exception
-from nova_bm import node_fields
+from nova_bm.common import node_fields
 from nova_bm.power import base as power_base
 from nova_bm.power import ipmi
 from nova_bm.power import ipmi_loop
@@ -77,6 +78,14 @@ class _BmcCommand(base.CommandMixin, lister.Lister):
             return 1
         return status
 
+    def record(self, results):
+        """Store what the BMCs said, and tell the owning proxies at once:
+        they take the new states instead of answering Nova from what
+        they knew (:meth:`nova_bm.proxy.manager.Proxy.nodes_changed`)."""
+        db_api.record_power_states(results)
+        if results:
+            announce.announce(self.app.stderr, results)
+
     def rows(self, nodes, results):
         self.failed = sum(isinstance(results[n.uuid], Exception)
                           for n in nodes)
@@ -90,7 +99,7 @@ class PowerStatus(_BmcCommand):
     def take_action(self, parsed_args):
         nodes = _selected_nodes(parsed_args)
         results = ipmi.IPMIPower().get_power_states(nodes)
-        db_api.record_power_states(results)
+        self.record(results)
         return self.COLUMNS, self.rows(nodes, results)
 
 
@@ -116,9 +125,8 @@ class _PowerChange(_BmcCommand):
                 except (exception.BmcError,
                         exception.InvalidBmcParameters) as e:
                     results[uuid] = e
-        db_api.record_power_states(
-            {uuid: value for uuid, value in results.items()
-             if not isinstance(value, exception.InvalidBmcParameters)})
+        self.record({uuid: value for uuid, value in results.items()
+                     if not isinstance(value, exception.InvalidBmcParameters)})
         return self.COLUMNS, self.rows(nodes, results)
 
 

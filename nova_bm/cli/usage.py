@@ -12,7 +12,7 @@ is replaced by ``******`` wherever it would appear.
 import logging
 import re
 
-from nova_bm import safe_text
+from nova_bm.common import safe_text
 
 # Options whose value is a secret. argparse also takes any unambiguous
 # prefix of an option ("--ipmi-passw"), so a prefix counts as well.

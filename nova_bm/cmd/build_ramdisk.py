@@ -12,7 +12,7 @@ import os
 import sys
 
 from nova_bm.ramdisk import builder
-from nova_bm import safe_text
+from nova_bm.common import safe_text
 
 DEFAULT_CACHE = os.path.join(os.path.expanduser('~'), '.cache',
                              'nova-bm-ramdisk')

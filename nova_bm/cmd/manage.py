@@ -29,7 +29,7 @@ from nova_bm.cli import power as power_commands
 from nova_bm.cli import usage
 from nova_bm.conf import CONF
 from nova_bm import exception
-from nova_bm import safe_text
+from nova_bm.common import safe_text
 
 COMMANDS = {
     'db sync': db_commands.Sync,

@@ -2,7 +2,7 @@
 
 from oslo_config import cfg
 
-from nova_bm import node_fields
+from nova_bm.common import node_fields
 
 GROUP = cfg.OptGroup(
     'baremetal',

@@ -11,7 +11,7 @@ bad value.
 from oslo_config import cfg
 
 from nova_bm import exception
-from nova_bm import safe_text
+from nova_bm.common import safe_text
 
 #: The groups the virt driver reads.
 DRIVER_GROUPS = ('baremetal', 'baremetal_database')

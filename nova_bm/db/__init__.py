@@ -1,1 +1,2 @@
-"""The node database. ``nova_bm.db.api`` is the only module that queries it."""
+"""The node database. Callers use ``nova_bm.db.api`` only: it re-exports
+what the modules here that query it offer."""

@@ -40,7 +40,7 @@ from nova_bm.common import states  # noqa: E402
 from nova_bm.conf import CONF  # noqa: E402
 from nova_bm.db import api as db_api  # noqa: E402
 from nova_bm.db import migration  # noqa: E402
-from nova_bm import node_file  # noqa: E402
+from nova_bm.enrolment import node_file  # noqa: E402
 from nova_bm.power import base as power_base  # noqa: E402
 from nova_bm.power import ipmi  # noqa: E402
 from nova_bm.power import ipmi_loop  # noqa: E402

@@ -1,32 +1,37 @@
 """The steps of a deploy and of a cleaning, on one node.
 
-Deploy: a job (no token yet) → the node's scripts boot the deploy
-ramdisk → off, boot device network (persistent while the job runs), the
-job marked booted, on → the ramdisk looks itself up and gets the token →
-wait for its report (bounded by ``[baremetal] deploy_timeout``) → the
-sha256 it read back must be the image's, and it must have read the whole
-image → the ramdisk must power the node off itself (bounded by
-``deploy_shutdown_timeout``) → the scripts boot the local disk, the job
-and its token end → boot device disk (persistent), on → ``active``.
+The proxy starts a job (:func:`nova_bm.db.api.start_job`) and hands its id
+to a step here; a step returns when its outcome holds or raises, and names
+no provision state: what the outcome means for the node is the proxy's
+decision (:mod:`nova_bm.proxy.provision`).
 
-Cleaning: the same boot with a ``clean`` job; the ramdisk erases the
-disks' metadata, reports and powers off; its scripts removed →
-``available``.
+Deploy (:meth:`Flow.write_image`, then :meth:`Flow.boot_from_disk`): the
+node's scripts boot the deploy ramdisk → off, boot device network
+(persistent while the job runs), the job marked booted, on → the ramdisk
+looks itself up and gets the token → wait for its report (bounded by
+``[baremetal] deploy_timeout``) → the sha256 it read back must be the
+image's, and it must have read the whole image → the ramdisk must power
+the node off itself (bounded by ``deploy_shutdown_timeout``) → the scripts
+boot the local disk, the job and its token end; then boot device disk
+(persistent), on.
+
+Cleaning (:meth:`Flow.erase`): the same boot with a ``clean`` job; the
+ramdisk erases the disks' metadata, reports and powers off; its scripts
+removed.
 
 Neither ends well on anything short of that. A job the ramdisk API found
 suspect (a second lookup, a token shown from elsewhere, a report too
 early to be real: :mod:`nova_bm.deploy.ramdisk_api`), a report followed
-by no power off, or a job touched after its report, fails: a cleaning to
-``clean failed`` and maintenance, a deploy with :class:`DeployFailed`
-whose ``suspect`` is set. A node is never ``available`` unless the
-token holder reported its cleaning and the BMC then read it off.
+by no power off, or a job touched after its report, fails with
+:class:`DeployFailed` whose ``suspect`` is set. A cleaning counts only
+when the token holder reported it and the BMC then read the node off.
 
-What a caller may rely on: a failed deploy leaves no job and no script,
+What a caller may rely on: a failed step leaves no job and no script,
 and the node off unless the BMC would not say so (``DeployFailed``'s
 ``off_error`` then says why); a wait holds no database connection and no
-lock. When the proxy stops (:meth:`Waiters.stop`), waiting flows end
+lock. When the proxy stops (:meth:`Waiters.stop`), waiting steps end
 with :class:`ProxyStopping` and touch nothing: the next start recovers
-the node (``DeployManager.recover``).
+the node (:mod:`nova_bm.proxy.cycle`).
 """
 
 import threading
@@ -99,38 +104,39 @@ def interface_macs(node):
 
 
 class Flow:
-    """Deploys and cleanings; ``record(node, state)`` keeps the power
-    state the driver knows."""
+    """The steps of deploys and cleanings on nodes, through ``power``.
 
-    def __init__(self, power, record, scripts, base_url, waiters,
-                 before_boot=None):
+    Each step returns when its outcome holds, or raises; it names no
+    provision state and keeps no power state: the proxy that started the
+    job decides what the outcome means for the node, and the power
+    interface it hands in remembers what the BMC said.
+    """
+
+    def __init__(self, power, scripts, base_url, waiters):
         self.power = power
-        # Called with the node just before it boots its instance.
-        self.before_boot = before_boot
-        self.record = record
         self.scripts = scripts
         self.base_url = base_url
         self.waiters = waiters
 
     # -- deploy ----------------------------------------------------------
 
-    def deploy(self, node, instance_uuid, image):
-        """Write ``image`` (an ImageCache entry) to the node; return when
-        it runs from its disk.
+    def write_image(self, node, job_id, image):
+        """Have the deploy ramdisk write ``image`` (an ImageCache entry) to
+        the node under the job ``job_id``.
+
+        Outcome: the image read back has the image's sha256, the node is
+        off (its ramdisk powered it off), its scripts boot its disk, and
+        the job and its token are over.
 
         :param node: with its interfaces loaded.
-        :raises: DeployFailed, ProxyStopping
+        :raises: DeployFailed (the node stopped), ProxyStopping
         """
         macs = interface_macs(node)
-        job = db_api.start_job(
-            node.uuid, states.DEPLOY, db_api.DEPLOYING,
-            instance_uuid=instance_uuid, image_file=image.name,
-            image_size=image.size, image_sha256=image.sha256)
         LOG.info('Deploying image file %(image)s to node %(node)s',
                  {'image': image.name, 'node': node.name})
-        with self._stop_on_failure(node, macs, job.id):
-            self._boot_ramdisk(node, macs, job.id)
-            job = self._wait_report(node, job.id)
+        with self._stop_on_failure(node, macs, job_id):
+            self._boot_ramdisk(node, macs, job_id)
+            job = self._wait_report(node, job_id)
             if job.status == states.FAILED:
                 raise DeployFailed('the deploy ramdisk failed: %s'
                                    % job.error)
@@ -139,59 +145,44 @@ class Flow:
                     'the image read back from %s has sha256 %s, not the '
                     "image's %s" % (job.result_device or 'the disk',
                                     job.result_sha256, image.sha256))
-            self._wait_off(node, job.id)
+            self._wait_off(node, job_id)
             self.scripts.put(macs, ipxe.local_boot_script())
-            self._end_trusted(node, job.id)
-            if self.before_boot is not None:
-                self.before_boot(node)
+            self._end_trusted(node, job_id)
+
+    def boot_from_disk(self, node, job_id):
+        """Boot the node from its disk, persistently (after
+        :meth:`write_image` of the same job).
+
+        :raises: DeployFailed (the node stopped)
+        """
+        with self._stop_on_failure(node, interface_macs(node), job_id):
             self.power.set_boot_device(node, 'disk', persistent=True)
-            self.record(node, self.power.power_on(node))
-            db_api.set_provision_state(node.uuid, db_api.ACTIVE)
+            self.power.power_on(node)
         LOG.info('Node %s deployed; it boots from its disk', node.name)
 
     # -- cleaning --------------------------------------------------------
 
-    def clean(self, node):
-        """Erase the node's disks' metadata; ``available`` when done,
-        ``clean failed`` and maintenance when not.
+    def erase(self, node, job_id):
+        """Have the deploy ramdisk erase the node's disks' metadata under
+        the job ``job_id``.
 
-        :returns: whether the node is available.
-        :raises: ProxyStopping
+        Outcome: the token holder reported the erase, the BMC then read
+        the node off, the node's scripts are gone and the job is over.
+
+        :param node: with its interfaces loaded.
+        :raises: DeployFailed (the node stopped), ProxyStopping
         """
-        try:
-            macs = interface_macs(node)
-        except DeployFailed as e:
-            self._clean_failed(node, e.reason)
-            return False
-        job = db_api.start_job(node.uuid, states.CLEAN, db_api.CLEANING)
+        macs = interface_macs(node)
         LOG.info('Cleaning node %s', node.name)
-        try:
-            with self._stop_on_failure(node, macs, job.id):
-                self._boot_ramdisk(node, macs, job.id)
-                job = self._wait_report(node, job.id)
-                if job.status == states.FAILED:
-                    raise DeployFailed('the deploy ramdisk failed to clean '
-                                       'the disks: %s' % job.error)
-                self._wait_off(node, job.id)
-                self.scripts.remove(macs)
-                self._end_trusted(node, job.id)
-        except DeployFailed as e:
-            reason = 'cleaning failed: %s' % e.reason
-            if e.off_error:
-                reason += '; power off not confirmed: %s' % e.off_error
-            self._clean_failed(node, reason)
-            return False
-        db_api.set_provision_state(node.uuid, db_api.AVAILABLE)
-        LOG.info('Node %s cleaned and available', node.name)
-        return True
-
-    @staticmethod
-    def _clean_failed(node, reason):
-        LOG.error('Node %(node)s goes into maintenance: %(reason)s',
-                  {'node': node.name, 'reason': reason})
-        db_api.set_provision_state(node.uuid, db_api.CLEAN_FAILED,
-                                   last_error=reason,
-                                   maintenance_reason=reason)
+        with self._stop_on_failure(node, macs, job_id):
+            self._boot_ramdisk(node, macs, job_id)
+            job = self._wait_report(node, job_id)
+            if job.status == states.FAILED:
+                raise DeployFailed('the deploy ramdisk failed to clean '
+                                   'the disks: %s' % job.error)
+            self._wait_off(node, job_id)
+            self.scripts.remove(macs)
+            self._end_trusted(node, job_id)
 
     # -- steps -----------------------------------------------------------
 
@@ -200,7 +191,7 @@ class Flow:
             self.base_url, CONF.baremetal.deploy_kernel_params))
         # A node that is on (a rebuild, a node found on) goes off first:
         # "power on" would leave it running what it runs.
-        self.record(node, self.power.power_off(node))
+        self.power.power_off(node)
         # Persistent: a node that reboots while its job runs boots the
         # ramdisk again (and is refused: loud), never its disk, where a
         # tenant's system could pose as the ramdisk.
@@ -209,7 +200,7 @@ class Flow:
         # not within ramdisk_min_boot_time): marked before the power on,
         # which the ramdisk may outrun only on a simulated machine.
         db_api.mark_job_booted(job_id, timeutils.utcnow())
-        self.record(node, self.power.power_on(node))
+        self.power.power_on(node)
 
     @staticmethod
     def _current_job(node, job_id):
@@ -274,7 +265,6 @@ class Flow:
             if self.waiters.stopping.is_set():
                 raise ProxyStopping()
             state = self.power.get_power_state(node)
-            self.record(node, state)
             if state == power_base.POWER_OFF:
                 break
             if time.monotonic() >= deadline:
@@ -299,7 +289,7 @@ class Flow:
         finally:
             self.scripts.remove(macs)
         try:
-            self.record(node, self.power.power_off(node))
+            self.power.power_off(node)
         except exception.BMC_TROUBLE as e:
             return str(e)
         return None

@@ -45,8 +45,8 @@ import traceback
 from oslo_log import log as logging
 
 from nova_bm.conf import CONF
-from nova_bm import log_throttle
-from nova_bm import safe_text
+from nova_bm.common import log_throttle
+from nova_bm.common import safe_text
 
 LOG = logging.getLogger(__name__)
 

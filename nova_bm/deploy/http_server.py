@@ -33,8 +33,8 @@ from nova_bm.common import addresses
 from nova_bm.deploy import http_limits
 from nova_bm.deploy import ipxe
 from nova_bm.deploy import ramdisk_api
-from nova_bm import log_throttle
-from nova_bm import safe_text
+from nova_bm.common import log_throttle
+from nova_bm.common import safe_text
 
 LOG = logging.getLogger(__name__)
 

@@ -1,14 +1,12 @@
-"""The deploy side of one proxy: its HTTP server, image cache, flows and
-the cleanings it runs in the background.
+"""The deploy side of one proxy: its HTTP server, image cache, iPXE scripts
+and the steps of deploys and cleanings (:mod:`nova_bm.deploy.flow`).
 
-The driver holds one :class:`DeployManager` and calls it for nodes whose
-``deploy_interface`` is ``image``. Cleanings run in threads of their own
-(green threads under eventlet), one per node, so that ``destroy`` returns
-at once while the node stays reserved in placement until it is clean.
+The proxy layer holds one :class:`DeployManager` and calls its methods;
+it decides what a step's outcome means for the node. Nothing here names a
+provision state or starts a thread: cleanings run in the proxy's threads.
 """
 
 import errno
-import threading
 import time
 
 from oslo_log import log as logging
@@ -70,18 +68,16 @@ def _listen(host, port, files, api):
 
 
 class DeployManager:
+    """:param power: the power interface the steps use (the proxy hands in
+        one that remembers what the BMCs read back)."""
 
-    def __init__(self, power, record, before_boot=None):
+    def __init__(self, power):
         self._power = power
-        self._record = record
-        self._before_boot = before_boot
-        self.images = image_cache.ImageCache(CONF.baremetal.image_cache_dir)
-        self.scripts = ipxe.ScriptStore(CONF.baremetal.deploy_http_root)
-        self.waiters = deploy_flow.Waiters()
-        self.flow = None
-        self.server = None
-        self._cleanings = {}
-        self._lock = threading.Lock()
+        self._images = image_cache.ImageCache(CONF.baremetal.image_cache_dir)
+        self._scripts = ipxe.ScriptStore(CONF.baremetal.deploy_http_root)
+        self._waiters = deploy_flow.Waiters()
+        self._flow = None
+        self._server = None
 
     # -- life ------------------------------------------------------------
 
@@ -89,142 +85,102 @@ class DeployManager:
         """Serve HTTP and write ``boot.ipxe``.
 
         May follow :meth:`stop` on the same object (nova-compute restarted
-        with the same driver): flows of the earlier life end on their own
+        with the same driver): steps of the earlier life end on their own
         and never touch the new ones' jobs.
         """
-        self.waiters = deploy_flow.Waiters()
-        with self._lock:
-            self._cleanings = {}
+        self._waiters = deploy_flow.Waiters()
         host, port = bind_address()
-        api = ramdisk_api.RamdiskAPI(None, on_report=self.waiters.wake)
+        api = ramdisk_api.RamdiskAPI(None, on_report=self._waiters.wake)
         files = http_server.Files(
             CONF.baremetal.deploy_http_root, CONF.baremetal.deploy_kernel,
             CONF.baremetal.deploy_ramdisk, CONF.baremetal.image_cache_dir)
-        self.server = _listen(host, port, files, api)
+        self._server = _listen(host, port, files, api)
         my_ip = CONF.my_ip
         if ':' in my_ip:
             my_ip = '[%s]' % my_ip  # an IPv6 address in a URL
         base_url = (CONF.baremetal.deploy_http_url or
-                    'http://%s:%d' % (my_ip, self.server.port))
+                    'http://%s:%d' % (my_ip, self._server.port))
         api.base_url = base_url.rstrip('/')
-        self.scripts.write_boot_script(api.base_url)
-        self.flow = deploy_flow.Flow(self._power, self._record,
-                                     self.scripts, api.base_url,
-                                     self.waiters, self._before_boot)
-        self.server.start()
+        self._scripts.write_boot_script(api.base_url)
+        self._flow = deploy_flow.Flow(self._power, self._scripts,
+                                      api.base_url, self._waiters)
+        self._server.start()
         LOG.info('Nodes deploy from %s (boot.ipxe)', api.base_url)
 
-    @property
+    def started(self):
+        return self._flow is not None
+
+    def port(self):
+        """The port the HTTP server listens on (None when stopped)."""
+        return None if self._server is None else self._server.port
+
+    def base_url(self):
+        """The root URL nodes reach this proxy's deploy server at."""
+        return self._flow.base_url
+
     def boot_url(self):
         """What DHCP must hand a node's iPXE: this proxy's ``boot.ipxe``."""
-        return self.flow.base_url + '/boot.ipxe'
+        return self._flow.base_url + '/boot.ipxe'
 
-    @property
-    def stopped(self):
+    def stopping(self):
         """Whether this proxy is shutting down (nothing may start)."""
-        return self.waiters.stopping.is_set()
+        return self._waiters.stopping.is_set()
 
     def stop(self):
-        """Stop serving; waiting flows end and leave their nodes be."""
-        self.waiters.stop()
-        server, self.server = self.server, None
+        """Stop serving; waiting steps end and leave their nodes be."""
+        self._waiters.stop()
+        server, self._server = self._server, None
         if server is not None:
             server.stop()
 
-    # -- deploys ---------------------------------------------------------
+    # -- images ----------------------------------------------------------
 
     def fetch(self, context, image_meta):
-        """The image, raw, in the cache (pinned: pass it to deploy)."""
+        """The image, raw, in the cache (pinned: :meth:`unpin` it)."""
         checksum = (image_meta.checksum if 'checksum' in image_meta
                     else None)
-        return self.images.get(context, image_meta.id, checksum)
+        return self._images.get(context, image_meta.id, checksum)
 
-    def deploy(self, node, instance, image_meta, image):
-        """Write the cached ``image`` to the node and boot it.
+    def unpin(self, image):
+        self._images.unpin(image)
 
-        :raises: ImageUnacceptable (too large, before power on),
-            DeployFailed, ProxyStopping
-        """
-        try:
-            image_checks.check_fits(image_meta, image.size, node)
-            self.flow.deploy(node, instance.uuid, image)
-        finally:
-            self.images.unpin(image)
+    def downloads(self, image_id):
+        """How many times ``image_id`` was downloaded into the cache."""
+        return self._images.downloads[image_id]
 
-    # -- cleaning --------------------------------------------------------
-
-    def resume(self, nodes):
-        """Clean the nodes that wait for it, each in a thread.
-
-        Called with the owned nodes at every resource cycle: a node left
-        in ``cleaning`` (a restart) or in ``clean failed`` taken out of
-        maintenance by an operator is cleaned (again).
-        """
-        for node in nodes:
-            if (node.provision_state in (db_api.CLEANING,
-                                         db_api.CLEAN_FAILED)
-                    and not node.maintenance
-                    and node.instance_uuid is None):
-                self.start_cleaning(node)
-
-    def start_cleaning(self, node):
-        if self.flow is None:
-            return
-        with self._lock:
-            if node.uuid in self._cleanings:
-                return
-            thread = threading.Thread(target=self._clean, args=(node.uuid,),
-                                      name='nova-bm-clean-%s' % node.name,
-                                      daemon=True)
-            self._cleanings[node.uuid] = thread
-        thread.start()
-
-    def _clean(self, uuid):
-        try:
-            node = db_api.get_node(uuid, with_interfaces=True)
-            self.flow.clean(node)
-        except deploy_flow.ProxyStopping:
-            pass
-        except Exception:
-            LOG.exception('Cleaning of node %s failed', uuid)
-        finally:
-            with self._lock:
-                if self._cleanings.get(uuid) is threading.current_thread():
-                    del self._cleanings[uuid]
-
-    def cleaning(self):
-        """UUIDs of the nodes being cleaned now."""
-        with self._lock:
-            return set(self._cleanings)
-
-    # -- restart ---------------------------------------------------------
-
-    def recover(self, nodes):
-        """At start: a node left ``deploying`` is off and released, to be
-        cleaned; nothing stays half-deployed or held by a deploy that no
-        process runs any more.
-
-        :returns: ``[(node, instance_uuid, off_error)]`` of the nodes to
-            release: ``off_error`` says why off is not confirmed, or None.
-        """
-        stopped = []
-        for node in nodes:
-            if node.provision_state != db_api.DEPLOYING:
-                continue
-            macs = [interface.address for interface in db_api.get_node(
-                node.uuid, with_interfaces=True).interfaces]
-            # No job id: whatever job the node has ends.
-            off_error = self.flow.stop(node, macs, job_id=None)
-            LOG.warning('Node %s was being deployed when nova-compute '
-                        'stopped: released, to be cleaned', node.name)
-            stopped.append((node, node.instance_uuid, off_error))
-        return stopped
-
-    # -- image cache -----------------------------------------------------
+    @staticmethod
+    def check_fits(image_meta, image, node):
+        """:raises: ImageUnacceptable (larger than the node's disk)"""
+        image_checks.check_fits(image_meta, image.size, node)
 
     def manage_cache(self):
         in_use = {job.image_file for job in db_api.list_jobs()
                   if job.image_file}
-        return self.images.evict(
+        return self._images.evict(
             in_use, CONF.baremetal.image_cache_size_gb * GIB,
             CONF.baremetal.image_cache_ttl)
+
+    # -- steps (nova_bm.deploy.flow) --------------------------------------
+
+    def write_image(self, node, job_id, image):
+        """See :meth:`Flow.write_image`."""
+        self._flow.write_image(node, job_id, image)
+
+    def boot_from_disk(self, node, job_id):
+        """See :meth:`Flow.boot_from_disk`."""
+        self._flow.boot_from_disk(node, job_id)
+
+    def erase(self, node, job_id):
+        """See :meth:`Flow.erase`."""
+        self._flow.erase(node, job_id)
+
+    def abandon(self, node, macs):
+        """End whatever job the node has, remove its scripts, power it
+        off (a deploy no process runs any more).
+
+        :returns: why off is not confirmed, or None.
+        """
+        return self._flow.stop(node, macs, job_id=None)
+
+    def remove_scripts(self, macs):
+        self._scripts.remove(macs)

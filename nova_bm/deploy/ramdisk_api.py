@@ -56,7 +56,7 @@ from nova_bm.common import states
 from nova_bm.conf import CONF
 from nova_bm.db import api as db_api
 from nova_bm.deploy import tokens
-from nova_bm import safe_text
+from nova_bm.common import safe_text
 
 LOG = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from oslo_log import log as logging
 
 from nova_bm.conf import CONF
 from nova_bm import exception
-from nova_bm import node_fields
+from nova_bm.common import node_fields
 from nova_bm.power import base
 from nova_bm.power import ipmi_loop
 from nova_bm.power import ipmi_messages

@@ -43,7 +43,7 @@ from oslo_log import log as logging
 from pyghmi import exceptions as pyghmi_exc
 
 from nova_bm import exception
-from nova_bm import log_throttle
+from nova_bm.common import log_throttle
 from nova_bm.power import breaker as breaker_mod
 from nova_bm.power import ipmi_messages
 from nova_bm.power import ipmi_session

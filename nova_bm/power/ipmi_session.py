@@ -42,7 +42,7 @@ from pyghmi.ipmi.private import session as ipmisession
 from pyghmi.ipmi.private import util as ipmiutil
 
 from nova_bm.power import ipmi_messages
-from nova_bm import safe_text
+from nova_bm.common import safe_text
 
 LOG = logging.getLogger(__name__)
 

@@ -53,7 +53,7 @@ from pyghmi.ipmi.private import serversession
 from pyghmi.ipmi.private import session as ipmisession
 
 from nova_bm.power import ipmi_session
-from nova_bm import safe_text
+from nova_bm.common import safe_text
 from nova_bm.testing import fakesol
 from nova_bm.testing import machine as lab_machine
 

@@ -14,7 +14,7 @@ from nova_bm.db import migration
 from nova_bm.deploy import http_server
 from nova_bm.deploy import ipxe
 from nova_bm.deploy import ramdisk_api
-from nova_bm import node_spec
+from nova_bm.enrolment import node_spec
 from nova_bm.ramdisk import builder
 from tests import base
 from tests import lab

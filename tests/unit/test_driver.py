@@ -29,8 +29,8 @@ from nova_bm.db import api as db_api
 from nova_bm.deploy import manager as deploy_manager
 from nova_bm import driver as bm_driver
 from nova_bm import exception
-from nova_bm import node_spec
-from nova_bm import ownership
+from nova_bm.enrolment import node_spec
+from nova_bm.proxy import ownership
 from nova_bm.power import base as power_base
 from tests.unit.db import base
 from tests import utils
@@ -164,7 +164,7 @@ class ResourceCycleTestCase(DriverTestCase):
     def test_hash_ring_cycle_queries_do_not_grow_with_nodes(self):
         self.conf.config(ownership='hash_ring', group='baremetal')
         self.useFixture(fixtures.MockPatch(
-            'nova_bm.rebalance.ComputeServices.up',
+            'nova_bm.proxy.rebalance.ComputeServices.up',
             return_value=({HOST, 'proxy-2'}, {HOST, 'proxy-2'})))
         self.driver = bm_driver.BareMetalDriver(None, power=self.power)
         self.assertTrue(self.driver.rebalances_nodes)
@@ -312,8 +312,8 @@ class ResourceCycleTestCase(DriverTestCase):
                              % taken.getsockname()[1], group='baremetal')
             driver = bm_driver.BareMetalDriver(None, power=self.power)
             # (Nova's identity file needs nova-compute's own options.)
-            self.useFixture(fixtures.MockPatchObject(
-                driver, '_ensure_proxy_identity'))
+            self.useFixture(fixtures.MockPatch(
+                'nova_bm.proxy.manager.ensure_proxy_identity'))
             error = self.assertRaises(SystemExit, driver.init_host, HOST)
         self.assertEqual(1, error.code)
         self.assertIn('cannot listen there: Address already in use',
@@ -353,9 +353,9 @@ class ResourceCycleTestCase(DriverTestCase):
         timer.start()
         self.addCleanup(timer.cancel)
         driver = bm_driver.BareMetalDriver(None, power=self.power)
-        driver._deploys.start()
-        self.addCleanup(driver._deploys.stop)
-        self.assertEqual(port, driver._deploys.server.port)
+        driver._proxy.deploys.start()
+        self.addCleanup(driver._proxy.deploys.stop)
+        self.assertEqual(port, driver._proxy.deploys.port())
 
     def test_node_database_out_of_reach_is_driver_not_ready(self):
         empty = self.useFixture(fixtures.TempDir()).path

@@ -20,7 +20,7 @@ from nova.tests.functional import integrated_helpers
 
 from nova_bm.db import api as db_api
 from nova_bm.db import migration
-from nova_bm import node_spec
+from nova_bm.enrolment import node_spec
 from nova_bm.power import ipmi_loop
 from tests import fleet as fleet_fixture
 

@@ -298,8 +298,8 @@ class ImageDeployTestCase(DeployTestCase):
         # Glance was asked for the image's data once.
         self.assertEqual([self.image['id']], downloads)
         driver = self.proxy.manager.driver
-        self.assertEqual(1, driver._deploys.images.downloads[
-            self.image['id']])
+        self.assertEqual(1, driver._proxy.deploys.downloads(
+            self.image['id']))
         self.assertEqual(4, len(self.ramdisk.disks))
         for disk in self.ramdisk.disks.values():
             self.assertEqual(self.image['data'], disk)

@@ -11,14 +11,16 @@ import os
 import subprocess
 import sys
 import time
+import types
 
 import fixtures
+from nova.compute import power_state
 import oslo_messaging
 from oslo_utils import uuidutils
 
 from nova_bm.conf import CONF
 from nova_bm.db import api as db_api
-from nova_bm import notifications
+from nova_bm.common import notifications
 from tests import broker
 from tests.functional.compute import base
 
@@ -57,7 +59,7 @@ class RabbitTestCase(base.BareMetalCloudTestCase):
         # What the proxy's RPC endpoint hears, to tell our casts from those
         # of other test processes on the same broker.
         self.heard = []
-        (endpoint,) = self.driver._events_server.dispatcher.endpoints
+        (endpoint,) = self.driver._proxy.events_endpoints()
         on_change = endpoint._on_change
 
         def record(uuids):
@@ -151,6 +153,25 @@ class RabbitTestCase(base.BareMetalCloudTestCase):
         self.assertNotIn(uuid, self.heard)
         self.driver.get_available_nodes()  # the next resource cycle
         self.assertIn('bm-03', self.reported())
+
+    def test_power_change_by_the_cli_is_known_to_the_proxy_at_once(self):
+        # nova-bm-manage's power commands tell the owning proxy, which
+        # answers Nova with the new state at once, not after its next
+        # sweep (power_sync_interval is 0 here: there is none).
+        server = self.boot('powered')
+        node = db_api.get_node(self.hypervisor_of(server))
+        instance = types.SimpleNamespace(uuid=server['id'])
+        self.assertEqual(power_state.RUNNING,
+                         self.driver.get_info(instance).state)
+        status, out, err = self.manage('node', 'power', 'off', node.name)
+        self.assertEqual(0, status, err)
+        self.assertIn('Told the proxies on the message bus (1 nodes).', err)
+        deadline = time.monotonic() + 10
+        while node.uuid not in self.heard and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertIn(node.uuid, self.heard)
+        self.assertEqual(power_state.SHUTDOWN,
+                         self.driver.get_info(instance).state)
 
     def test_every_notification_without_credentials(self):
         expected = []

@@ -18,7 +18,7 @@ from nova import objects
 from oslo_utils import timeutils
 
 from nova_bm.db import api as db_api
-from nova_bm import ownership
+from nova_bm.proxy import ownership
 from tests import db_backends
 from tests.functional.compute import base
 

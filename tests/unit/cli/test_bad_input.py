@@ -318,7 +318,7 @@ class NodeFileTestCase(RefusalMixin, base.ManageTestCase):
                 utils.ironic_node(2, name='x' * 1000000)]}), 'name')
         self.assertIn('...', line)
         self.useFixture(fixtures.MonkeyPatch(
-            'nova_bm.bounded_load.MAX_BYTES', 4096))
+            'nova_bm.enrolment.bounded_load.MAX_BYTES', 4096))
         self.refuse_file('big.json', json.dumps({'nodes': [
             utils.ironic_node(i) for i in range(2, 40)]}),
             'is larger than 4096 bytes')

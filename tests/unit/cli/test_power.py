@@ -4,7 +4,7 @@ import json
 import time
 
 from nova_bm.db import api as db_api
-from nova_bm import node_spec
+from nova_bm.enrolment import node_spec
 from tests.unit.cli import base
 from tests import fleet as fleet_fixture
 from tests import utils

@@ -26,9 +26,10 @@ from nova_bm.deploy import image_cache
 from nova_bm.deploy import ipxe
 from nova_bm.deploy import manager as deploy_manager
 from nova_bm.deploy import ramdisk_api
-from nova_bm import node_spec
+from nova_bm.enrolment import node_spec
 from nova_bm.power import base as power_base
 from tests.unit.db import base
+from tests.unit.proxy import steps
 from tests.unit import test_driver
 from tests import utils
 
@@ -45,11 +46,11 @@ class ProvisioningAttackTestCase(base.DbTestCase):
                          deploy_shutdown_timeout=2,
                          power_state_poll_interval=0.05, group='baremetal')
         self.power = test_driver.ScriptedPower()
-        self.manager = deploy_manager.DeployManager(
-            self.power, lambda node, state: None)
+        self.manager = deploy_manager.DeployManager(self.power)
+        self.proxy = steps.ProxySteps(self.manager, self.power)
         self.manager.start()
         self.addCleanup(self.manager.stop)
-        self.port = self.manager.server.port
+        self.port = self.manager.port()
         cache = CONF.baremetal.image_cache_dir
         os.makedirs(cache, exist_ok=True)
         with open(os.path.join(cache, 'tenant-a.raw'), 'wb') as f:
@@ -142,7 +143,7 @@ class ProvisioningAttackTestCase(base.DbTestCase):
     # -- attack 1: the token in the iPXE script ---------------------------
 
     def test_scripts_hold_no_token_and_tell_no_enrolled_mac_apart(self):
-        deploy = self.start_flow(self.manager.flow.deploy, self.node, 'inst-1',
+        deploy = self.start_flow(self.proxy.deploy, self.node, 'inst-1',
                           self.image)
         self.wait_on()
         status, script = self.http(
@@ -168,7 +169,7 @@ class ProvisioningAttackTestCase(base.DbTestCase):
         # The attacker polls the lookup from power on; no real ramdisk
         # boots within ramdisk_min_boot_time.
         self.conf.config(ramdisk_min_boot_time=5, group='baremetal')
-        deploy = self.start_flow(self.manager.flow.deploy, self.node, 'inst-1',
+        deploy = self.start_flow(self.proxy.deploy, self.node, 'inst-1',
                           self.image)
         self.wait_on()
         answers = set()
@@ -198,7 +199,7 @@ class ProvisioningAttackTestCase(base.DbTestCase):
         self.assertEqual('failed', job.status)
 
     def test_second_lookup_fails_the_job_loudly(self):
-        clean = self.start_flow(self.manager.flow.clean, self.node)
+        clean = self.start_flow(self.proxy.clean, self.node)
         self.wait_on()
         token, _ = self.lookup(RAMDISK)
         self.assertIsNotNone(token)
@@ -218,7 +219,7 @@ class ProvisioningAttackTestCase(base.DbTestCase):
     # -- attack 2: a cleaning finished by someone else ---------------------
 
     def test_cleaning_reported_by_an_impostor_is_not_available(self):
-        clean = self.start_flow(self.manager.flow.clean, self.node)
+        clean = self.start_flow(self.proxy.clean, self.node)
         self.wait_on()
         # The attacker wins the race for the token and reports at once;
         # no ramdisk ran, so nothing powers the node off.
@@ -233,7 +234,7 @@ class ProvisioningAttackTestCase(base.DbTestCase):
         self.assertEqual('power_off', self.power.calls[-1][0])
 
     def test_cleaning_reported_by_an_impostor_then_the_real_ramdisk(self):
-        clean = self.start_flow(self.manager.flow.clean, self.node)
+        clean = self.start_flow(self.proxy.clean, self.node)
         self.wait_on()
         token, _ = self.lookup(ATTACKER)
         self.http('POST', '/api/v1/done', ATTACKER, token, {'status': 'ok'})
@@ -246,7 +247,7 @@ class ProvisioningAttackTestCase(base.DbTestCase):
         self.assertIn('a second lookup', node.maintenance_reason)
 
     def test_real_cleaning_makes_the_node_available(self):
-        clean = self.start_flow(self.manager.flow.clean, self.node)
+        clean = self.start_flow(self.proxy.clean, self.node)
         self.wait_on()
         self.real_ramdisk()
         self.assertTrue(self.finished(clean)['result'])
@@ -256,11 +257,11 @@ class ProvisioningAttackTestCase(base.DbTestCase):
     # -- attack 3: another tenant's image ------------------------------------
 
     def test_image_only_to_the_token_holder_at_its_address(self):
-        deploy = self.start_flow(self.manager.flow.deploy, self.node, 'inst-1',
+        deploy = self.start_flow(self.proxy.deploy, self.node, 'inst-1',
                           self.image)
         self.wait_on()
         token, config = self.lookup(RAMDISK)
-        self.assertEqual('%s/api/v1/image' % self.manager.flow.base_url,
+        self.assertEqual('%s/api/v1/image' % self.manager.base_url(),
                          config['image_url'])
         for path in ('/api/v1/image', '/images/tenant-a.raw',
                      '/images/' + token):
@@ -280,7 +281,7 @@ class ProvisioningAttackTestCase(base.DbTestCase):
     # -- attack 4: a deploy "done" with nothing written ----------------------
 
     def test_deploy_reported_before_its_image_was_read(self):
-        deploy = self.start_flow(self.manager.flow.deploy, self.node, 'inst-1',
+        deploy = self.start_flow(self.proxy.deploy, self.node, 'inst-1',
                           self.image)
         self.wait_on()
         token, config = self.lookup(ATTACKER)
@@ -297,7 +298,7 @@ class ProvisioningAttackTestCase(base.DbTestCase):
     def test_token_handed_out_once_on_every_backend(self):
         # Eight lookups at once (any of several proxies may answer): one
         # gets the token, and the job is suspect.
-        clean = self.start_flow(self.manager.flow.clean, self.node)
+        clean = self.start_flow(self.proxy.clean, self.node)
         self.wait_on()
         results = []
         threads = [threading.Thread(
@@ -332,7 +333,7 @@ class ProvisioningAttackTestCase(base.DbTestCase):
         self.assertIsNone(db_api.get_job('node-1'))
 
     def test_a_suspect_jobs_holder_gets_nothing_more(self):
-        deploy = self.start_flow(self.manager.flow.deploy, self.node,
+        deploy = self.start_flow(self.proxy.deploy, self.node,
                                  'inst-1', self.image)
         self.wait_on()
         token, _ = self.lookup(ATTACKER)

@@ -1,6 +1,7 @@
-"""The deploy and cleaning state machine, against a real node database
-(every backend), a scripted power layer and a ramdisk played through the
-ramdisk API's own code (no HTTP: tests/unit/deploy/test_pieces has that)."""
+"""The deploy and cleaning state machine (the proxy over the deploy
+steps), against a real node database (every backend), a scripted power
+layer and a ramdisk played through the ramdisk API's own code (no HTTP:
+tests/unit/deploy/test_pieces has that)."""
 
 import threading
 
@@ -11,9 +12,10 @@ from nova_bm.deploy import flow as deploy_flow
 from nova_bm.deploy import image_cache
 from nova_bm.deploy import ipxe
 from nova_bm.deploy import ramdisk_api
-from nova_bm import node_spec
+from nova_bm.enrolment import node_spec
 from nova_bm.power import base as power_base
 from tests.unit.db import base
+from tests.unit.proxy import steps
 from tests.unit import test_driver
 from tests import utils
 
@@ -29,13 +31,12 @@ class FlowTestCase(base.DbTestCase):
                          deploy_shutdown_timeout=1,
                          power_state_poll_interval=0.05, group='baremetal')
         self.power = test_driver.ScriptedPower()
-        self.recorded = []
         self.root = self.useFixture(fixtures.TempDir()).path
         self.scripts = ipxe.ScriptStore(self.root)
         self.waiters = deploy_flow.Waiters()
         self.flow = deploy_flow.Flow(
-            self.power, lambda node, state: self.recorded.append(state),
-            self.scripts, 'http://proxy:8089', self.waiters)
+            self.power, self.scripts, 'http://proxy:8089', self.waiters)
+        self.proxy = steps.ProxySteps(self.flow, self.power)
         self.api = ramdisk_api.RamdiskAPI('http://proxy:8089',
                                           on_report=self.waiters.wake)
         db_api.create_nodes([node_spec.new_node(
@@ -77,7 +78,7 @@ class FlowTestCase(base.DbTestCase):
 
     def test_deploy_steps_in_order(self):
         self.ramdisk('status=ok&sha256=%s&device=/dev/sda' % IMAGE.sha256)
-        self.flow.deploy(self.node, 'inst-1', IMAGE)
+        self.proxy.deploy(self.node, 'inst-1', IMAGE)
         self.assertEqual(
             ['power_off', 'set_boot_device_pxe', 'power_on',
              'get_power_state', 'set_boot_device_disk', 'power_on'],
@@ -101,25 +102,25 @@ class FlowTestCase(base.DbTestCase):
 
     def test_ramdisk_failure_mismatch_and_timeout_stop_the_node(self):
         self.ramdisk('status=failed&error=no+disk')
-        error = self.assertRaises(deploy_flow.DeployFailed, self.flow.deploy,
+        error = self.assertRaises(deploy_flow.DeployFailed, self.proxy.deploy,
                                   self.node, 'inst-1', IMAGE)
         self.assertEqual('the deploy ramdisk failed: no disk', error.reason)
         self.assertIsNone(error.off_error)
         self.assert_stopped()
 
         self.ramdisk('status=ok&sha256=%s' % ('cd' * 32))
-        error = self.assertRaises(deploy_flow.DeployFailed, self.flow.deploy,
+        error = self.assertRaises(deploy_flow.DeployFailed, self.proxy.deploy,
                                   self.node, 'inst-1', IMAGE)
         self.assertIn("not the image's", error.reason)
         self.assert_stopped()
 
         self.ramdisk('status=ok')  # no sha256: nothing proves the write
-        error = self.assertRaises(deploy_flow.DeployFailed, self.flow.deploy,
+        error = self.assertRaises(deploy_flow.DeployFailed, self.proxy.deploy,
                                   self.node, 'inst-1', IMAGE)
         self.assertIn('has sha256 None', error.reason)
 
         self.conf.config(deploy_timeout=1, group='baremetal')
-        error = self.assertRaises(deploy_flow.DeployFailed, self.flow.deploy,
+        error = self.assertRaises(deploy_flow.DeployFailed, self.proxy.deploy,
                                   self.node, 'inst-1', IMAGE)
         self.assertEqual('the deploy ramdisk did not report within 1 s '
                          '([baremetal] deploy_timeout)', error.reason)
@@ -130,7 +131,7 @@ class FlowTestCase(base.DbTestCase):
             'node-1')
         self.power.fail[('power_off', 'node-1')] = test_driver.timeout(
             'node-1')
-        error = self.assertRaises(deploy_flow.DeployFailed, self.flow.deploy,
+        error = self.assertRaises(deploy_flow.DeployFailed, self.proxy.deploy,
                                   self.node, 'inst-1', IMAGE)
         self.assertIn('the BMC of node node-1', error.reason)
         self.assertIn('did not answer', error.off_error)
@@ -140,7 +141,7 @@ class FlowTestCase(base.DbTestCase):
     def test_ramdisk_that_does_not_power_off_fails_the_deploy(self):
         # A report counts only once the BMC reads the node off.
         self.ramdisk('status=ok&sha256=%s' % IMAGE.sha256, power_off=False)
-        error = self.assertRaises(deploy_flow.DeployFailed, self.flow.deploy,
+        error = self.assertRaises(deploy_flow.DeployFailed, self.proxy.deploy,
                                   self.node, 'inst-1', IMAGE)
         self.assertTrue(error.suspect)
         self.assertIn('did not power off within 1 s', error.reason)
@@ -157,7 +158,7 @@ class FlowTestCase(base.DbTestCase):
         timer = threading.Timer(0.3, thread.start)
         timer.start()
         self.addCleanup(timer.cancel)
-        self.assertRaises(deploy_flow.ProxyStopping, self.flow.deploy,
+        self.assertRaises(deploy_flow.ProxyStopping, self.proxy.deploy,
                           self.node, 'inst-1', IMAGE)
         # Left for the next start to recover: job, script, node on.
         self.assertEqual('waiting', db_api.get_job('node-1').status)
@@ -171,13 +172,13 @@ class FlowTestCase(base.DbTestCase):
             db_api.start_job('node-1', 'clean', db_api.CLEANING)
             self.waiters.wake(self.node.uuid)
         threading.Timer(0.3, replace).start()
-        error = self.assertRaises(deploy_flow.DeployFailed, self.flow.deploy,
+        error = self.assertRaises(deploy_flow.DeployFailed, self.proxy.deploy,
                                   self.node, 'inst-1', IMAGE)
         self.assertEqual('the job was ended by someone else', error.reason)
 
     def test_cleaning(self):
         self.ramdisk('status=ok')
-        self.assertTrue(self.flow.clean(self.node))
+        self.assertTrue(self.proxy.clean(self.node))
         self.assertIn('mode=clean', self.config)
         self.assertNotIn('image_url', self.config)
         self.assertEqual('available',
@@ -185,7 +186,7 @@ class FlowTestCase(base.DbTestCase):
         self.assertIsNone(self.scripts.read(self.mac))
 
         self.ramdisk('status=failed&error=disk+busy')
-        self.assertFalse(self.flow.clean(self.node))
+        self.assertFalse(self.proxy.clean(self.node))
         node = db_api.get_node('node-1')
         self.assertEqual(('clean failed', True), (node.provision_state,
                                                   node.maintenance))
@@ -195,7 +196,7 @@ class FlowTestCase(base.DbTestCase):
     def test_node_without_interfaces(self):
         db_api.delete_interface(self.mac)
         node = db_api.get_node('node-1', with_interfaces=True)
-        error = self.assertRaises(deploy_flow.DeployFailed, self.flow.deploy,
+        error = self.assertRaises(deploy_flow.DeployFailed, self.proxy.deploy,
                                   node, 'inst-1', IMAGE)
         self.assertIn('no enrolled interface', error.reason)
         self.assertEqual([], self.calls())

@@ -9,7 +9,7 @@ from oslo_utils import uuidutils
 
 from nova_bm.conf import CONF
 from nova_bm import exception
-from nova_bm import node_fields
+from nova_bm.common import node_fields
 
 DEFAULT_IPMI_PORT = 623
 

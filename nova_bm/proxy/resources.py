@@ -12,7 +12,7 @@ import os_resource_classes as orc
 from oslo_serialization import jsonutils
 
 from nova_bm.common import states
-from nova_bm import node_fields
+from nova_bm.common import node_fields
 
 HYPERVISOR_TYPE = 'baremetal'
 HYPERVISOR_VERSION = 1

@@ -26,11 +26,11 @@ read as ``image`` and its ``ramdisk`` as ``netboot``.
 
 import os
 
-from nova_bm import bounded_load
+from nova_bm.enrolment import bounded_load
 from nova_bm.common import states
 from nova_bm import exception
-from nova_bm import node_spec
-from nova_bm import safe_text
+from nova_bm.enrolment import node_spec
+from nova_bm.common import safe_text
 
 IPMI_DRIVERS = frozenset(['ipmi', 'pxe_ipmitool', 'agent_ipmitool',
                           'pxe_ipmitool_socat', 'agent_ipmitool_socat'])

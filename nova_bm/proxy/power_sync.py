@@ -17,7 +17,7 @@ Callers may rely on:
 * a sweep writes only what changed, in at most two statements;
 * ``notify(event_type, node, **extra)``, when given, hears of every power
   state change (``previous_power_state`` in extra) and every BMC that
-  starts failing or answers again (:mod:`nova_bm.notifications`).
+  starts failing or answers again (:mod:`nova_bm.common.notifications`).
 """
 
 import threading
@@ -26,7 +26,7 @@ from oslo_log import log as logging
 
 from nova_bm.db import api as db_api
 from nova_bm import exception
-from nova_bm import notifications
+from nova_bm.common import notifications
 
 LOG = logging.getLogger(__name__)
 
@@ -68,6 +68,15 @@ class PowerSync:
     def record(self, node, value):
         """Remember what one operation on ``node`` learnt (state or error)."""
         self._store({node.uuid: node}, {node.uuid: value})
+
+    def adopt(self, nodes):
+        """Take the power states another process (nova-bm-manage) read
+        from these nodes' BMCs and stored in their rows, as if this proxy
+        had read them: notified when they changed, nothing written."""
+        self._store({node.uuid: node for node in nodes},
+                    {node.uuid: node.power_state for node in nodes
+                     if node.power_state is not None
+                     and node.last_error is None})
 
     def _store(self, nodes, results):
         changed = {}

@@ -14,8 +14,8 @@ from oslo_utils import uuidutils
 
 from nova_bm.db import api as db_api
 from nova_bm import exception
-from nova_bm import ownership
-from nova_bm import rebalance
+from nova_bm.proxy import ownership
+from nova_bm.proxy import rebalance
 from tests.unit.db import base
 from tests import utils
 

@@ -5,7 +5,7 @@ import types
 from oslo_serialization import jsonutils
 import testtools
 
-from nova_bm import resources
+from nova_bm.proxy import resources
 
 
 def node(**overrides):

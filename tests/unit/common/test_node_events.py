@@ -9,8 +9,8 @@ import time
 
 import oslo_messaging
 
-from nova_bm import node_events
-from nova_bm import notifications
+from nova_bm.common import node_events
+from nova_bm.common import notifications
 from tests import base
 from tests import utils
 

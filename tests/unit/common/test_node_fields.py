@@ -3,8 +3,8 @@
 from nova.objects import fields as nova_fields
 
 from nova_bm import exception
-from nova_bm import node_fields
-from nova_bm import safe_text
+from nova_bm.common import node_fields
+from nova_bm.common import safe_text
 from tests import base
 
 

@@ -1,6 +1,6 @@
 """The log throttle every refusal of a hostile peer goes through."""
 
-from nova_bm import log_throttle
+from nova_bm.common import log_throttle
 from tests import base
 
 

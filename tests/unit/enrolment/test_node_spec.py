@@ -1,7 +1,7 @@
 """One set of rules for a node, however it is enrolled."""
 
 from nova_bm import exception
-from nova_bm import node_spec
+from nova_bm.enrolment import node_spec
 from tests import base
 from tests import utils
 

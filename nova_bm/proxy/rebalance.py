@@ -28,7 +28,7 @@ from oslo_log import log as logging
 from oslo_utils import timeutils
 
 from nova_bm.db import api as db_api
-from nova_bm import ownership
+from nova_bm.proxy import ownership
 
 LOG = logging.getLogger(__name__)
 

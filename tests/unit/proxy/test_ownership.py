@@ -6,7 +6,7 @@ import types
 from oslo_utils import uuidutils
 import testtools
 
-from nova_bm import ownership
+from nova_bm.proxy import ownership
 
 PROXIES = ['proxy-%02d' % i for i in range(10)]
 

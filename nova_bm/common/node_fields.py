@@ -15,7 +15,7 @@ from oslo_utils import uuidutils
 
 from nova_bm.common import states
 from nova_bm import exception
-from nova_bm import safe_text
+from nova_bm.common import safe_text
 
 # Nova's nova.objects.fields.Architecture.ALL; a unit test keeps them equal.
 CPU_ARCHITECTURES = (

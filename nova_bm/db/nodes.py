@@ -1,0 +1,345 @@
+"""Node rows: looking them up, enrolling them (one or many, all or
+none), changing, deleting them, and recording their power and provision
+states.
+
+:func:`get_node_in`, :func:`interface_row` and :func:`duplicate_error` are
+for the modules beside this one (claims, interfaces, jobs), inside their
+own transaction.
+"""
+
+from oslo_db import exception as db_exc
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from nova_bm.common import node_fields
+from nova_bm.common import states
+from nova_bm.db import models
+from nova_bm.db import session as db_session
+from nova_bm import exception
+
+
+def _node_query(session, ident):
+    uuid = node_fields.canonical_uuid(ident)
+    if uuid is not None:
+        return session.query(models.Node).filter(models.Node.uuid == uuid)
+    return session.query(models.Node).filter(models.Node.name == ident)
+
+
+def get_node_in(session, ident, with_interfaces=False):
+    """:func:`get_node` in the caller's transaction.
+
+    :raises: NodeNotFound
+    """
+    query = _node_query(session, ident)
+    if with_interfaces:
+        query = query.options(orm.selectinload(models.Node.interfaces))
+    node = query.one_or_none()
+    if node is None:
+        raise exception.NodeNotFound(node=ident)
+    return node
+
+
+def get_node(ident, with_interfaces=False):
+    """A node by name or UUID.
+
+    :raises: NodeNotFound
+    """
+    with db_session.transaction() as session:
+        return get_node_in(session, ident, with_interfaces)
+
+
+def list_nodes(service_host=None, maintenance=None):
+    """Nodes, oldest first, optionally of one proxy or maintenance state."""
+    with db_session.transaction() as session:
+        query = session.query(models.Node)
+        if service_host is not None:
+            query = query.filter(models.Node.service_host == service_host)
+        if maintenance is not None:
+            query = query.filter(models.Node.maintenance == maintenance)
+        return query.order_by(models.Node.id).all()
+
+
+def get_nodes(idents):
+    """Nodes by name or UUID, in the order given, with one query per 500.
+
+    :raises: NodeNotFound naming the first ident that matches no node.
+    """
+    # A UUID in any spelling is looked up in its canonical form.
+    keys = {ident: node_fields.canonical_uuid(ident) or ident
+            for ident in idents}
+    wanted = list(dict.fromkeys(keys.values()))
+    found = {}
+    with db_session.transaction() as session:
+        for chunk in db_session.chunks(wanted):
+            for node in session.query(models.Node).filter(sa.or_(
+                    models.Node.uuid.in_(chunk),
+                    models.Node.name.in_(chunk))):
+                found[node.uuid] = found[node.name] = node
+    for ident, key in keys.items():
+        if key not in found:
+            raise exception.NodeNotFound(node=ident)
+    return list({found[k].id: found[k] for k in keys.values()}.values())
+
+
+def record_power_states(results):
+    """Store what the BMCs said: ``{uuid: state | BmcError}``.
+
+    A state is stored and clears ``last_error``; an error is stored in
+    ``last_error`` and leaves the last known state alone. Two statements,
+    whatever the number of nodes.
+    """
+    states = [{'b_uuid': uuid, 'b_state': value}
+              for uuid, value in results.items()
+              if not isinstance(value, Exception)]
+    errors = [{'b_uuid': uuid, 'b_error': str(value)}
+              for uuid, value in results.items()
+              if isinstance(value, Exception)]
+    table = models.Node.__table__
+    with db_session.transaction(writer=True) as session:
+        if states:
+            session.execute(
+                table.update()
+                .where(table.c.uuid == sa.bindparam('b_uuid'))
+                .values(power_state=sa.bindparam('b_state'),
+                        last_error=None), states)
+        if errors:
+            session.execute(
+                table.update()
+                .where(table.c.uuid == sa.bindparam('b_uuid'))
+                .values(last_error=sa.bindparam('b_error')), errors)
+
+
+def count_nodes():
+    with db_session.transaction() as session:
+        return session.query(sa.func.count(models.Node.id)).scalar()
+
+
+def create_node(row, macs=()):
+    """Create one node and its interfaces in one transaction.
+
+    :param row: validated column values (``node_spec.new_node``).
+    :returns: the new node, with its interfaces loaded.
+    :raises: DuplicateNode, DuplicateInterface
+    """
+    create_nodes([(row, macs)])
+    return get_node(row['uuid'], with_interfaces=True)
+
+
+def create_nodes(specs, progress=None):
+    """Create many nodes with their interfaces: all of them, or none.
+
+    :param specs: a list of ``(row, interfaces)`` pairs: interfaces as MACs
+        (``node_spec.new_node``) or as ``node_spec.interface_specs``.
+    :param progress: optional ``callable(done, total)``, called as batches
+        of nodes are written.
+    :returns: ``(number of nodes, number of interfaces)`` created.
+    :raises: DuplicateNode or DuplicateInterface naming the first clash,
+        among the specs or with nodes already enrolled; nothing is written.
+    """
+    _check_unique_among(specs)
+    with db_session.transaction(writer=True) as session:
+        _check_unique_in_db(session, specs)
+        try:
+            interfaces = _insert_nodes(session, specs, progress)
+        except db_exc.DBDuplicateEntry as e:
+            # A concurrent writer got there between our check and insert.
+            raise duplicate_error(e) from None
+    return len(specs), interfaces
+
+
+def _insert_nodes(session, specs, progress):
+    total = len(specs)
+    done = 0
+    interfaces = 0
+    for chunk in db_session.chunks(specs):
+        rows = [dict(row, provision_state=states.AVAILABLE,
+                     maintenance=False)
+                for row, _macs in chunk]
+        session.execute(sa.insert(models.Node), rows)
+        ids = dict(session.execute(
+            sa.select(models.Node.uuid, models.Node.id).where(
+                models.Node.uuid.in_([r['uuid'] for r in rows]))).all())
+        ports = [interface_row(ids[row['uuid']], entry)
+                 for row, entries in chunk for entry in entries]
+        if ports:
+            session.execute(sa.insert(models.Interface), ports)
+        interfaces += len(ports)
+        done += len(chunk)
+        if progress is not None:
+            progress(done, total)
+    return interfaces
+
+
+def _address(entry):
+    """The MAC of an interface given as a MAC or as a mapping."""
+    return entry if isinstance(entry, str) else entry['address']
+
+
+def interface_row(node_id, entry):
+    """An interface row from a MAC or from ``node_spec.interface_specs``'s
+    mapping; every row has every column (one executemany)."""
+    spec = {'address': entry} if isinstance(entry, str) else entry
+    return {'node_id': node_id, 'address': spec['address'],
+            'pxe_enabled': spec.get('pxe_enabled', True),
+            'physical_network': spec.get('physical_network'),
+            'local_link_connection': spec.get('local_link_connection')}
+
+
+def _bmc(row):
+    return '%s:%s' % (row['ipmi_address'], row['ipmi_port'])
+
+
+def _check_unique_among(specs):
+    """Refuse a batch that clashes with itself before asking the DB."""
+    seen = {'uuid': set(), 'name': set(), 'bmc': set(), 'mac': set()}
+    for row, macs in specs:
+        for field, value in (('uuid', row['uuid']), ('name', row['name']),
+                             ('bmc', _bmc(row))):
+            if value in seen[field]:
+                raise exception.DuplicateInBatch(field=_FIELD_LABELS[field],
+                                                 value=repr(value))
+            seen[field].add(value)
+        for mac in map(_address, macs):
+            if mac in seen['mac']:
+                raise exception.DuplicateInBatch(field='MAC address',
+                                                 value=mac)
+            seen['mac'].add(mac)
+
+
+def _check_unique_in_db(session, specs):
+    """Refuse nodes whose name, UUID, BMC or MAC is already enrolled.
+
+    A few chunked IN queries, whatever the number of nodes, so the error
+    can name the field and value (a constraint violation cannot on every
+    backend).
+    """
+    node = models.Node
+    for field, column in (('uuid', node.uuid), ('name', node.name)):
+        for chunk in db_session.chunks([row[field] for row, _ in specs]):
+            clash = session.execute(
+                sa.select(column).where(column.in_(chunk)).limit(1)).scalar()
+            if clash is not None:
+                raise _duplicate(field, clash)
+    wanted = {(row['ipmi_address'], row['ipmi_port']) for row, _ in specs}
+    for chunk in db_session.chunks(
+            sorted({address for address, _ in wanted})):
+        for address, port in session.execute(
+                sa.select(node.ipmi_address, node.ipmi_port).where(
+                    node.ipmi_address.in_(chunk))):
+            if (address, port) in wanted:
+                raise _duplicate('bmc', '%s:%s' % (address, port))
+    for chunk in db_session.chunks([_address(entry)
+                                    for _, entries in specs
+                                    for entry in entries]):
+        clash = session.execute(
+            sa.select(models.Interface.address, node.name)
+            .join(node, models.Interface.node_id == node.id)
+            .where(models.Interface.address.in_(chunk)).limit(1)).first()
+        if clash is not None:
+            raise exception.DuplicateInterface(address=clash[0],
+                                               node=clash[1])
+
+
+_FIELD_LABELS = {'bmc': 'BMC address:port', 'name': 'name', 'uuid': 'UUID'}
+
+
+def _duplicate(field, value):
+    return exception.DuplicateNode(field=_FIELD_LABELS[field],
+                                   value=repr(value))
+
+
+def duplicate_error(error):
+    """The DuplicateNode or DuplicateInterface that a unique constraint's
+    violation (``DBDuplicateEntry``) means."""
+    columns = set(error.columns or ())
+    if 'address' in columns:
+        return exception.DuplicateInterface(address=error.value or '?',
+                                            node='another node')
+    for field in ('name', 'uuid'):
+        if field in columns:
+            return _duplicate(field, error.value or '?')
+    if columns & {'ipmi_address', 'ipmi_port'}:
+        return _duplicate('bmc', error.value or '?')
+    return exception.DuplicateNode(field=', '.join(sorted(columns)) or '?',
+                                   value='(same value)')
+
+
+def update_node(ident, changes):
+    """Apply validated changes (``node_spec.node_changes``) to a node.
+
+    :returns: the updated node, with its interfaces loaded.
+    :raises: NodeNotFound, DuplicateNode (BMC address:port taken),
+        NodeInUse (moving a node that holds an instance to another proxy,
+        or changing its deploy interface)
+    """
+    with db_session.transaction(writer=True) as session:
+        node = get_node_in(session, ident)
+        moved = (changes.get('service_host', node.service_host)
+                 != node.service_host)
+        redeployed = (changes.get('deploy_interface', node.deploy_interface)
+                      != node.deploy_interface)
+        if (moved or redeployed) and node.instance_uuid is not None:
+            # Nova keeps the instance on the compute service that built
+            # it; its node must stay with that proxy. The deploy interface
+            # decides how the instance is torn down (cleaning or not).
+            raise exception.NodeInUse(node=ident,
+                                      instance=node.instance_uuid)
+        if 'ipmi_address' in changes or 'ipmi_port' in changes:
+            address = changes.get('ipmi_address', node.ipmi_address)
+            port = changes.get('ipmi_port', node.ipmi_port)
+            clash = session.query(models.Node.id).filter(
+                models.Node.ipmi_address == address,
+                models.Node.ipmi_port == port,
+                models.Node.id != node.id).first()
+            if clash is not None:
+                raise _duplicate('bmc', '%s:%s' % (address, port))
+        if changes.get('maintenance') is False:
+            changes = dict(changes, maintenance_reason=None)
+        for field, value in changes.items():
+            setattr(node, field, value)
+        try:
+            session.flush()
+        except db_exc.DBDuplicateEntry as e:
+            raise duplicate_error(e) from None
+        uuid = node.uuid
+    return get_node(uuid, with_interfaces=True)
+
+
+def destroy_node(ident):
+    """Delete a node and its interfaces, unless an instance holds it.
+
+    The delete is conditional on ``instance_uuid IS NULL`` in the same
+    statement, so it cannot race with a claim.
+
+    :raises: NodeNotFound, NodeInUse
+    """
+    with db_session.transaction(writer=True) as session:
+        node = get_node_in(session, ident)
+        deleted = session.query(models.Node).filter(
+            models.Node.id == node.id,
+            models.Node.instance_uuid.is_(None)).delete(
+                synchronize_session=False)
+        if not deleted:
+            session.refresh(node)
+            raise exception.NodeInUse(node=ident,
+                                      instance=node.instance_uuid)
+
+
+def set_provision_state(ident, state, last_error=None,
+                        maintenance_reason=None):
+    """Set a node's provision state, and its ``last_error`` when given.
+
+    With ``maintenance_reason`` the node also goes into maintenance.
+
+    :returns: the node. :raises: NodeNotFound
+    """
+    with db_session.transaction(writer=True) as session:
+        node = get_node_in(session, ident)
+        node.provision_state = state
+        if last_error is not None:
+            node.last_error = last_error
+        if maintenance_reason is not None:
+            node.maintenance = True
+            node.maintenance_reason = maintenance_reason
+        session.flush()
+        return node
