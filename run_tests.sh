@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The test command of README.rst's quick start. It does its own set-up:
 # tox in a private virtualenv (.venv-tools), pinned by upper-constraints.txt,
-# then tox's own environments for lint, unit/database and functional tests.
+# then tox's own environments for lint, unit/database, functional and lab
+# tests, and the documentation and release notes.
 #   ./run_tests.sh                  # pep8, py3, functional (native
 #                                   # threads), functional-eventlet, lab
-#                                   # (real deploys on QEMU machines)
+#                                   # (real deploys on QEMU machines),
+#                                   # docs and releasenotes (Sphinx, -W)
 #   ./run_tests.sh -e py3 -- -n tests.unit.db   # any tox arguments
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -23,6 +25,6 @@ debian_packages run_tests.sh ipmitool:ipmitool ipmipower:freeipmi-tools \
 . tools/tox-venv.sh
 
 if [ $# -eq 0 ]; then
-    set -- -e pep8,py3,functional,functional-eventlet,lab
+    set -- -e pep8,py3,functional,functional-eventlet,lab,docs,releasenotes
 fi
 exec "$TOX" "$@"

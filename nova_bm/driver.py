@@ -25,14 +25,8 @@ from nova.virt import hardware
 from oslo_log import log as logging
 
 from nova_bm.common import states
-from nova_bm.conf import check as conf_check
 from nova_bm.conf import CONF
-from nova_bm.console import tcp as console_tcp
-from nova_bm.db import api as db_api
-from nova_bm.deploy import image_checks
-from nova_bm.deploy import manager as deploy_manager
 from nova_bm import exception
-from nova_bm.power import base as power_base
 from nova_bm.proxy import manager as proxy_manager
 from nova_bm.proxy import provision
 from nova_bm.proxy import rebalance
@@ -40,8 +34,8 @@ from nova_bm.proxy import rebalance
 LOG = logging.getLogger(__name__)
 
 _NOVA_POWER_STATES = {
-    power_base.POWER_ON: power_state.RUNNING,
-    power_base.POWER_OFF: power_state.SHUTDOWN,
+    states.POWER_ON: power_state.RUNNING,
+    states.POWER_OFF: power_state.SHUTDOWN,
 }
 
 _DATABASE_TROUBLE = (exception.DatabaseUnavailable,
@@ -51,18 +45,6 @@ _DATABASE_TROUBLE = (exception.DatabaseUnavailable,
 def nova_power_state(state):
     """Nova's power state for a BMC's answer (None: unknown)."""
     return _NOVA_POWER_STATES.get(state, power_state.NOSTATE)
-
-
-def _configuration_problem():
-    """What makes the configuration unusable, as one line, or None."""
-    try:
-        conf_check.check_options(CONF, conf_check.DRIVER_GROUPS)
-        db_api.check_connection_url()
-        deploy_manager.bind_address()
-        console_tcp.allowed_clients()
-    except exception.ConfigInvalid as e:
-        return e.kwargs['reason']
-    return None
 
 
 def _not_ready(error):
@@ -99,7 +81,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         a traceback in its first periodic task.
         """
         super().__init__(virtapi)
-        problem = _configuration_problem()
+        problem = proxy_manager.configuration_problem()
         if problem:
             # Logged outside the except block: oslo.log appends the
             # exception being handled to an ERROR line, repeating it.
@@ -158,11 +140,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         Nova then deletes its compute node and resource provider; a node
         merely moved to another proxy is not deleted.
         """
-        try:
-            db_api.get_node(nodename)
-        except exception.NodeNotFound:
-            return True
-        return False
+        return self._proxy.node_deleted(nodename)
 
     def _owned_node(self, nodename):
         node = self._proxy.node(nodename)
@@ -291,7 +269,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
             raise NotImplementedError()
         if preserve_ephemeral:
             raise nova_exception.PreserveEphemeralNotSupported()
-        image_checks.check_request(instance, image_meta)
+        self._proxy.provisioner.check_image(instance, image_meta)
         instance.task_state = task_states.REBUILD_SPAWNING
         instance.save(expected_task_state=[task_states.REBUILDING])
         try:

@@ -1,7 +1,8 @@
 """One vocabulary for the states every layer speaks of.
 
 Like Ironic's ``ironic/common/states.py``: the provision states of a
-node, the modes and statuses of a deploy job, the deploy interfaces. They
+node, its power states, the modes and statuses of a deploy job, the
+deploy interfaces. They
 are written to the node database and shown by ``nova-bm-manage``, so the
 values never change; code names them, never spells them.
 """
@@ -24,6 +25,11 @@ CLEAN_FAILED = 'clean failed'
 #: The states in which a node's disks may still hold a tenant's data:
 #: reserved in placement, never offered.
 NOT_CLEAN = frozenset((CLEANING, CLEAN_FAILED))
+
+# -- a node's power_state, as its BMC reports it ----------------------------
+
+POWER_ON = 'on'
+POWER_OFF = 'off'
 
 # -- a deploy job: what its ramdisk is told (mode), and where it is (status)
 

@@ -125,7 +125,7 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
         # Nova installed from PyPI keeps api-paste.ini under sys.prefix.
         self.flags(api_paste_config=os.path.join(
             sys.prefix, 'etc', 'nova', 'api-paste.ini'), group='wsgi')
-        # The exact filters, as the README's scheduler section enables them.
+        # The exact filters, as doc/source/install/scheduler.rst enables them.
         self.flags(available_filters=['nova.scheduler.filters.all_filters']
                    + ['nova_bm.scheduler.filters.%s' % name
                       for name in EXACT_FILTERS],

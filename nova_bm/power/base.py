@@ -9,8 +9,10 @@ anything with the attributes of a ``bm_nodes`` row (``uuid``, ``name``,
 
 import abc
 
-POWER_ON = 'on'
-POWER_OFF = 'off'
+from nova_bm.common import states
+
+POWER_ON = states.POWER_ON
+POWER_OFF = states.POWER_OFF
 
 #: Boot devices a caller may ask for.
 BOOT_DEVICES = ('pxe', 'disk', 'cdrom', 'bios', 'safe', 'default')

@@ -26,7 +26,9 @@ from oslo_utils import uuidutils
 from nova_bm.common import node_events
 from nova_bm.common import notifications
 from nova_bm.conf import CONF
+from nova_bm.conf import check as conf_check
 from nova_bm.console import manager as console_manager
+from nova_bm.console import tcp as console_tcp
 from nova_bm.db import api as db_api
 from nova_bm.deploy import manager as deploy_manager
 from nova_bm import exception
@@ -43,6 +45,18 @@ from nova_bm.proxy import resources
 from nova_bm.proxy import task as node_task
 
 LOG = logging.getLogger(__name__)
+
+
+def configuration_problem():
+    """What makes the configuration unusable, as one line, or None."""
+    try:
+        conf_check.check_options(CONF, conf_check.DRIVER_GROUPS)
+        db_api.check_connection_url()
+        deploy_manager.bind_address()
+        console_tcp.allowed_clients()
+    except exception.ConfigInvalid as e:
+        return e.kwargs['reason']
+    return None
 
 
 class Proxy:
@@ -154,6 +168,16 @@ class Proxy:
     def node(self, name):
         """The owned node called ``name``, or None."""
         return self.cache.get(name)
+
+    @staticmethod
+    def node_deleted(name):
+        """Whether no node called ``name`` is enrolled any more (one
+        moved to another proxy is not deleted)."""
+        try:
+            db_api.get_node(name)
+        except exception.NodeNotFound:
+            return True
+        return False
 
     def nodes(self, refresh=False):
         return self.cache.refresh() if refresh else self.cache.nodes()

@@ -92,6 +92,11 @@ class Provisioner:
 
     # -- spawn -----------------------------------------------------------
 
+    @staticmethod
+    def check_image(instance, image_meta):
+        """:raises: ImageUnacceptable (what an image deploy refuses)"""
+        image_checks.check_request(instance, image_meta)
+
     def check(self, instance, image_meta, network_info):
         """What the node would refuse, refused before the claim."""
         node = self._parts.cache.get(instance.node)

@@ -1,4 +1,7 @@
-"""README.rst's production nova.conf snippet works as pasted."""
+"""The install guide's production nova.conf snippet works as pasted.
+
+The snippet is the literal block after the marker comment in
+doc/source/install/nova-compute.rst (it moved there from README.rst)."""
 
 import json
 import os
@@ -14,15 +17,19 @@ from tests import db_backends
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
+SNIPPET_FILE = os.path.join('doc', 'source', 'install', 'nova-compute.rst')
 MARKER = '.. production-nova-conf:'
 
 
 def production_snippet():
-    """The literal block that follows the marker comment, dedented."""
-    with open(os.path.join(ROOT, 'README.rst')) as f:
+    """The literal block (``::`` or ``.. code-block::``) that follows the
+    marker comment, dedented."""
+    with open(os.path.join(ROOT, SNIPPET_FILE)) as f:
         lines = f.read().splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(MARKER))
-    opener = next(i for i in range(start, len(lines)) if lines[i] == '::')
+    opener = next(i for i in range(start, len(lines))
+                  if lines[i] == '::'
+                  or lines[i].startswith('.. code-block::'))
     block = []
     for line in lines[opener + 1:]:
         if line and not line.startswith('    '):

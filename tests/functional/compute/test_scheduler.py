@@ -177,7 +177,8 @@ class MixedCloudTestCase(_ExactFitCloud):
     """A VM host (Nova's fake driver, room for hundreds of VMs) beside the
     bare-metal proxy, in legacy mode, where the nodes also report VCPU,
     MEMORY_MB and DISK_GB: VM flavors must go only to the VM host,
-    bare-metal flavors only to nodes, as the README tells operators."""
+    bare-metal flavors only to nodes, as doc/source/admin/scheduling.rst
+    tells operators."""
 
     LEGACY = True
     NODE_TRAITS = ['CUSTOM_BAREMETAL']
