@@ -320,11 +320,13 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
                block_device_info=None, bad_volumes_callback=None,
                accel_info=None, share_info=None):
         """Soft: orderly shutdown then power on, hard reset if that fails."""
-        self._proxy.reboot(self._node_of(instance), reboot_type == 'SOFT')
+        self._proxy.reboot(self._node_of(instance), reboot_type == 'SOFT',
+                           instance=instance)
 
     def power_off(self, instance, timeout=0, retry_interval=0):
         """Soft power off within ``timeout`` s when given, then hard."""
-        self._proxy.power_off(self._node_of(instance), timeout)
+        self._proxy.power_off(self._node_of(instance), timeout,
+                              instance=instance)
 
     def power_on(self, context, instance, network_info,
                  block_device_info=None, accel_info=None, share_info=None):

@@ -11,9 +11,11 @@ from nova_bm.common import node_events
 from nova_bm.common import notifications
 
 
-def announce(stderr, uuids, events=()):
-    """Fanout ``nodes_changed(uuids)``; then send ``events``, a list of
-    ``(event_type, [nodes])``. One line on ``stderr`` says what happened.
+def announce(stderr, uuids, events=(), power_read=False):
+    """Fanout ``nodes_changed(uuids)`` (``power_states_read(uuids)`` when
+    ``power_read``: the command stored what their BMCs said); then send
+    ``events``, a list of ``(event_type, [nodes])``. One line on
+    ``stderr`` says what happened.
     """
     uuids = list(uuids)
     if not CONF.transport_url:
@@ -24,7 +26,10 @@ def announce(stderr, uuids, events=()):
     client = None
     try:
         client = node_events.NodeEventsClient()
-        client.nodes_changed(uuids)
+        if power_read:
+            client.power_states_read(uuids)
+        else:
+            client.nodes_changed(uuids)
     except Exception as e:  # noqa: BLE001 - the nodes are written already
         # Whatever the bus library raises (refused connection, bad URL,
         # timeout): one line, and the command still succeeds.

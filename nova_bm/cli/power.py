@@ -81,10 +81,10 @@ class _BmcCommand(base.CommandMixin, lister.Lister):
     def record(self, results):
         """Store what the BMCs said, and tell the owning proxies at once:
         they take the new states instead of answering Nova from what
-        they knew (:meth:`nova_bm.proxy.manager.Proxy.nodes_changed`)."""
+        they knew until their next sweep."""
         db_api.record_power_states(results)
         if results:
-            announce.announce(self.app.stderr, results)
+            announce.announce(self.app.stderr, results, power_read=True)
 
     def rows(self, nodes, results):
         self.failed = sum(isinstance(results[n.uuid], Exception)

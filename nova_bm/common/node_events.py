@@ -10,7 +10,10 @@ at its next resource cycle. The transport is the one nova.conf's
 * a cast never waits for a proxy and never retries: a bus that does not
   answer is :class:`BusUnavailable` with one line saying why, and the
   proxies then see the change at their next resource cycle;
-* the message carries node UUIDs only.
+* the message carries node UUIDs only;
+* ``power_states_read`` (after nova-bm-manage's power commands) makes the
+  owning proxy take the power states the command stored, so that it
+  answers Nova with them at once.
 """
 
 from oslo_log import log as logging
@@ -21,7 +24,8 @@ from nova_bm.conf import CONF
 LOG = logging.getLogger(__name__)
 
 TOPIC = 'nova-bm'
-VERSION = '1.0'
+#: 1.1: power_states_read.
+VERSION = '1.1'
 NAMESPACE = 'nova_bm.node_events'
 
 
@@ -42,7 +46,7 @@ class NodeEventsClient:
         self._client = oslo_messaging.get_rpc_client(
             self._transport,
             oslo_messaging.Target(topic=TOPIC, namespace=NAMESPACE,
-                                  version=VERSION),
+                                  version='1.0'),
             retry=0)
 
     def nodes_changed(self, uuids):
@@ -51,9 +55,22 @@ class NodeEventsClient:
 
         :raises: BusUnavailable
         """
+        self._cast('nodes_changed', uuids, '1.0')
+
+    def power_states_read(self, uuids):
+        """Fanout cast: nova-bm-manage read ``uuids``' power states from
+        their BMCs and stored them; the owning proxy takes them at once (a
+        proxy of version 1.0 drops the message and sees them at its next
+        sweep).
+
+        :raises: BusUnavailable
+        """
+        self._cast('power_states_read', uuids, '1.1')
+
+    def _cast(self, method, uuids, version):
         try:
-            self._client.prepare(fanout=True).cast(
-                {}, 'nodes_changed', uuids=list(uuids))
+            self._client.prepare(fanout=True, version=version).cast(
+                {}, method, uuids=list(uuids))
         except oslo_messaging.MessagingException as e:
             raise BusUnavailable(' '.join(str(e).split()) or
                                  type(e).__name__) from None
@@ -67,8 +84,9 @@ class NodeEventsEndpoint:
 
     target = oslo_messaging.Target(namespace=NAMESPACE, version=VERSION)
 
-    def __init__(self, on_change):
+    def __init__(self, on_change, on_power=None):
         self._on_change = on_change
+        self._on_power = on_power or on_change
 
     def nodes_changed(self, ctxt, uuids):
         LOG.info('%d nodes changed (nova-bm-manage): reloading the nodes',
@@ -76,12 +94,21 @@ class NodeEventsEndpoint:
         self._on_change(uuids)
 
 
-def start_server(host, on_change, executor, rpc_transport=None):
-    """Listen on topic ``nova-bm`` as ``host``; returns the server."""
+    def power_states_read(self, ctxt, uuids):
+        LOG.info('%d nodes powered or read by nova-bm-manage: taking their '
+                 'power states', len(uuids))
+        self._on_power(uuids)
+
+
+def start_server(host, on_change, executor, rpc_transport=None,
+                 on_power=None):
+    """Listen on topic ``nova-bm`` as ``host``; returns the server.
+    ``on_power(uuids)`` hears ``power_states_read`` (default
+    ``on_change``)."""
     server = oslo_messaging.get_rpc_server(
         rpc_transport or transport(),
         oslo_messaging.Target(topic=TOPIC, server=host),
-        [NodeEventsEndpoint(on_change)], executor=executor,
+        [NodeEventsEndpoint(on_change, on_power)], executor=executor,
         access_policy=oslo_messaging.DefaultRPCAccessPolicy)
     server.start()
     return server

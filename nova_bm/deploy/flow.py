@@ -278,6 +278,11 @@ class Flow:
     def _stop_on_failure(self, node, macs, job_id):
         return _StopOnFailure(self, node, macs, job_id)
 
+    def abandon(self, node, macs):
+        """End whatever job the node has, remove its scripts, power it
+        off. :returns: why off is not confirmed, or None."""
+        return self.stop(node, macs, job_id=None)
+
     def stop(self, node, macs, job_id):
         """End the job (only ``job_id``'s; None: any), remove the
         scripts, power off.

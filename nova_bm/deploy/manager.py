@@ -175,12 +175,9 @@ class DeployManager:
         self._flow.erase(node, job_id)
 
     def abandon(self, node, macs):
-        """End whatever job the node has, remove its scripts, power it
-        off (a deploy no process runs any more).
-
-        :returns: why off is not confirmed, or None.
-        """
-        return self._flow.stop(node, macs, job_id=None)
+        """See :meth:`Flow.abandon` (a deploy no process runs any more,
+        or one that cannot be recorded)."""
+        return self._flow.abandon(node, macs)
 
     def remove_scripts(self, macs):
         self._scripts.remove(macs)

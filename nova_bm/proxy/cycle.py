@@ -73,19 +73,25 @@ class Cycle:
         are off (or in maintenance), their ports unbound, released to be
         cleaned; nothing stays half-deployed."""
         parts = self._parts
+        stopped = []
+        # Every such node stopped first (job ended, scripts removed, off),
+        # then each released: one release failing leaves no other running.
         for node in nodes:
             if node.provision_state != states.DEPLOYING:
                 continue
             task = parts.task(node)
-            instance = provision.InstanceRef(node.instance_uuid)
             off_error = parts.deploys.abandon(node, task.macs())
             LOG.warning('Node %s was being deployed when nova-compute '
                         'stopped: released, to be cleaned', node.name)
+            stopped.append((task, off_error))
+        for task, off_error in stopped:
+            instance = provision.InstanceRef(task.node.instance_uuid)
             # Nova deallocated the ports when the spawn failed, without
             # this driver (it was stopping): they still carry the node's
             # MACs. No network_info now: every MAC is reset (a port Nova
             # made is gone or about to be).
-            parts.network.unbind(context, instance, node, network_info=None)
+            parts.network.unbind(context, instance, task.node,
+                                 network_info=None)
             parts.provisioner.release(
                 task, instance, provision.off_reason(instance.uuid, off_error),
                 provision_state=provision.after_use())

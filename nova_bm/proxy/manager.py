@@ -9,9 +9,9 @@ sync, node cache, consoles, deploys, network, notifier, rebalancer, the
 the per-cycle reconciliation and the recovery at start in
 :mod:`nova_bm.proxy.cycle`. Callers may rely on:
 
-* ``provision_state`` is written only by the provisioner, ``power_state``
-  only by the power sync (nova-bm-manage's power commands tell the owning
-  proxy at once, which then takes what the BMC said);
+* ``provision_state`` is written only by the provisioner; ``power_state``
+  by the power sync, and by nova-bm-manage's power commands, which tell
+  the owning proxy at once (it then takes what the BMC said);
 * nothing below the proxy calls back into it.
 """
 
@@ -125,7 +125,7 @@ class Proxy:
         self._events_server = node_events.start_server(
             host, self.nodes_changed,
             'threading' if nova.utils.concurrency_mode_threading()
-            else 'eventlet')
+            else 'eventlet', on_power=self.power_states_read)
 
     def stop(self):
         self.sync.stop()
@@ -145,16 +145,25 @@ class Proxy:
         return None if server is None else server.dispatcher.endpoints
 
     def nodes_changed(self, uuids):
-        """nova-bm-manage changed nodes: reload them now, not next cycle,
-        and take the power states it read from their BMCs."""
+        """nova-bm-manage changed nodes: reload them now, not next cycle."""
+        self._reconcile(take_share=True)
+
+    def power_states_read(self, uuids):
+        """nova-bm-manage read (and stored) the power states of ``uuids``
+        from their BMCs, powering them or not: take those states now, so
+        that Nova is answered with them, not with what this proxy knew
+        before (its next sweep would be late)."""
+        nodes = self._reconcile()
+        read = set(uuids)
+        self.sync.adopt([node for node in nodes if node.uuid in read])
+
+    def _reconcile(self, take_share=False):
         try:
-            nodes = self.cycle.reconcile(take_share=True)
+            return self.cycle.reconcile(take_share=take_share)
         except (exception.DatabaseUnavailable,
                 exception.DatabaseNotReady) as e:
             LOG.error('Node database not usable: %s', e)
-            return  # the next cycle tries again
-        changed = set(uuids)
-        self.sync.adopt([node for node in nodes if node.uuid in changed])
+            return []  # the next cycle tries again
 
     def sync_power_states(self):
         """One sweep over every owned node: one query, one bulk IPMI call.
@@ -228,7 +237,7 @@ class Proxy:
 
     # -- power operations on an instance's node ---------------------------
 
-    def reboot(self, node, soft):
+    def reboot(self, node, soft, instance=None):
         """Soft: orderly shutdown then power on, hard reset if that fails.
 
         :raises: what the BMC raised (remembered against it)
@@ -241,10 +250,11 @@ class Proxy:
             except (exception.PowerStateTimeout,
                     exception.BmcCommandRefused) as e:
                 LOG.warning('Soft reboot of node %(node)s failed (%(error)s)'
-                            '; resetting it', {'node': node.name, 'error': e})
+                            '; resetting it', {'node': node.name, 'error': e},
+                            instance=instance)
         task.run(self.power.reboot, power_base.HARD)
 
-    def power_off(self, node, timeout=0):
+    def power_off(self, node, timeout=0, instance=None):
         """Soft power off within ``timeout`` s when given, then hard."""
         task = self.task(node)
         if timeout:
@@ -256,7 +266,7 @@ class Proxy:
                 LOG.warning('Node %(node)s did not shut down within '
                             '%(timeout)s s (%(error)s); powering it off',
                             {'node': node.name, 'timeout': timeout,
-                             'error': e})
+                             'error': e}, instance=instance)
         task.run(self.power.power_off)
 
     def power_on(self, node):

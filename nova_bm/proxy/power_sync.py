@@ -72,7 +72,7 @@ class PowerSync:
     def adopt(self, nodes):
         """Take the power states another process (nova-bm-manage) read
         from these nodes' BMCs and stored in their rows, as if this proxy
-        had read them: notified when they changed, nothing written."""
+        had read them (notified when they changed)."""
         self._store({node.uuid: node for node in nodes},
                     {node.uuid: node.power_state for node in nodes
                      if node.power_state is not None
@@ -104,7 +104,11 @@ class PowerSync:
                     events.append((notifications.POWER_STATE_CHANGED, node,
                                    {'power_state': value,
                                     'previous_power_state': previous}))
-                if value != node.power_state or node.last_error is not None:
+                # The row may be older than what this proxy knew (one row
+                # object serves every call of a deploy): written whenever
+                # either differs, so the database follows.
+                if (value != node.power_state or value != previous
+                        or node.last_error is not None):
                     changed[uuid] = value
             self._results[uuid] = value
         if changed:

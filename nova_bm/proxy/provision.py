@@ -250,7 +250,7 @@ class Provisioner:
         :raises: DeployFailed (no job started when the node has no MAC),
             ProxyStopping
         """
-        deploy_flow.interface_macs(task.node)
+        macs = deploy_flow.interface_macs(task.node)
         job = self.start_job(task, states.DEPLOY,
                              instance_uuid=instance_uuid,
                              image_file=image.name, image_size=image.size,
@@ -258,7 +258,13 @@ class Provisioner:
         steps.write_image(task.node, job.id, image)
         self.open_console(task.node)
         steps.boot_from_disk(task.node, job.id)
-        self._set_state(task, states.ACTIVE)
+        try:
+            self._set_state(task, states.ACTIVE)
+        except BaseException:
+            # Not recorded active, so not left running: stopped as after
+            # any failed step.
+            steps.abandon(task.node, macs)
+            raise
 
     def _deploy_failed(self, context, task, instance, network_info, reason,
                        off_error, rebuild, boot_url, suspect=False):

@@ -59,13 +59,19 @@ class RabbitTestCase(base.BareMetalCloudTestCase):
         # What the proxy's RPC endpoint hears, to tell our casts from those
         # of other test processes on the same broker.
         self.heard = []
+        self.handled = []
         (endpoint,) = self.driver._proxy.events_endpoints()
-        on_change = endpoint._on_change
+        endpoint._on_change = self.hearing(endpoint._on_change)
+        endpoint._on_power = self.hearing(endpoint._on_power)
 
+    def hearing(self, handler):
+        """``handler``, what it hears kept in ``self.heard``, then what it
+        handled in ``self.handled``."""
         def record(uuids):
             self.heard.extend(uuids)
-            on_change(uuids)
-        endpoint._on_change = record
+            handler(uuids)
+            self.handled.extend(uuids)
+        return record
 
     def listen(self):
         transport = oslo_messaging.get_notification_transport(
@@ -167,9 +173,10 @@ class RabbitTestCase(base.BareMetalCloudTestCase):
         self.assertEqual(0, status, err)
         self.assertIn('Told the proxies on the message bus (1 nodes).', err)
         deadline = time.monotonic() + 10
-        while node.uuid not in self.heard and time.monotonic() < deadline:
+        while node.uuid not in self.handled and (
+                time.monotonic() < deadline):
             time.sleep(0.02)
-        self.assertIn(node.uuid, self.heard)
+        self.assertIn(node.uuid, self.handled)
         self.assertEqual(power_state.SHUTDOWN,
                          self.driver.get_info(instance).state)
 

@@ -103,3 +103,33 @@ class MessagingTestCase(base.TestCase):
             self.assertTrue(event.wait(10))
         self.assertEqual({'proxy-1': ['u-1', 'u-2'],
                           'proxy-2': ['u-1', 'u-2']}, seen)
+
+    def test_power_states_read_goes_to_its_own_handler(self):
+        # nova-bm-manage's power commands: the proxies take the states they
+        # stored (on_power); other changes only reload (on_change), so a
+        # node update never makes a proxy adopt a row older than what it
+        # knows.
+        rpc = oslo_messaging.get_rpc_transport(self.conf.conf)
+        self.addCleanup(rpc.cleanup)
+        calls = []
+        done = threading.Event()
+
+        def on_change(uuids):
+            calls.append(('changed', uuids))
+            done.set()
+
+        def on_power(uuids):
+            calls.append(('power', uuids))
+            done.set()
+        server = node_events.start_server('proxy-1', on_change, 'threading',
+                                          rpc_transport=rpc,
+                                          on_power=on_power)
+        self.addCleanup(server.wait)
+        self.addCleanup(server.stop)
+        client = node_events.NodeEventsClient(rpc)
+        client.power_states_read(['u-1'])
+        self.assertTrue(done.wait(10))
+        done.clear()
+        client.nodes_changed(['u-2'])
+        self.assertTrue(done.wait(10))
+        self.assertEqual([('power', ['u-1']), ('changed', ['u-2'])], calls)
