@@ -90,7 +90,7 @@ def run():
             json.dump({'nodes': nodes}, f)
         _manage(config, 'db', 'sync')
         start = time.perf_counter()
-        _manage(config, 'node', 'import', path)
+        _manage(config, 'node', 'import', path, '--host', 'proxy-1')
         elapsed = time.perf_counter() - start
         reference = _reference(workdir, nodes)
     finally:

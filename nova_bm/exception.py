@@ -11,6 +11,7 @@ it is escaped by :func:`nova_bm.common.safe_text.escape`.
 """
 
 from nova_bm.common import safe_text
+from nova_bm.common import states
 
 
 class NovaBMException(Exception):
@@ -84,6 +85,15 @@ class NodeInUse(Conflict):
                'move that instance first.')
 
 
+class NodeHeld(Conflict):
+    message = ('Node %(node)s is held by instance %(instance)s: its '
+               '%(what)s cannot change until that instance is deleted.')
+
+
+class NodeStateRefused(Conflict):
+    message = 'Node %(node)s is %(state)s: %(reason)s'
+
+
 class NodeNotAvailable(Conflict):
     message = 'Node %(node)s cannot be claimed: %(reason)s'
 
@@ -144,3 +154,13 @@ class PowerStateTimeout(BmcError):
 #: What a call to a node's BMC may raise that is the BMC's trouble (or its
 #: parameters'), not a bug: callers catch exactly these.
 BMC_TROUBLE = (BmcError, InvalidBmcParameters)
+
+
+def bmc_fault(error):
+    """The fault a BMC error puts a node in (``states.FAULT_*``), or None
+    for an error that does not count against the BMC (it answered)."""
+    if isinstance(error, BmcAuthFailed):
+        return states.FAULT_CREDENTIALS
+    if isinstance(error, BmcError) and error.counts_against_bmc:
+        return states.FAULT_BMC
+    return None

@@ -29,3 +29,8 @@ class TestCase(base.BaseTestCase):
         # (tests/deploy_ramdisk.py); the check of a lookup's earliest
         # plausible time has tests of its own.
         self.conf.config(ramdisk_min_boot_time=0, group='baremetal')
+        # The nodes of the tests' fleets are offered as soon as they are
+        # enrolled, as in a lab; the road through enroll and manageable
+        # (the default) has tests of its own (tests/unit/cli/
+        # test_lifecycle.py).
+        self.conf.config(enrolled_node_state='available', group='baremetal')

@@ -11,8 +11,9 @@ from oslo_config import cfg
 from oslo_db import exception as db_exc
 
 from nova_bm.cli import usage
-from nova_bm import exception
 from nova_bm.common import safe_text
+from nova_bm.db import api as db_api
+from nova_bm import exception
 
 MASK = safe_text.MASK
 
@@ -50,6 +51,8 @@ class CommandMixin(usage.OneLineUsageErrors):
     def _check_columns(self, requested):
         if not requested:
             return
+        if self.COLUMNS is None:
+            raise exception.Invalid('-c: this command prints no columns.')
         known = {_column_key(c) for c in self.COLUMNS}
         for column in requested:
             if _column_key(column) not in known:
@@ -82,7 +85,8 @@ NODE_FIELDS = ('uuid', 'name', 'service_host', 'partition_key', 'cpus',
                'ipmi_address', 'ipmi_port', 'ipmi_username', 'ipmi_password',
                'interfaces', 'deploy_interface', 'instance_uuid',
                'power_state', 'provision_state', 'maintenance',
-               'maintenance_reason', 'last_error', 'created_at', 'updated_at')
+               'maintenance_reason', 'fault', 'last_error', 'created_at',
+               'updated_at')
 
 
 def node_details(node):
@@ -102,6 +106,33 @@ def node_details(node):
             value = getattr(node, field)
         values.append(value)
     return NODE_FIELDS, tuple(values)
+
+
+def add_node_selection(parser):
+    """``NODE…`` or ``--all [--host H]``: the nodes a command acts on."""
+    parser.add_argument('nodes', metavar='NODE', nargs='*',
+                        help='Name or UUID (repeatable).')
+    parser.add_argument('--all', action='store_true',
+                        help='Every node (of --host, if given).')
+    parser.add_argument('--host', metavar='SERVICE_HOST',
+                        help='With --all: only the nodes of this proxy.')
+
+
+def selected_nodes(parsed_args):
+    """The nodes of :func:`add_node_selection`'s arguments."""
+    if parsed_args.all == bool(parsed_args.nodes):
+        raise exception.Invalid('Name nodes or give --all, not both and '
+                                'not neither.')
+    if parsed_args.host and not parsed_args.all:
+        raise exception.Invalid('--host selects nodes only with --all.')
+    if parsed_args.all:
+        return db_api.list_nodes(service_host=parsed_args.host)
+    return db_api.get_nodes(parsed_args.nodes)
+
+
+def plural(count, noun):
+    """``1 node``, ``2 nodes``."""
+    return '%d %s%s' % (count, noun, '' if count == 1 else 's')
 
 
 def read_password_file(path):

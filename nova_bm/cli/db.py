@@ -3,7 +3,14 @@
 from cliff import command
 
 from nova_bm.cli import base
+from nova_bm.cli import usage
+from nova_bm.conf import CONF
 from nova_bm.db import migration
+
+
+def _database():
+    """The node database's URL as it may be shown (password masked)."""
+    return usage.mask_url(CONF.baremetal_database.connection)
 
 
 class Sync(base.CommandMixin, command.Command):
@@ -11,8 +18,8 @@ class Sync(base.CommandMixin, command.Command):
 
     def take_action(self, parsed_args):
         migration.upgrade()
-        self.app.stdout.write('Node database at revision %s.\n'
-                              % migration.version())
+        self.app.stdout.write('Node database at revision %s (%s).\n'
+                              % (migration.version(), _database()))
 
 
 class Version(base.CommandMixin, command.Command):

@@ -132,8 +132,8 @@ class Update(base.CommandMixin, show.ShowOne):
 class List(base.CommandMixin, lister.Lister):
     """List interfaces, of one node or of all."""
 
-    LIST_COLUMNS = ('Address', 'Node', 'Node UUID', 'VIF', 'PXE',
-                    'Physical Network', 'Local Link Connection')
+    COLUMNS = ('Address', 'Node', 'Node UUID', 'VIF', 'PXE',
+               'Physical Network', 'Local Link Connection')
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -143,7 +143,7 @@ class List(base.CommandMixin, lister.Lister):
 
     def take_action(self, parsed_args):
         rows = db_api.list_interfaces(parsed_args.node)
-        return self.LIST_COLUMNS, [
+        return self.COLUMNS, [
             (interface.address, name, uuid, interface.vif_id,
              interface.pxe_enabled, interface.physical_network,
              LinkColumn(interface.local_link_connection))

@@ -16,13 +16,14 @@ from oslo_utils import timeutils
 
 from nova_bm.cli import announce
 from nova_bm.cli import base
+from nova_bm.common import node_fields
+from nova_bm.common import notifications
+from nova_bm.common import states
 from nova_bm.conf import CONF
 from nova_bm.db import api as db_api
-from nova_bm import exception
-from nova_bm.common import node_fields
 from nova_bm.enrolment import node_file
 from nova_bm.enrolment import node_spec
-from nova_bm.common import notifications
+from nova_bm import exception
 
 
 def _add_hardware_options(parser, required):
@@ -124,6 +125,18 @@ class Create(base.CommandMixin, show.ShowOne):
                             metavar='TRAIT',
                             help='A trait such as CUSTOM_RACK1 '
                                  '(repeatable).')
+        parser.add_argument('--provision-state',
+                            choices=states.ENROLLED_STATES,
+                            help='The state it is enrolled in (default: '
+                                 '[baremetal] enrolled_node_state, '
+                                 'enroll): only available nodes are '
+                                 'offered to tenants.')
+        parser.add_argument('--maintenance', action='store_true',
+                            default=None,
+                            help='Enrol it in maintenance.')
+        parser.add_argument('--reason', metavar='TEXT',
+                            help='Why it is in maintenance (with '
+                                 '--maintenance).')
         return parser
 
     def take_action(self, parsed_args):
@@ -133,7 +146,10 @@ class Create(base.CommandMixin, show.ShowOne):
                       service_host=parsed_args.host,
                       partition_key=parsed_args.partition_key,
                       deploy_interface=parsed_args.deploy_interface,
-                      traits=parsed_args.trait)
+                      traits=parsed_args.trait,
+                      provision_state=parsed_args.provision_state,
+                      maintenance=parsed_args.maintenance,
+                      maintenance_reason=parsed_args.reason)
         row, macs = node_spec.new_node(values, parsed_args.mac)
         node = db_api.create_node(row, macs)
         announce.announce(self.app.stderr, [node.uuid],
@@ -142,10 +158,10 @@ class Create(base.CommandMixin, show.ShowOne):
 
 
 class List(base.CommandMixin, lister.Lister):
-    """List nodes."""
+    """List nodes, with what keeps them from service (Fault)."""
 
     COLUMNS = ('UUID', 'Name', 'Host', 'Power State', 'Provision State',
-               'Maintenance', 'Instance UUID', 'Resource Class',
+               'Maintenance', 'Fault', 'Instance UUID', 'Resource Class',
                'Deploy Interface')
 
     def get_parser(self, prog_name):
@@ -165,6 +181,13 @@ class List(base.CommandMixin, lister.Lister):
         maintenance.add_argument('--no-maintenance', dest='maintenance',
                                  action='store_false',
                                  help='Only nodes not in maintenance.')
+        parser.add_argument('--fault', nargs='?', const='', metavar='FAULT',
+                            choices=('',) + states.FAULTS,
+                            help='Only nodes with a fault (this one: %s).'
+                                 % ', '.join("'%s'" % fault
+                                             for fault in states.FAULTS))
+        parser.add_argument('--provision-state', metavar='STATE',
+                            help='Only nodes in this provision state.')
         return parser
 
     def take_action(self, parsed_args):
@@ -175,9 +198,15 @@ class List(base.CommandMixin, lister.Lister):
         else:
             nodes = db_api.list_nodes(service_host=parsed_args.host,
                                       maintenance=parsed_args.maintenance)
+        if parsed_args.fault is not None:
+            nodes = [n for n in nodes if n.fault and parsed_args.fault in (
+                '', n.fault)]
+        if parsed_args.provision_state is not None:
+            nodes = [n for n in nodes
+                     if n.provision_state == parsed_args.provision_state]
         return self.COLUMNS, [
             (n.uuid, n.name, n.service_host, n.power_state,
-             n.provision_state, n.maintenance, n.instance_uuid,
+             n.provision_state, n.maintenance, n.fault, n.instance_uuid,
              n.resource_class, n.deploy_interface) for n in nodes]
 
 
@@ -220,11 +249,16 @@ class Update(base.CommandMixin, show.ShowOne):
             parser, ' Refused while an instance holds the node.')
         _add_hardware_options(parser, required=False)
         _add_ipmi_options(parser, required=False)
-        parser.add_argument('--trait', action='append', metavar='TRAIT',
-                            help='Replace the traits with these '
-                                 '(repeatable).')
+        parser.add_argument('--trait', action='append', default=[],
+                            metavar='TRAIT',
+                            help='Add this trait (repeatable), as '
+                                 '"baremetal node add trait".')
+        parser.add_argument('--remove-trait', '--no-trait',
+                            action='append', default=[], metavar='TRAIT',
+                            help='Remove this trait (repeatable), as '
+                                 '"baremetal node remove trait".')
         parser.add_argument('--no-traits', action='store_true',
-                            help='Remove every trait.')
+                            help='Remove every trait (then --trait adds).')
         maintenance = parser.add_mutually_exclusive_group()
         maintenance.add_argument('--maintenance', dest='maintenance',
                                  action='store_true', default=None,
@@ -239,7 +273,8 @@ class Update(base.CommandMixin, show.ShowOne):
         return parser
 
     def take_action(self, parsed_args):
-        traits = [] if parsed_args.no_traits else parsed_args.trait
+        before = db_api.get_node(parsed_args.node)
+        traits = _traits(before.traits, parsed_args)
         values = dict(_hardware_values(parsed_args),
                       **_ipmi_values(parsed_args),
                       name=parsed_args.name,
@@ -252,7 +287,6 @@ class Update(base.CommandMixin, show.ShowOne):
         if not changes:
             raise exception.Invalid(
                 'Nothing to update: give at least one option.')
-        before = db_api.get_node(parsed_args.node)
         node = db_api.update_node(parsed_args.node, changes)
         events = []
         if node.maintenance != before.maintenance:
@@ -260,6 +294,24 @@ class Update(base.CommandMixin, show.ShowOne):
                            else notifications.MAINTENANCE_OFF, [node]))
         announce.announce(self.app.stderr, [node.uuid], events)
         return base.node_details(node)
+
+
+def _traits(current, parsed_args):
+    """The traits after ``--no-traits``, ``--trait`` and
+    ``--remove-trait``, or None when none of them was given."""
+    if not (parsed_args.no_traits or parsed_args.trait
+            or parsed_args.remove_trait):
+        return None
+    added = node_fields.traits(parsed_args.trait, 'trait')
+    removed = node_fields.traits(parsed_args.remove_trait, 'remove-trait')
+    missing = sorted(set(removed) - set(current))
+    if missing and not parsed_args.no_traits:
+        raise exception.InvalidField(
+            field='remove-trait',
+            reason='the node has no trait %s' % ', '.join(missing))
+    kept = [] if parsed_args.no_traits else list(current)
+    traits = [t for t in kept if t not in removed]
+    return traits + [t for t in added if t not in traits]
 
 
 class Delete(base.CommandMixin, command.Command):
@@ -287,20 +339,31 @@ class Import(base.CommandMixin, command.Command):
                             help='Node file, as for "baremetal create".')
         parser.add_argument('--host', metavar='SERVICE_HOST',
                             help='Proxy for nodes that do not name one '
-                                 '(default: this host, CONF.host).')
+                                 '(service_host): required then, as '
+                                 'for "node create".')
         _add_partition_key_option(
             parser, ' For nodes that give neither partition_key nor '
                     'conductor_group.')
         _add_deploy_interface_option(
             parser, ' For nodes that give no deploy_interface (default: '
                     '[baremetal] default_deploy_interface).')
+        parser.add_argument('--strict', action='store_true',
+                            help='Refuse the file when it has keys nova-bm '
+                                 'does not use (by default they are named '
+                                 'in one warning line and ignored).')
         return parser
 
     def take_action(self, parsed_args):
-        specs = node_file.load(parsed_args.file,
-                               parsed_args.host or CONF.host,
-                               parsed_args.partition_key,
-                               parsed_args.deploy_interface)
+        specs, ignored = node_file.load_report(
+            parsed_args.file, parsed_args.host, parsed_args.partition_key,
+            parsed_args.deploy_interface, strict=parsed_args.strict)
+        if ignored:
+            self.app.stderr.write(
+                'Warning: %s not used by nova-bm, ignored (--strict '
+                'refuses them): %s\n' % (
+                    'this key is' if len(ignored) == 1 else
+                    'these %d keys are' % len(ignored),
+                    node_file.describe_ignored(ignored)))
         progress = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
         try:
             nodes, ports = db_api.create_nodes(specs, progress=progress)
@@ -311,8 +374,9 @@ class Import(base.CommandMixin, command.Command):
         finally:
             if progress is not None:
                 progress.close()
-        self.app.stdout.write('Created %d nodes and %d ports from %s.\n'
-                              % (nodes, ports, parsed_args.file))
+        self.app.stdout.write('Created %s and %s from %s.\n' % (
+            base.plural(nodes, 'node'), base.plural(ports, 'port'),
+            parsed_args.file))
         rows = [row for row, _ in specs]
         announce.announce(self.app.stderr, [row['uuid'] for row in rows],
                           [(notifications.ENROLLED, rows)])

@@ -1,5 +1,8 @@
 """``nova-bm-manage node power …`` and ``node validate``: talk to the BMCs.
 
+``node validate`` also checks what a node needs besides its BMC, one row
+per interface (:mod:`nova_bm.cli.validate`).
+
 Nodes are named on the command line (names or UUIDs, all looked up in one
 query; an unknown one is refused before any BMC is contacted) or chosen
 with ``--all [--host H]``. Every node gets a row: its state, or
@@ -15,10 +18,12 @@ from cliff import lister
 
 from nova_bm.cli import announce
 from nova_bm.cli import base
+from nova_bm.cli import validate
 from nova_bm.conf import CONF
 from nova_bm.db import api as db_api
 from nova_bm import exception
 from nova_bm.common import node_fields
+from nova_bm.common import states
 from nova_bm.power import base as power_base
 from nova_bm.power import ipmi
 from nova_bm.power import ipmi_loop
@@ -191,13 +196,33 @@ class Reboot(_PowerChange):
 
 
 class Validate(_BmcCommand):
-    """Check nodes' BMC parameters, then log into each BMC with them."""
+    """Check nodes interface by interface, as Ironic's ``node validate``.
 
-    COLUMNS = ('UUID', 'Name', 'BMC', 'Result')
+    One row per node and interface (console, deploy, network, power), True
+    or False with the reason (:mod:`nova_bm.cli.validate`): the power row
+    logs into each BMC with the node's credentials (all BMCs at once); the
+    others read the node database and this host's configuration, files
+    and deploy HTTP server. Exit status 1 when any row is False.
+    """
+
+    COLUMNS = ('UUID', 'Name', 'Interface', 'Result', 'Reason')
 
     def take_action(self, parsed_args):
         nodes = _selected_nodes(parsed_args)
-        results = ipmi.IPMIPower().check_access_many(nodes)
-        results = {uuid: 'ok' if value is None else value
-                   for uuid, value in results.items()}
-        return self.COLUMNS, self.rows(nodes, results)
+        interfaces = validate.interfaces_of(nodes)
+        # Started before the BMCs are asked: its HTTP requests overlap them.
+        host = (validate.DeployHost()
+                if any(n.deploy_interface == states.IMAGE for n in nodes)
+                else None)
+        bmcs = ipmi.IPMIPower().check_access_many(nodes)
+        rows = []
+        failed = set()
+        for node in nodes:
+            for interface, result, reason in validate.node_rows(
+                    node, interfaces[node.uuid], bmcs[node.uuid], host):
+                rows.append((node.uuid, node.name, interface, result,
+                             reason))
+                if not result:
+                    failed.add(node.uuid)
+        self.failed = len(failed)
+        return self.COLUMNS, rows

@@ -9,6 +9,12 @@ values never change; code names them, never spells them.
 
 # -- a node's provision_state ------------------------------------------------
 
+#: Enrolled; nobody checked its BMC yet: never offered
+#: (``nova-bm-manage node manage`` checks it).
+ENROLL = 'enroll'
+#: Its BMC answered with its credentials; not offered until an operator
+#: provides it (``nova-bm-manage node provide``, which cleans it first).
+MANAGEABLE = 'manageable'
 #: Free for an instance.
 AVAILABLE = 'available'
 #: Its deploy ramdisk is writing an instance's image.
@@ -25,11 +31,30 @@ CLEAN_FAILED = 'clean failed'
 #: The states in which a node's disks may still hold a tenant's data:
 #: reserved in placement, never offered.
 NOT_CLEAN = frozenset((CLEANING, CLEAN_FAILED))
+#: The states of a node that is not ready for tenants yet.
+NOT_PROVIDED = frozenset((ENROLL, MANAGEABLE))
+#: The states a node may be enrolled in ([baremetal] enrolled_node_state,
+#: a node file's provision_state).
+ENROLLED_STATES = (ENROLL, MANAGEABLE, AVAILABLE)
 
 # -- a node's power_state, as its BMC reports it ----------------------------
 
 POWER_ON = 'on'
 POWER_OFF = 'off'
+
+# -- a node's fault: what keeps it from service, in plain sight -------------
+
+#: Its BMC did not answer (or answered garbage).
+FAULT_BMC = 'bmc unreachable'
+#: Its BMC refused the credentials.
+FAULT_CREDENTIALS = 'credentials refused'
+#: It may still run a tenant's system: the BMC would not confirm it off.
+FAULT_POWER_OFF = 'power off not confirmed'
+#: Its cleaning failed or cannot be trusted.
+FAULT_CLEAN = 'clean failed'
+#: Faults an answering BMC clears.
+BMC_FAULTS = frozenset((FAULT_BMC, FAULT_CREDENTIALS))
+FAULTS = (FAULT_BMC, FAULT_CREDENTIALS, FAULT_POWER_OFF, FAULT_CLEAN)
 
 # -- a deploy job: what its ramdisk is told (mode), and where it is (status)
 

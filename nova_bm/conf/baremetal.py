@@ -23,6 +23,21 @@ node_opts = [
         default='x86_64',
         choices=node_fields.CPU_ARCHITECTURES,
         help='CPU architecture given to a node enrolled without one.'),
+    cfg.StrOpt(
+        'enrolled_node_state',
+        default='enroll',
+        choices=[('enroll', 'nobody checked the node yet: "nova-bm-manage '
+                            'node manage" checks its BMC, then "node '
+                            'provide" cleans it and offers it (Ironic\'s '
+                            'flow)'),
+                 ('manageable', 'the operator vouches for its BMC: "node '
+                                'provide" offers it'),
+                 ('available', 'offered to tenants at once (labs and '
+                               'demos)')],
+        help='The provision state of a node enrolled without one '
+             '("nova-bm-manage node create", a node file without '
+             'provision_state). Only "available" nodes are offered to '
+             'Nova\'s scheduler; the others are reported reserved.'),
 ]
 
 ipmi_opts = [

@@ -8,13 +8,23 @@ the groups they use once, at start, and refuse to start with one line per
 bad value.
 """
 
+import os
+import site
+import sysconfig
+
 from oslo_config import cfg
+import sqlalchemy as sa
 
 from nova_bm import exception
 from nova_bm.common import safe_text
 
 #: The groups the virt driver reads.
 DRIVER_GROUPS = ('baremetal', 'baremetal_database')
+#: The groups nova-bm-manage reads: the driver's, the default group
+#: (``host``, ``state_path``, ``transport_url``) and the message bus's (it
+#: tells the proxies and notifies).
+MANAGE_GROUPS = ('DEFAULT',) + DRIVER_GROUPS + (
+    'oslo_messaging_notifications', 'oslo_messaging_rabbit')
 
 
 def invalid_options(conf, groups):
@@ -74,3 +84,89 @@ def check_options(conf, groups):
     problems = invalid_options(conf, groups)
     if problems:
         raise exception.ConfigInvalid(reason='; '.join(problems))
+
+
+def _python_directories(conf):
+    """Where Python packages are installed: never where a database goes."""
+    found = set()
+    paths = sysconfig.get_paths()
+    candidates = [paths.get('purelib'), paths.get('platlib'),
+                  paths.get('stdlib')]
+    try:
+        candidates += site.getsitepackages() + [site.getusersitepackages()]
+    except AttributeError:  # an old virtualenv's site module
+        pass
+    try:
+        # Nova's own $pybasedir: the default of [DEFAULT] state_path.
+        candidates.append(conf.pybasedir)
+    except (cfg.Error, AttributeError):
+        pass
+    for path in candidates:
+        if path:
+            found.add(os.path.realpath(path))
+    return found
+
+
+def sqlite_inside_python(url, conf):
+    """The SQLite file ``url`` names when it is inside the Python
+    installation (``site-packages``), else None.
+
+    Nova's ``[DEFAULT] state_path`` defaults to the directory Nova is
+    installed in, so a nova.conf that sets neither ``state_path`` nor
+    ``[baremetal_database] connection`` puts the node database beside the
+    packages: a file that the next upgrade or a second host never sees.
+    """
+    try:
+        parsed = sa.engine.make_url(url)
+    except Exception:  # noqa: S110 (check_connection_url reports it)
+        return None
+    if parsed.get_backend_name() != 'sqlite' or not parsed.database or (
+            parsed.database == ':memory:'
+            or parsed.database.startswith('file:')):
+        return None
+    path = os.path.realpath(parsed.database)
+    parts = path.split(os.sep)
+    if 'site-packages' in parts or 'dist-packages' in parts:
+        return path
+    for directory in _python_directories(conf):
+        if path == directory or path.startswith(directory.rstrip(os.sep)
+                                                + os.sep):
+            return path
+    return None
+
+
+def _default(conf, name, group=None):
+    """Whether option ``name`` has its default value (is set nowhere)."""
+    try:
+        location = conf.get_location(name, group)
+    except (cfg.Error, ValueError):
+        return False
+    return location is not None and location.location in (
+        cfg.Locations.opt_default, cfg.Locations.set_default)
+
+
+def check_node_database_location(conf, shown_url):
+    """Refuse a node database inside the Python installation.
+
+    ``shown_url``: the connection URL as it may be shown (password masked).
+
+    :raises: ConfigInvalid.
+    """
+    if sqlite_inside_python(conf.baremetal_database.connection,
+                            conf) is None:
+        return
+    if not _default(conf, 'connection', 'baremetal_database'):
+        why = 'as [baremetal_database] connection says'
+    elif _default(conf, 'state_path'):
+        why = ("[DEFAULT] state_path is not set: Nova's default is where "
+               "Nova is installed")
+    else:
+        why = '[DEFAULT] state_path is %s' % safe_text.quote(
+            conf.state_path)
+    files = ', '.join(safe_text.escape(f)
+                      for f in conf.default_config_files or ())
+    raise exception.ConfigInvalid(
+        reason='the node database would be %s, inside the Python '
+               'installation (%s): set [DEFAULT] state_path (for example '
+               '/var/lib/nova) or [baremetal_database] connection in %s'
+               % (shown_url, why, files or 'nova.conf'))

@@ -53,6 +53,7 @@ from nova_bm.db.jobs import record_image_served
 from nova_bm.db.jobs import record_job_call
 from nova_bm.db.jobs import start_job
 from nova_bm.db.jobs import suspect_job
+from nova_bm.db.nodes import change_provision_state
 from nova_bm.db.nodes import count_nodes
 from nova_bm.db.nodes import create_node
 from nova_bm.db.nodes import create_nodes
@@ -87,6 +88,7 @@ CLEANING = states.CLEANING
 CLEAN_FAILED = states.CLEAN_FAILED
 
 __all__ = [
+    'change_provision_state',
     # session: the engine (migrations, tests) and its configuration
     'check_connection_url', 'dispose', 'engine',
     # nodes

@@ -61,7 +61,8 @@ def claim_node(ident, instance_uuid, service_host=None):
 
 
 def release_node(ident, instance_uuid, maintenance_reason=None,
-                 provision_state=states.AVAILABLE, last_error=None):
+                 provision_state=states.AVAILABLE, last_error=None,
+                 fault=None):
     """Free a node held by ``instance_uuid``; a no-op when it is not.
 
     With ``maintenance_reason``, the same statement also puts the node in
@@ -77,6 +78,8 @@ def release_node(ident, instance_uuid, maintenance_reason=None,
     values = {'instance_uuid': None, 'provision_state': provision_state}
     if last_error is not None:
         values['last_error'] = last_error
+    if fault is not None:
+        values['fault'] = fault
     if maintenance_reason is not None:
         values.update(maintenance=True,
                       maintenance_reason=maintenance_reason)

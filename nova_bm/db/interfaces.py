@@ -10,14 +10,22 @@ from nova_bm.db import session as db_session
 from nova_bm import exception
 
 
+def _refuse_if_held(node):
+    """The NICs of a held node carry its instance's Neutron ports."""
+    if node.instance_uuid is not None:
+        raise exception.NodeHeld(node=node.name, instance=node.instance_uuid,
+                                 what='interfaces')
+
+
 def add_interface(ident, address, **fields):
     """Add an interface (a normalised MAC) to a node, with interface fields
     normalised by ``node_spec.interface_fields``.
 
-    :raises: NodeNotFound, DuplicateInterface
+    :raises: NodeNotFound, DuplicateInterface, NodeHeld
     """
     with db_session.transaction(writer=True) as session:
         node = db_nodes.get_node_in(session, ident)
+        _refuse_if_held(node)
         clash = session.execute(
             sa.select(models.Node.name)
             .join(models.Interface,
@@ -116,9 +124,14 @@ def release_vifs(ident, vif_ids=None):
 def delete_interface(address):
     """Delete the interface with this (normalised) MAC.
 
-    :raises: InterfaceNotFound
+    :raises: InterfaceNotFound, NodeHeld
     """
     with db_session.transaction(writer=True) as session:
+        node = session.query(models.Node).join(
+            models.Interface, models.Interface.node_id == models.Node.id
+        ).filter(models.Interface.address == address).first()
+        if node is not None:
+            _refuse_if_held(node)
         deleted = session.query(models.Interface).filter(
             models.Interface.address == address).delete(
                 synchronize_session=False)

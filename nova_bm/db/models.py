@@ -70,6 +70,11 @@ class Node(Base):
     maintenance = sa.Column(sa.Boolean, nullable=False, default=False)
     maintenance_reason = sa.Column(sa.Text, nullable=True)
     last_error = sa.Column(sa.Text, nullable=True)
+    fault = sa.Column(sa.String(32), nullable=True)
+    """What keeps the node from service (``states.FAULT_*``), or None: its
+    BMC unreachable or refusing the credentials (cleared when it answers),
+    power off not confirmed, cleaning failed (cleared when an operator
+    takes it out of maintenance)."""
     deploy_interface = sa.Column(sa.String(16), nullable=False,
                                  server_default=states.NETBOOT)
     """``image`` (the instance's image is written to the node's disk) or

@@ -84,29 +84,51 @@ def get_nodes(idents):
 def record_power_states(results):
     """Store what the BMCs said: ``{uuid: state | BmcError}``.
 
-    A state is stored and clears ``last_error``; an error is stored in
-    ``last_error`` and leaves the last known state alone. Two statements,
-    whatever the number of nodes.
+    A state is stored and clears ``last_error`` and a BMC fault. An error
+    that counts against the BMC (``exception.bmc_fault``) makes the power
+    state unknown (None: the last value would be a guess) and sets the
+    fault, unless a graver one is set; any error is stored in
+    ``last_error``. At most three
+    statements, whatever the number of nodes.
     """
-    states = [{'b_uuid': uuid, 'b_state': value}
-              for uuid, value in results.items()
-              if not isinstance(value, Exception)]
-    errors = [{'b_uuid': uuid, 'b_error': str(value)}
-              for uuid, value in results.items()
-              if isinstance(value, Exception)]
     table = models.Node.__table__
+    read = [{'b_uuid': uuid, 'b_state': value}
+            for uuid, value in results.items()
+            if not isinstance(value, Exception)]
+    unreachable = [{'b_uuid': uuid, 'b_error': str(value),
+                    'b_fault': exception.bmc_fault(value)}
+                   for uuid, value in results.items()
+                   if isinstance(value, Exception)
+                   and exception.bmc_fault(value)]
+    refused = [{'b_uuid': uuid, 'b_error': str(value)}
+               for uuid, value in results.items()
+               if isinstance(value, Exception)
+               and not exception.bmc_fault(value)]
+    by_uuid = table.c.uuid == sa.bindparam('b_uuid')
+    # (No IN: executemany takes no expanding parameter.)
+    bmc_fault = sa.or_(*(table.c.fault == fault
+                         for fault in sorted(states.BMC_FAULTS)))
     with db_session.transaction(writer=True) as session:
-        if states:
+        if read:
             session.execute(
-                table.update()
-                .where(table.c.uuid == sa.bindparam('b_uuid'))
-                .values(power_state=sa.bindparam('b_state'),
-                        last_error=None), states)
-        if errors:
+                table.update().where(by_uuid).values(
+                    power_state=sa.bindparam('b_state'), last_error=None,
+                    fault=sa.case((bmc_fault, None),
+                                  else_=table.c.fault)), read)
+        if unreachable:
+            # A graver fault (power off not confirmed, clean failed) stays
+            # until an operator clears it.
             session.execute(
-                table.update()
-                .where(table.c.uuid == sa.bindparam('b_uuid'))
-                .values(last_error=sa.bindparam('b_error')), errors)
+                table.update().where(by_uuid).values(
+                    power_state=None, last_error=sa.bindparam('b_error'),
+                    fault=sa.case(
+                        (sa.or_(table.c.fault.is_(None), bmc_fault),
+                         sa.bindparam('b_fault')),
+                        else_=table.c.fault)), unreachable)
+        if refused:
+            session.execute(
+                table.update().where(by_uuid).values(
+                    last_error=sa.bindparam('b_error')), refused)
 
 
 def count_nodes():
@@ -152,8 +174,8 @@ def _insert_nodes(session, specs, progress):
     done = 0
     interfaces = 0
     for chunk in db_session.chunks(specs):
-        rows = [dict(row, provision_state=states.AVAILABLE,
-                     maintenance=False)
+        rows = [dict({'provision_state': states.AVAILABLE,
+                      'maintenance': False}, **row)
                 for row, _macs in chunk]
         session.execute(sa.insert(models.Node), rows)
         ids = dict(session.execute(
@@ -264,6 +286,12 @@ def duplicate_error(error):
                                    value='(same value)')
 
 
+#: Fields Nova's allocation for an instance rests on: refused while an
+#: instance holds the node.
+HELD_FIELDS = ('resource_class', 'cpus', 'memory_mb', 'local_gb',
+               'cpu_arch', 'traits')
+
+
 def update_node(ident, changes):
     """Apply validated changes (``node_spec.node_changes``) to a node.
 
@@ -284,6 +312,15 @@ def update_node(ident, changes):
             # decides how the instance is torn down (cleaning or not).
             raise exception.NodeInUse(node=ident,
                                       instance=node.instance_uuid)
+        held = sorted(field for field in HELD_FIELDS
+                      if field in changes
+                      and changes[field] != getattr(node, field))
+        if held and node.instance_uuid is not None:
+            # What Nova and placement hold the instance's allocation
+            # against: changed under it, Nova can no longer free it.
+            raise exception.NodeHeld(node=node.name,
+                                     instance=node.instance_uuid,
+                                     what=', '.join(held))
         if 'ipmi_address' in changes or 'ipmi_port' in changes:
             address = changes.get('ipmi_address', node.ipmi_address)
             port = changes.get('ipmi_port', node.ipmi_port)
@@ -294,7 +331,9 @@ def update_node(ident, changes):
             if clash is not None:
                 raise _duplicate('bmc', '%s:%s' % (address, port))
         if changes.get('maintenance') is False:
-            changes = dict(changes, maintenance_reason=None)
+            # Out of maintenance: the operator looked; its fault goes with
+            # it (a BMC fault comes back at the next failed read).
+            changes = dict(changes, maintenance_reason=None, fault=None)
         for field, value in changes.items():
             setattr(node, field, value)
         try:
@@ -326,10 +365,11 @@ def destroy_node(ident):
 
 
 def set_provision_state(ident, state, last_error=None,
-                        maintenance_reason=None):
+                        maintenance_reason=None, fault=None):
     """Set a node's provision state, and its ``last_error`` when given.
 
-    With ``maintenance_reason`` the node also goes into maintenance.
+    With ``maintenance_reason`` the node also goes into maintenance, with
+    ``fault`` (``states.FAULT_*``) when given.
 
     :returns: the node. :raises: NodeNotFound
     """
@@ -341,5 +381,33 @@ def set_provision_state(ident, state, last_error=None,
         if maintenance_reason is not None:
             node.maintenance = True
             node.maintenance_reason = maintenance_reason
+        if fault is not None:
+            node.fault = fault
         session.flush()
         return node
+
+
+def change_provision_state(ident, allowed, state, refusal, **fields):
+    """Move a node no instance holds from one of the states ``allowed``
+    to ``state`` (with ``fields``), in one conditional UPDATE: of two
+    concurrent callers, or a caller and the proxy, one wins.
+
+    :param refusal: what the refusal says when the node is elsewhere.
+    :returns: the node. :raises: NodeNotFound, NodeStateRefused
+    """
+    with db_session.transaction(writer=True) as session:
+        node = get_node_in(session, ident)
+        moved = session.query(models.Node).filter(
+            models.Node.id == node.id,
+            models.Node.instance_uuid.is_(None),
+            models.Node.provision_state.in_(sorted(allowed)),
+        ).update(dict(fields, provision_state=state),
+                 synchronize_session=False)
+        if not moved:
+            held = (' (held by instance %s)' % node.instance_uuid
+                    if node.instance_uuid else '')
+            raise exception.NodeStateRefused(
+                node=node.name, state=node.provision_state + held,
+                reason=refusal)
+        uuid = node.uuid
+    return get_node(uuid, with_interfaces=True)

@@ -47,6 +47,18 @@ def bind_address():
                    'the port a number from 0 to 65535' % value) from None
 
 
+def base_url(port):
+    """The root URL nodes reach the deploy HTTP server at, when it listens
+    on ``port``: ``[baremetal] deploy_http_url``, else
+    ``http://<[DEFAULT] my_ip>:<port>``; no trailing slash."""
+    if CONF.baremetal.deploy_http_url:
+        return CONF.baremetal.deploy_http_url.rstrip('/')
+    my_ip = CONF.my_ip
+    if ':' in my_ip:
+        my_ip = '[%s]' % my_ip  # an IPv6 address in a URL
+    return 'http://%s:%d' % (my_ip, port)
+
+
 #: How long a start waits for its port to be free: a restart can begin
 #: while the process it replaces is still closing its socket.
 BIND_PATIENCE = 10.0
@@ -95,12 +107,7 @@ class DeployManager:
             CONF.baremetal.deploy_http_root, CONF.baremetal.deploy_kernel,
             CONF.baremetal.deploy_ramdisk, CONF.baremetal.image_cache_dir)
         self._server = _listen(host, port, files, api)
-        my_ip = CONF.my_ip
-        if ':' in my_ip:
-            my_ip = '[%s]' % my_ip  # an IPv6 address in a URL
-        base_url = (CONF.baremetal.deploy_http_url or
-                    'http://%s:%d' % (my_ip, self._server.port))
-        api.base_url = base_url.rstrip('/')
+        api.base_url = base_url(self._server.port)
         self._scripts.write_boot_script(api.base_url)
         self._flow = deploy_flow.Flow(self._power, self._scripts,
                                       api.base_url, self._waiters)

@@ -76,7 +76,24 @@ def load_yaml(data):
         _check_yaml_events(data)
         return yaml.load(data, Loader=_Loader)  # noqa: S506 (safe loader)
     except yaml.YAMLError as e:
-        raise Refused('is not valid YAML: %s' % ' '.join(str(e).split()))
+        raise Refused('is not valid YAML: %s' % _yaml_complaint(e))
+
+
+def _yaml_complaint(error):
+    """What the parser says is wrong, and where, without quoting the file.
+
+    PyYAML's own parser (used when libyaml is not installed) quotes the
+    offending line in its message, and that line may hold a password.
+    """
+    if not isinstance(error, yaml.MarkedYAMLError):
+        return ' '.join(str(error).split())
+    parts = []
+    for text, mark in ((error.context, error.context_mark),
+                       (error.problem, error.problem_mark)):
+        if text:
+            parts.append(text if mark is None else '%s (line %d, column %d)'
+                         % (text, mark.line + 1, mark.column + 1))
+    return ' '.join(': '.join(parts).split()) or 'malformed'
 
 
 def _check_yaml_events(data):

@@ -7,9 +7,10 @@ touches the database: uniqueness is checked where the rows are written.
 
 from oslo_utils import uuidutils
 
+from nova_bm.common import node_fields
+from nova_bm.common import states
 from nova_bm.conf import CONF
 from nova_bm import exception
-from nova_bm.common import node_fields
 
 DEFAULT_IPMI_PORT = 623
 
@@ -35,6 +36,27 @@ _NORMALISERS = {
     'deploy_interface': node_fields.deploy_interface,
 }
 
+def enrolled_state(value, field='provision_state'):
+    """A state a node may be enrolled in (Ironic's node files say
+    ``provision_state``): enroll, manageable or available."""
+    if value not in states.ENROLLED_STATES:
+        raise exception.InvalidField(
+            field=field, reason='must be one of %s to enrol a node, got %r'
+            % (', '.join(states.ENROLLED_STATES), value))
+    return value
+
+
+def _maintenance_reason(value, field):
+    return node_fields.text(value, field, max_length=1024)
+
+
+#: What a new node may also be given, beside its fields: its lifecycle.
+_ENROLMENT = {
+    'provision_state': enrolled_state,
+    'maintenance': node_fields.boolean,
+    'maintenance_reason': _maintenance_reason,
+}
+
 # Fields "node update" may change. The name is not among them: it is the
 # node's hypervisor_hostname, and Nova 34 refuses to start a compute service
 # whose nodes changed names (ComputeManager._get_nodes).
@@ -46,6 +68,10 @@ def new_node(values, macs=()):
     """Validate a node to create.
 
     :param values: field -> value; ``None`` values count as not given.
+        Besides the node's fields, its lifecycle: ``provision_state``
+        (enroll, manageable or available; default ``[baremetal]
+        enrolled_node_state``), ``maintenance`` and
+        ``maintenance_reason``.
     :param macs: MAC addresses of the node's interfaces.
     :returns: ``(row, macs)``: every column of the new node, defaults filled
         in and values normalised, and the normalised MACs.
@@ -53,14 +79,16 @@ def new_node(values, macs=()):
         including a MAC given twice.
     """
     given = {k: v for k, v in values.items() if v is not None}
-    unknown = sorted(set(given) - set(_NORMALISERS))
+    unknown = sorted(set(given) - set(_NORMALISERS) - set(_ENROLMENT))
     if unknown:
         raise exception.InvalidField(field=unknown[0],
                                      reason='is not a node field')
     for field in REQUIRED_FIELDS:
         if field not in given:
-            raise exception.InvalidField(field=field,
-                                         reason='is required but missing')
+            raise exception.InvalidField(
+                field=field, reason='is required but missing' + (
+                    ' (nova-bm-manage: --host)' if field == 'service_host'
+                    else ''))
     row = {
         'uuid': uuidutils.generate_uuid(),
         'cpu_arch': CONF.baremetal.default_cpu_arch,
@@ -68,9 +96,15 @@ def new_node(values, macs=()):
         'traits': [],
         'ipmi_port': DEFAULT_IPMI_PORT,
         'deploy_interface': CONF.baremetal.default_deploy_interface,
+        'provision_state': CONF.baremetal.enrolled_node_state,
+        'maintenance': False,
     }
     for field, value in given.items():
-        row[field] = _NORMALISERS[field](value, field)
+        row[field] = dict(_NORMALISERS, **_ENROLMENT)[field](value, field)
+    if 'maintenance_reason' in row and not row['maintenance']:
+        raise exception.InvalidField(
+            field='maintenance_reason',
+            reason='goes only with maintenance: true')
     return row, interface_addresses(macs)
 
 
@@ -93,7 +127,7 @@ def node_changes(values):
         elif field == 'maintenance':
             changes[field] = bool(value)
         elif field == 'maintenance_reason':
-            changes[field] = node_fields.text(value, field, max_length=1024)
+            changes[field] = _maintenance_reason(value, field)
         else:
             changes[field] = _NORMALISERS[field](value, field)
     if 'maintenance_reason' in changes and not changes.get('maintenance'):

@@ -50,9 +50,11 @@ def run_cleaning(provisioner, task, steps):
         steps.erase(task.node, job.id)
     except deploy_flow.DeployFailed as e:
         reason = 'cleaning failed: %s' % e.reason
+        fault = states.FAULT_CLEAN
         if e.off_error:
             reason += '; power off not confirmed: %s' % e.off_error
-        provisioner.clean_failed(task, reason)
+            fault = states.FAULT_POWER_OFF
+        provisioner.clean_failed(task, reason, fault)
         return False
     provisioner.cleaned(task)
     return True

@@ -92,7 +92,10 @@ class Cycle:
             # made is gone or about to be).
             parts.network.unbind(context, instance, task.node,
                                  network_info=None)
+            reason = provision.off_reason(instance.uuid, off_error)
             parts.provisioner.release(
-                task, instance, provision.off_reason(instance.uuid, off_error),
-                provision_state=provision.after_use())
+                task, instance, reason,
+                provision_state=(states.CLEAN_FAILED if reason
+                                 else provision.after_use()),
+                fault=states.FAULT_POWER_OFF if reason else None)
         parts.cleanings.resume(parts.cache.refresh())

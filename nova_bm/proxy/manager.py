@@ -9,9 +9,11 @@ sync, node cache, consoles, deploys, network, notifier, rebalancer, the
 the per-cycle reconciliation and the recovery at start in
 :mod:`nova_bm.proxy.cycle`. Callers may rely on:
 
-* ``provision_state`` is written only by the provisioner; ``power_state``
-  by the power sync, and by nova-bm-manage's power commands, which tell
-  the owning proxy at once (it then takes what the BMC said);
+* ``provision_state`` of a node in service is written only by the
+  provisioner (nova-bm-manage's ``node manage|provide`` move nodes no
+  instance holds into service, and tell the proxy); ``power_state`` by
+  the power sync, and by nova-bm-manage's power commands, which tell the
+  owning proxy at once (it then takes what the BMC said);
 * nothing below the proxy calls back into it.
 """
 

@@ -151,7 +151,8 @@ class Provisioner:
         except exception.BMC_TROUBLE as e:
             reason = ('power off not confirmed after a failed spawn of '
                       'instance %s: %s' % (instance.uuid, e))
-        self.release(task, instance, reason)
+        self.release(task, instance, reason,
+                     fault=states.FAULT_POWER_OFF if reason else None)
 
     def _netboot(self, context, task, instance, power_on, network_info):
         network = self._parts.network
@@ -276,23 +277,24 @@ class Provisioner:
         else:
             network.unbind(context, instance, node, network_info)
         maintenance = off_reason(instance.uuid, off_error)
+        fault = states.FAULT_POWER_OFF if maintenance else None
         if suspect:
             # Held back until an operator looked: its disk may hold what an
             # impostor wrote; leaving maintenance cleans it.
             maintenance = maintenance or (
                 'the deploy of instance %s cannot be trusted: %s'
                 % (instance.uuid, reason))
-            if not rebuild:
-                self.release(task, instance, maintenance,
-                             provision_state=states.CLEAN_FAILED,
-                             last_error=reason)
-                return
+            fault = fault or states.FAULT_CLEAN
         if rebuild:
             self._set_state(task, states.DEPLOY_FAILED, last_error=reason,
-                            maintenance_reason=maintenance)
+                            maintenance_reason=maintenance, fault=fault)
             return
+        # A node that may still run (off not confirmed) or hold what an
+        # impostor wrote is not being cleaned: it waits for an operator.
         self.release(task, instance, maintenance,
-                     provision_state=after_use(), last_error=reason)
+                     provision_state=(states.CLEAN_FAILED if maintenance
+                                      else after_use()),
+                     last_error=reason, fault=fault)
 
     # -- rebuild ---------------------------------------------------------
 
@@ -309,7 +311,8 @@ class Provisioner:
     # -- release and teardown --------------------------------------------
 
     def release(self, task, instance, maintenance_reason=None,
-                provision_state=states.AVAILABLE, last_error=None):
+                provision_state=states.AVAILABLE, last_error=None,
+                fault=None):
         """Free the node; ``cleaning`` starts its cleaning at once."""
         node = task.node
         self._parts.consoles.close(node.uuid)
@@ -321,7 +324,8 @@ class Provisioner:
             released = db_api.release_node(
                 node.uuid, instance.uuid,
                 maintenance_reason=maintenance_reason,
-                provision_state=provision_state, last_error=last_error)
+                provision_state=provision_state, last_error=last_error,
+                fault=fault)
             node = task.reload()
         except exception.NodeNotFound:
             return
@@ -350,12 +354,16 @@ class Provisioner:
             reason = ('power off not confirmed when instance %s was '
                       'deleted: %s' % (instance.uuid, e))
         self._parts.network.unbind(context, instance, node, network_info)
+        fault = states.FAULT_POWER_OFF if reason else None
         if node.deploy_interface == states.IMAGE:
             self._parts.deploys.remove_scripts(task.macs())
+            # Not being cleaned while it may still run the tenant's system:
+            # held for an operator, cleaned when maintenance ends.
             self.release(task, instance, reason,
-                         provision_state=after_use())
+                         provision_state=(states.CLEAN_FAILED if reason
+                                          else after_use()), fault=fault)
         else:
-            self.release(task, instance, reason)
+            self.release(task, instance, reason, fault=fault)
         LOG.info('Node %s powered off and released', node.name,
                  instance=instance)
 
@@ -396,9 +404,9 @@ class Provisioner:
         self._set_state(task, states.AVAILABLE)
         LOG.info('Node %s cleaned and available', task.node.name)
 
-    def clean_failed(self, task, reason):
+    def clean_failed(self, task, reason, fault=states.FAULT_CLEAN):
         """``clean failed`` and maintenance, with the reason."""
         LOG.error('Node %(node)s goes into maintenance: %(reason)s',
                   {'node': task.node.name, 'reason': reason})
         self._set_state(task, states.CLEAN_FAILED, last_error=reason,
-                        maintenance_reason=reason)
+                        maintenance_reason=reason, fault=fault)

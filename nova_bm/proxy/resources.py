@@ -26,14 +26,15 @@ def is_claimed(node):
 
 
 #: Provision states of a free node that must not take an instance yet: its
-#: disks still hold the last instance's data (see nova_bm.deploy).
-_NOT_CLEAN = states.NOT_CLEAN
+#: disks still hold the last instance's data (see nova_bm.deploy), or
+#: nobody checked and provided it yet (enroll, manageable).
+_NOT_OFFERED = states.NOT_CLEAN | states.NOT_PROVIDED
 
 
 def is_unusable(node, bmc_failing=False):
     """Whether the node must not take a new instance, claimed or not."""
     return bool(node.maintenance or bmc_failing
-                or node.provision_state in _NOT_CLEAN)
+                or node.provision_state in _NOT_OFFERED)
 
 
 def resource_class(node):

@@ -81,7 +81,8 @@ class ManageScriptTestCase(testtools.TestCase):
 
     def test_import_sample_and_generated_files(self):
         out = self.run_ok('node', 'import',
-                          os.path.join(ROOT, 'etc/nova-bm/nodes-sample.yaml'))
+                          os.path.join(ROOT, 'etc/nova-bm/nodes-sample.yaml'),
+                          '--host', 'proxy-1')
         self.assertIn('Created 2 nodes and 2 ports', out)
         path = os.path.join(self.state, 'nodes.json')
         with open(path, 'w') as f:
@@ -104,7 +105,7 @@ class ManageScriptTestCase(testtools.TestCase):
                 'ipmi_address': '127.0.0.1', 'ipmi_port': port,
                 'ipmi_username': 'admin', 'ipmi_password': PASSWORD})
                 for i, port in enumerate(ports)]}, f)
-        self.run_ok('node', 'import', path)
+        self.run_ok('node', 'import', path, '--host', 'proxy-1')
         self.run_ok('node', 'power', 'on', 'node-2')
         self.assertEqual('on', fleet.fleet.state(fleet.ports[2])['power'])
         result = self.run_manage('node', 'power', 'status', '--all',

@@ -497,6 +497,39 @@ class InstanceOperationsTestCase(DriverTestCase):
         self.assertTrue(node.maintenance)
         self.assertIn(self.instance_.uuid, node.maintenance_reason)
 
+    def test_unconfirmed_power_off_of_an_image_node_is_clean_failed(self):
+        # Issue 33: it read "cleaning" and "maintenance" at once, and kept
+        # its last power state; like Ironic: unknown power, a fault, and
+        # "clean failed" until an operator looks.
+        db_api.create_nodes([node_spec.new_node(utils.node_values(
+            2, service_host=HOST, deploy_interface='image'),
+            [utils.mac(2)])])
+        instance = self.instance('node-2')
+        db_api.claim_node('node-2', instance.uuid, service_host=HOST)
+        db_api.set_provision_state('node-2', 'active')
+        db_api.record_power_states(
+            {db_api.get_node('node-2').uuid: power_base.POWER_ON})
+        self.power.fail[('power_off', 'node-2')] = timeout('node-2')
+        self.driver.destroy(None, instance, None)
+        node = db_api.get_node('node-2')
+        self.assertIsNone(node.instance_uuid)
+        self.assertEqual(('clean failed', True, 'power off not confirmed',
+                          None),
+                         (node.provision_state, node.maintenance, node.fault,
+                          node.power_state))
+        # A BMC that fails again does not hide it; one that answers does
+        # not clear it: the operator does, leaving maintenance.
+        self.power.fail[('get_power_state', 'node-2')] = timeout('node-2')
+        self.driver.sync_power_states()
+        self.assertEqual('power off not confirmed',
+                         db_api.get_node('node-2').fault)
+        del self.power.fail[('get_power_state', 'node-2')]
+        self.driver.sync_power_states()
+        self.assertEqual('power off not confirmed',
+                         db_api.get_node('node-2').fault)
+        db_api.update_node('node-2', {'maintenance': False})
+        self.assertIsNone(db_api.get_node('node-2').fault)
+
     def test_power_off_soft_then_hard(self):
         self.driver.power_off(self.instance_, timeout=30)
         self.assertEqual([('soft_power_off', 'node-1')], self.power.calls)

@@ -76,6 +76,10 @@ class BareMetalCloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         # Tests play the deploy ramdisk as soon as a node is on; the lab
         # (real machines) keeps the default.
         self.flags(ramdisk_min_boot_time=0, group='baremetal')
+        # The fleet is offered as soon as it is enrolled, as in a lab (the
+        # road through enroll and manageable: tests/unit/cli/
+        # test_lifecycle.py).
+        self.flags(enrolled_node_state='available', group='baremetal')
         self.addCleanup(db_api.dispose)
         migration.upgrade()
         self.addCleanup(ipmi_loop.reset_loop)

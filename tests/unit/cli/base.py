@@ -62,3 +62,16 @@ class ManageTestCase(base.TestCase):
         self.assertIn(expected_text, lines[0])
         self.assertNotIn('Traceback', err + out)
         return lines[0]
+
+    def assertRefusedLines(self, expected_code, expected_lines, *args,
+                           **kwargs):
+        """The command fails with these lines (each containing its
+        expected text, in order), no trace; :returns: the lines."""
+        code, out, err = self.manage(*args, **kwargs)
+        self.assertEqual(expected_code, code, 'stderr: %s' % err)
+        lines = err.strip().splitlines()
+        self.assertEqual(len(expected_lines), len(lines), err)
+        for expected, line in zip(expected_lines, lines, strict=True):
+            self.assertIn(expected, line)
+        self.assertNotIn('Traceback', err + out)
+        return lines

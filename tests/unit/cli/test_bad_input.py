@@ -100,12 +100,13 @@ class UuidOnEveryBackendTestCase(testscenarios.WithScenarios, RefusalMixin,
             utils.ironic_node(2, uuid=UUID_SPELLINGS[2])]}))
         self.assertRefusedUnchanged(
             "UUID '%s' is given to more than one node" % UUID,
-            'node', 'import', inside)
+            'node', 'import', inside, '--host', 'proxy-1')
         self.assertManage(*create_args(9, **{'--uuid': UUID}))
         against_db = self.write_file('against.json', json.dumps({'nodes': [
             utils.ironic_node(1, uuid=UUID_SPELLINGS[1])]}))
         self.assertRefusedUnchanged("UUID '%s' already exists" % UUID,
-                                    'node', 'import', against_db)
+                                    'node', 'import', against_db,
+                                    '--host', 'proxy-1')
 
 
 class CommandLineTestCase(RefusalMixin, base.ManageTestCase):
@@ -262,7 +263,8 @@ class NodeFileTestCase(RefusalMixin, base.ManageTestCase):
         with open(path, 'w' if isinstance(data, str) else 'wb') as f:
             f.write(data)
         start = time.monotonic()
-        line = self.assertRefusedUnchanged(expected, 'node', 'import', path)
+        line = self.assertRefusedUnchanged(expected, 'node', 'import', path,
+                                           '--host', 'proxy-1')
         self.assertIn(name, line)
         self.assertLess(len(line), 400, line)
         return line, time.monotonic() - start
@@ -332,5 +334,5 @@ class NodeFileTestCase(RefusalMixin, base.ManageTestCase):
         ] + ['  - {name: n%d, driver_info: {<<: *bmc, ipmi_port: %d},'
              ' properties: *size}' % (i, 7000 + i) for i in range(1, 4)]))
         self.assertIn('Created 4 nodes', self.assertManage(
-            'node', 'import', path))
+            'node', 'import', path, '--host', 'proxy-1'))
         self.assertEqual(7003, db_api.get_node('n3').ipmi_port)

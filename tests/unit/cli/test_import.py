@@ -22,7 +22,8 @@ class ImportTestCase(base.ManageTestCase):
     def test_import_2000_nodes_in_one_command(self):
         path = self.write_nodes('nodes.json', [utils.ironic_node(i)
                                                for i in range(2000)])
-        out = self.assertManage('node', 'import', path)
+        out = self.assertManage('node', 'import', path, '--host',
+                                'proxy-1')
         self.assertEqual('Created 2000 nodes and 2000 ports from %s.\n' % path,
                          out)
         self.assertEqual(2000, db_api.count_nodes())
@@ -38,17 +39,17 @@ class ImportTestCase(base.ManageTestCase):
         nodes[57]['ports'] = [{'address': '52:54:00:zz:00:57'}]
         path = self.write_nodes('nodes.json', nodes)
         line = self.assertRefused(2, 'nodes[57] (node-57): ports.address',
-                                  'node', 'import', path)
+                                  'node', 'import', path, '--host', 'p1')
         self.assertIn('52:54:00:zz:00:57', line)
         self.assertEqual(0, db_api.count_nodes())
 
     def test_clash_with_enrolled_node_refuses_the_whole_file(self):
         self.assertManage('node', 'import', self.write_nodes(
-            'one.json', [utils.ironic_node(7)]))
+            'one.json', [utils.ironic_node(7)]), '--host', 'proxy-1')
         path = self.write_nodes('many.json', [utils.ironic_node(i)
                                               for i in range(50)])
         self.assertRefused(2, "name 'node-7' already exists", 'node',
-                           'import', path)
+                           'import', path, '--host', 'proxy-1')
         self.assertEqual(1, db_api.count_nodes())
 
     def test_yaml_with_chassis_portgroups_and_host(self):
@@ -78,8 +79,10 @@ class ImportTestCase(base.ManageTestCase):
                                        'port_id': 'Ethernet1/7'}},
             {'address': utils.mac(2), 'pxe_enabled': False}]
         path = self.write_nodes('nodes.json', [node])
-        self.assertIn('Created 1 nodes and 2 ports',
-                      self.assertManage('node', 'import', path))
+        # "1 node", not "1 nodes" (issue 33).
+        self.assertIn('Created 1 node and 2 ports',
+                      self.assertManage('node', 'import', path, '--host',
+                                        'proxy-1'))
         first, second = [i for i, _, _ in db_api.list_interfaces('node-1')]
         self.assertEqual((True, 'physnet1', {'switch_id': '00:1a:2b:3c:4d:5e',
                                              'port_id': 'Ethernet1/7'}),
@@ -93,7 +96,7 @@ class ImportTestCase(base.ManageTestCase):
                          'local_link_connection': {'port_id': 'p1'}}]
         self.assertRefused(
             2, 'ports.local_link_connection.switch_id: is required', 'node',
-            'import', self.write_nodes('bad.json', [bad]))
+            'import', self.write_nodes('bad.json', [bad]), '--host', 'p1')
         self.assertEqual(1, db_api.count_nodes())
 
     def test_partition_keys_from_file_ironic_key_or_option(self):
@@ -101,15 +104,18 @@ class ImportTestCase(base.ManageTestCase):
                  utils.ironic_node(2, conductor_group='rack-2'),
                  utils.ironic_node(3)]
         path = self.write_nodes('nodes.json', nodes)
-        self.assertManage('node', 'import', path, '--partition-key', 'row-9')
+        self.assertManage('node', 'import', path, '--partition-key', 'row-9',
+                          '--host', 'proxy-1')
         self.assertEqual(['rack-1', 'rack-2', 'row-9'], [
             n.partition_key for n in db_api.list_nodes()])
         bad = self.write_nodes('bad.json', [
             utils.ironic_node(4, partition_key='rack 4!'),
             utils.ironic_node(5, partition_key='a', conductor_group='b')])
-        line = self.assertRefused(2, 'nodes[0] (node-4): partition_key',
-                                  'node', 'import', bad)
-        self.assertIn('(and 1 more errors)', line)
+        # Every error at once (issue 33), not the first and a count.
+        self.assertRefusedLines(2, ['bad.json: 2 errors:',
+                                    'nodes[0] (node-4): partition_key',
+                                    'nodes[1] (node-5)'],
+                                'node', 'import', bad, '--host', 'proxy-1')
         self.assertEqual(3, db_api.count_nodes())
 
     def test_file_refusals(self):
@@ -132,11 +138,13 @@ class ImportTestCase(base.ManageTestCase):
              "nodes[1] (node-2): driver: 'redfish' is not an IPMI driver"),
             (self.write_nodes('nocpu.json', good + [no_cpus]),
              'nodes[1] (node-3): properties.cpus: is required'),
-            (self.write_nodes('twice.json', good + [utils.ironic_node(1)]),
+            (self.write_nodes('twice.json', good + [utils.ironic_node(
+                2, name='node-1')]),
              "name 'node-1' is given to more than one node"),
         ]
         for path, expected in cases:
-            line = self.assertRefused(2, expected, 'node', 'import', path)
+            line = self.assertRefused(2, expected, 'node', 'import', path,
+                                      '--host', 'proxy-1')
             self.assertIn(path, line)
             self.assertNotIn('file-secret', line)
         self.assertEqual(0, db_api.count_nodes())
@@ -145,7 +153,11 @@ class ImportTestCase(base.ManageTestCase):
         nodes = [utils.ironic_node(i) for i in range(5)]
         for node in nodes[2:]:
             node['properties']['memory_mb'] = 0
-        line = self.assertRefused(2, 'nodes[2] (node-2): properties.memory_mb',
-                                  'node', 'import',
-                                  self.write_nodes('n.json', nodes))
-        self.assertIn('(and 2 more errors)', line)
+        # Every error at once (issue 33), not the first and a count.
+        self.assertRefusedLines(
+            2, ['n.json: 3 errors:',
+                'nodes[2] (node-2): properties.memory_mb',
+                'nodes[3] (node-3): properties.memory_mb',
+                'nodes[4] (node-4): properties.memory_mb'],
+            'node', 'import', self.write_nodes('n.json', nodes),
+            '--host', 'proxy-1')

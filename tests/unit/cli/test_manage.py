@@ -187,14 +187,15 @@ class NodeCommandsTestCase(base.ManageTestCase):
             utils.ironic_node(5, deploy_interface='ramdisk'),
             utils.ironic_node(6)]}))
         self.assertManage('node', 'import', path, '--deploy-interface',
-                          'netboot')
+                          'netboot', '--host', 'proxy-1')
         self.assertEqual(
             ['image', 'netboot', 'netboot'],
             [db_api.get_node('node-%d' % i).deploy_interface
              for i in (4, 5, 6)])
         path = self.write_file('bad.json', json.dumps({'nodes': [
             utils.ironic_node(7, deploy_interface='anaconda')]}))
-        self.assertRefused(2, 'deploy_interface', 'node', 'import', path)
+        self.assertRefused(2, 'deploy_interface', 'node', 'import', path,
+                           '--host', 'proxy-1')
 
     def test_list_orphaned(self):
         for index, host in ((1, 'proxy-1'), (2, 'proxy-2'), (3, 'proxy-2'),

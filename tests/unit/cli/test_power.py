@@ -85,12 +85,16 @@ class PowerCommandsTestCase(base.ManageTestCase):
     def test_validate(self):
         self.bmc(1, reject=True)
         code, out, _ = self.manage('node', 'validate', '--all', '-f', 'json')
-        results = {r['Name']: r['Result'] for r in json.loads(out)}
+        # One row per node and interface now (issue 33); the power rows
+        # say what the single result said.
+        results = {r['Name']: (r['Result'], r['Reason'])
+                   for r in json.loads(out) if r['Interface'] == 'power'}
         self.assertEqual(1, code)
-        self.assertEqual('ok', results['node-1'])
-        self.assertIn('refused the IPMI credentials', results['node-2'])
-        self.assertEqual('ok', results['node-3'])
-        self.assertIn('unreachable', results['node-9'])
+        self.assertIs(True, results['node-1'][0])
+        self.assertIs(False, results['node-2'][0])
+        self.assertIn('refused the IPMI credentials', results['node-2'][1])
+        self.assertIs(True, results['node-3'][0])
+        self.assertIn('unreachable', results['node-9'][1])
         self.assertNotIn(PASSWORD, out)
 
     def test_bad_selections_are_refused_before_any_bmc(self):

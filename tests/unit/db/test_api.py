@@ -182,9 +182,18 @@ class ClaimTestCase(base.DbTestCase):
         self.assertRaises(exception.NodeInUse, db_api.update_node,
                           'node-1', {'service_host': 'proxy-2'})
         self.assertEqual('proxy-1', db_api.get_node('node-1').service_host)
-        # Other changes are fine.
+        # What Nova's allocation rests on cannot change under it (issue
+        # 33: a changed resource class left Nova unable to delete the
+        # server); other changes are fine.
+        for field, value in (('cpus', 16), ('resource_class', 'other'),
+                             ('traits', ['CUSTOM_X'])):
+            error = self.assertRaises(exception.NodeHeld, db_api.update_node,
+                                      'node-1', {field: value})
+            self.assertIn(instance, str(error))
+        self.assertRaises(exception.NodeHeld, db_api.add_interface,
+                          'node-1', '52:54:00:00:99:01')
         db_api.update_node('node-1', {'service_host': 'proxy-1',
-                                      'cpus': 16})
+                                      'partition_key': 'rack-2'})
         db_api.release_node('node-1', instance)
         db_api.update_node('node-1', {'service_host': 'proxy-2'})
         self.assertEqual('proxy-2', db_api.get_node('node-1').service_host)

@@ -1,0 +1,134 @@
+"""``nova-bm-manage node manage|provide``: Ironic's road into service.
+
+A node is enrolled in ``[baremetal] enrolled_node_state`` (``enroll`` by
+default), never offered to tenants. ``node manage`` reads its power state
+from its BMC with its credentials: a node that answers is ``manageable``,
+one that does not stays where it is, with the reason. ``node provide``
+offers a manageable node: ``available`` at once, or, for an ``image`` node
+with automated cleaning on, ``cleaning`` first, which its proxy runs
+before the node is offered (the same cleaning as between tenants).
+
+Each move is one conditional update of a node no instance holds, so a
+command never races a proxy working on the node. The owning proxies are
+told at once on the message bus (:mod:`nova_bm.cli.announce`).
+"""
+
+from cliff import lister
+
+from nova_bm.cli import announce
+from nova_bm.cli import base
+from nova_bm.common import states
+from nova_bm.conf import CONF
+from nova_bm.db import api as db_api
+from nova_bm import exception
+from nova_bm.power import ipmi
+from nova_bm.power import ipmi_loop
+
+COLUMNS = ('UUID', 'Name', 'Provision State', 'Result')
+
+#: Where ``node manage`` takes a node from: new, or taken out of service.
+MANAGE_FROM = (states.ENROLL, states.MANAGEABLE, states.AVAILABLE)
+
+
+def _failed(node, reason):
+    return (node.uuid, node.name, node.provision_state, 'failed: %s' % reason)
+
+
+class _LifecycleCommand(base.CommandMixin, lister.Lister):
+    """One row per node; exit status 1 when any node did not move."""
+
+    COLUMNS = COLUMNS
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        base.add_node_selection(parser)
+        return parser
+
+    def take_action(self, parsed_args):
+        nodes = base.selected_nodes(parsed_args)
+        rows, moved, read = self.move(nodes)
+        self.failed = len(nodes) - len(moved)
+        if moved or read:
+            announce.announce(self.app.stderr,
+                              [node.uuid for node in moved] + read,
+                              power_read=bool(read))
+        return self.COLUMNS, rows
+
+    def run(self, parsed_args):
+        self.failed = 0
+        status = super().run(parsed_args)
+        if status == 0 and self.failed:
+            self.app.stderr.write('%d of the nodes did not move.\n'
+                                  % self.failed)
+            return 1
+        return status
+
+    def move(self, nodes):
+        """:returns: ``(rows, moved nodes, uuids whose power was read)``"""
+        raise NotImplementedError
+
+
+class Manage(_LifecycleCommand):
+    """Check nodes' BMCs with their credentials; the nodes that answer
+    become manageable (enroll -> manageable; an available node no
+    instance holds is taken out of service)."""
+
+    def move(self, nodes):
+        try:
+            results = ipmi.IPMIPower().get_power_states(nodes)
+        finally:
+            # Log out of every BMC: real BMCs have few session slots.
+            ipmi_loop.reset_loop()
+        db_api.record_power_states(
+            {uuid: value for uuid, value in results.items()
+             if not isinstance(value, exception.InvalidBmcParameters)})
+        rows, moved = [], []
+        for node in nodes:
+            result = results[node.uuid]
+            if isinstance(result, Exception):
+                rows.append(_failed(node, 'its BMC did not answer with its '
+                                          'credentials: %s' % result))
+                continue
+            try:
+                node = db_api.change_provision_state(
+                    node.uuid, MANAGE_FROM, states.MANAGEABLE,
+                    'only enroll, manageable and available nodes no '
+                    'instance holds can be managed')
+            except exception.NodeStateRefused as e:
+                rows.append(_failed(node, e))
+                continue
+            moved.append(node)
+            rows.append((node.uuid, node.name, node.provision_state,
+                         'ok: power %s' % result))
+        return rows, moved, [node.uuid for node in nodes]
+
+
+class Provide(_LifecycleCommand):
+    """Offer manageable nodes to tenants: available, or cleaning first
+    (image nodes, with [baremetal] automated_clean on), which their proxy
+    runs."""
+
+    def move(self, nodes):
+        rows, moved = [], []
+        for node in nodes:
+            if node.maintenance:
+                rows.append(_failed(node, 'it is in maintenance (%s): take '
+                                          'it out first' %
+                                    (node.maintenance_reason or 'no reason')))
+                continue
+            cleaned = (node.deploy_interface == states.IMAGE
+                       and CONF.baremetal.automated_clean != 'none')
+            try:
+                node = db_api.change_provision_state(
+                    node.uuid, (states.MANAGEABLE,),
+                    states.CLEANING if cleaned else states.AVAILABLE,
+                    'only manageable nodes can be provided (enroll: run '
+                    '"nova-bm-manage node manage" first)')
+            except exception.NodeStateRefused as e:
+                rows.append(_failed(node, e))
+                continue
+            moved.append(node)
+            rows.append((node.uuid, node.name, node.provision_state,
+                         'ok: its proxy cleans it, then it is available'
+                         if cleaned else 'ok'))
+        return rows, moved, []
