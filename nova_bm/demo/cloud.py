@@ -40,6 +40,7 @@ from nova_bm.common import states  # noqa: E402
 from nova_bm.conf import CONF  # noqa: E402
 from nova_bm.db import api as db_api  # noqa: E402
 from nova_bm.db import migration  # noqa: E402
+from nova_bm.demo import commands as demo_commands  # noqa: E402
 from nova_bm.enrolment import node_file  # noqa: E402
 from nova_bm.power import base as power_base  # noqa: E402
 from nova_bm.power import ipmi  # noqa: E402
@@ -296,6 +297,9 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
             'ports': [{'address': self.mac(i, port)}],
             # Power only without machines: no disk to deploy to.
             'deploy_interface': 'image' if self.machines else 'netboot',
+            # A lab's machines: offered to Nova at once, not enrolled to be
+            # checked first ([baremetal] enrolled_node_state).
+            'provision_state': 'available',
         } for i, port in enumerate(self.fleet.ports)]}
         path = os.path.join(self.state, 'nodes.yaml')
         with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), 'w') as f:
@@ -505,25 +509,18 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
                     name, node.provision_state))
 
     def wait_for_user(self, servers):
-        conf = os.path.join(self.state, 'nova-bm.conf')
-        with open(conf, 'w') as f:
-            f.write('[DEFAULT]\nhost = %s\n[baremetal_database]\n'
-                    'connection = sqlite:///%s\n' % (
-                        PROXY, os.path.join(self.state, 'nova_bm.sqlite')))
-        secret = os.path.join(self.state, 'bmc-password')
-        with open(os.open(secret, os.O_WRONLY | os.O_CREAT, 0o600),
-                  'w') as f:
-            f.write(self.password)
-        port = self.fleet.ports[0]
-        self.progress.show(
-            '\nThe cloud keeps running until Ctrl-C. In another shell:\n'
-            '  nova-bm-manage --config-file %s node list\n'
-            '  ipmitool -I lanplus -H 127.0.0.1 -p %d -U %s -f %s '
-            'power status' % (conf, port, BMC_USER, secret))
-        if self.machines:
-            self.progress.show('  tail -f %s' % os.path.join(
-                self.fleet.machine_directory(port), 'serial.log'))
-        self.progress.show('')
+        """Print commands to look at the cloud with (runnable as printed:
+        :mod:`nova_bm.demo.commands`), then wait for Ctrl-C."""
+        conf, secret = demo_commands.write_files(
+            self.state, PROXY, CONF.baremetal_database.connection,
+            self.password)
+        name = servers[0]['OS-EXT-SRV-ATTR:hypervisor_hostname']
+        port = {node.name: node.ipmi_port
+                for node in db_api.list_nodes()}[name]
+        serial_log = (os.path.join(self.fleet.machine_directory(port),
+                                   'serial.log') if self.machines else None)
+        self.progress.show(demo_commands.message(demo_commands.commands(
+            conf, name, port, BMC_USER, secret, serial_log)))
         stop = threading.Event()
         previous = signal.signal(signal.SIGINT, lambda *a: stop.set())
         try:
