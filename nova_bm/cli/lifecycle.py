@@ -44,14 +44,20 @@ class _LifecycleCommand(base.CommandMixin, lister.Lister):
         base.add_node_selection(parser)
         return parser
 
+    #: With ``--all``: only the nodes in these states (the others are not
+    #: this command's business, not failures).
+    ALL_FROM = ()
+
     def take_action(self, parsed_args):
         nodes = base.selected_nodes(parsed_args)
+        if parsed_args.all:
+            nodes = [node for node in nodes
+                     if node.provision_state in self.ALL_FROM]
         rows, moved, read = self.move(nodes)
         self.failed = len(nodes) - len(moved)
-        if moved or read:
-            announce.announce(self.app.stderr,
-                              [node.uuid for node in moved] + read,
-                              power_read=bool(read))
+        told = list(dict.fromkeys(read + [node.uuid for node in moved]))
+        if told:
+            announce.announce(self.app.stderr, told, power_read=bool(read))
         return self.COLUMNS, rows
 
     def run(self, parsed_args):
@@ -70,8 +76,10 @@ class _LifecycleCommand(base.CommandMixin, lister.Lister):
 
 class Manage(_LifecycleCommand):
     """Check nodes' BMCs with their credentials; the nodes that answer
-    become manageable (enroll -> manageable; an available node no
-    instance holds is taken out of service)."""
+    become manageable (enroll -> manageable; a named available node no
+    instance holds is taken out of service; --all: the enroll nodes)."""
+
+    ALL_FROM = (states.ENROLL,)
 
     def move(self, nodes):
         try:
@@ -87,7 +95,10 @@ class Manage(_LifecycleCommand):
             result = results[node.uuid]
             if isinstance(result, Exception):
                 rows.append(_failed(node, 'its BMC did not answer with its '
-                                          'credentials: %s' % result))
+                                          'credentials: %s' % result
+                                    if exception.bmc_fault(result) else
+                                    'its BMC could not be checked: %s'
+                                    % result))
                 continue
             try:
                 node = db_api.change_provision_state(
@@ -106,7 +117,9 @@ class Manage(_LifecycleCommand):
 class Provide(_LifecycleCommand):
     """Offer manageable nodes to tenants: available, or cleaning first
     (image nodes, with [baremetal] automated_clean on), which their proxy
-    runs."""
+    runs (--all: the manageable nodes)."""
+
+    ALL_FROM = (states.MANAGEABLE,)
 
     def move(self, nodes):
         rows, moved = [], []
@@ -123,7 +136,8 @@ class Provide(_LifecycleCommand):
                     node.uuid, (states.MANAGEABLE,),
                     states.CLEANING if cleaned else states.AVAILABLE,
                     'only manageable nodes can be provided (enroll: run '
-                    '"nova-bm-manage node manage" first)')
+                    '"nova-bm-manage node manage" first)',
+                    maintenance=False)
             except exception.NodeStateRefused as e:
                 rows.append(_failed(node, e))
                 continue

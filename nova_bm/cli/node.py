@@ -186,7 +186,8 @@ class List(base.CommandMixin, lister.Lister):
                             help='Only nodes with a fault (this one: %s).'
                                  % ', '.join("'%s'" % fault
                                              for fault in states.FAULTS))
-        parser.add_argument('--provision-state', metavar='STATE',
+        parser.add_argument('--provision-state',
+                            choices=states.PROVISION_STATES,
                             help='Only nodes in this provision state.')
         return parser
 

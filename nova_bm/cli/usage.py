@@ -209,12 +209,25 @@ def _url_password(url):
     return (match.end(), end) if end >= 0 else None
 
 
+def _parsed_password(url):
+    """The password SQLAlchemy reads in ``url`` (which may hold ``@`` in
+    its user name or ``?`` in its password), or None."""
+    try:
+        import sqlalchemy.engine
+        return sqlalchemy.engine.make_url(url).password
+    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy parses
+        return None
+
+
 def url_secrets(url):
     """The passwords a database URL holds (for :func:`redact`)."""
     found = {m.group('secret') for m in _QUERY_PASSWORD.finditer(url)}
     span = _url_password(url)
     if span:
         found.add(url[span[0]:span[1]])
+    parsed = _parsed_password(url)
+    if parsed:
+        found.add(str(parsed))
     found.discard('')
     return found
 
@@ -224,10 +237,15 @@ def mask_url(url):
 
     ``mysql+pymysql://nova:s3cret@db/nova_bm`` →
     ``mysql+pymysql://nova:******@db/nova_bm``; escaped, on one line.
+    The password is the one SQLAlchemy reads (a user name may hold ``@``,
+    a password ``?``); the text is masked wherever it stands.
     """
+    secrets = url_secrets(url)
     span = _url_password(url)
     if span:
         url = url[:span[0]] + safe_text.MASK + url[span[1]:]
+    for secret in sorted(secrets, key=len, reverse=True):
+        url = url.replace(secret, safe_text.MASK)
     url = _QUERY_PASSWORD.sub(lambda m: m.group('head') + safe_text.MASK,
                               url)
     return safe_text.escape(url, limit=300)
@@ -301,7 +319,7 @@ IRONIC_COMMANDS = {
     'node maintenance set': ('node update', ' NODE --maintenance'),
     'node maintenance unset': ('node update', ' NODE --no-maintenance'),
     'node add trait': ('node update', ' NODE --trait TRAIT'),
-    'node remove trait': ('node update', ' NODE --trait TRAIT|--no-traits'),
+    'node remove trait': ('node update', ' NODE --remove-trait TRAIT'),
     'node reboot': ('node power reboot', ''),
     'node port list': ('interface list', ' NODE'),
     'create': ('node import', ' FILE'),
@@ -418,6 +436,10 @@ def _shown(value, limit=40):
     return shlex.quote(safe_text.escape(value, limit=limit))
 
 
+#: Words that say a value may carry a secret.
+_SECRET_WORD = re.compile(r'pass|pw|secret', re.IGNORECASE)
+
+
 def _key_value_hint(typed, value, keys, secrets, known):
     """``--property cpus=8`` → ``"--property cpus=8" is "--cpus 8" here``."""
     ours = ', '.join(option for option in keys.values() if option in known)
@@ -427,7 +449,11 @@ def _key_value_hint(typed, value, keys, secrets, known):
         if not ours:
             return 'nova-bm has no %s here' % typed
         return '%s is %s here' % (typed, ours)
-    if item in secrets or _secret_name(key):
+    if (item in secrets or _secret_name(key) or ',' in item
+            or any(secret in item for secret in secrets)
+            or _SECRET_WORD.search(item)):
+        # A value that holds (or may hold) a secret is never shown, not
+        # even cut short: a cut secret would escape redaction.
         shown_item = shown_pair = safe_text.MASK
     else:
         shown_item, shown_pair = _shown(item), safe_text.escape(item, 40)

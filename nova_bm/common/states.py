@@ -31,6 +31,9 @@ CLEAN_FAILED = 'clean failed'
 #: The states in which a node's disks may still hold a tenant's data:
 #: reserved in placement, never offered.
 NOT_CLEAN = frozenset((CLEANING, CLEAN_FAILED))
+#: Every provision state, in a node's order of life.
+PROVISION_STATES = (ENROLL, MANAGEABLE, AVAILABLE, DEPLOYING, ACTIVE,
+                    DEPLOY_FAILED, CLEANING, CLEAN_FAILED)
 #: The states of a node that is not ready for tenants yet.
 NOT_PROVIDED = frozenset((ENROLL, MANAGEABLE))
 #: The states a node may be enrolled in ([baremetal] enrolled_node_state,

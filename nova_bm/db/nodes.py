@@ -387,23 +387,31 @@ def set_provision_state(ident, state, last_error=None,
         return node
 
 
-def change_provision_state(ident, allowed, state, refusal, **fields):
+def change_provision_state(ident, allowed, state, refusal,
+                           maintenance=None, **fields):
     """Move a node no instance holds from one of the states ``allowed``
     to ``state`` (with ``fields``), in one conditional UPDATE: of two
     concurrent callers, or a caller and the proxy, one wins.
 
     :param refusal: what the refusal says when the node is elsewhere.
+    :param maintenance: when not None, the node's maintenance must be
+        this too.
     :returns: the node. :raises: NodeNotFound, NodeStateRefused
     """
     with db_session.transaction(writer=True) as session:
         node = get_node_in(session, ident)
-        moved = session.query(models.Node).filter(
-            models.Node.id == node.id,
-            models.Node.instance_uuid.is_(None),
-            models.Node.provision_state.in_(sorted(allowed)),
-        ).update(dict(fields, provision_state=state),
-                 synchronize_session=False)
+        conditions = [models.Node.id == node.id,
+                      models.Node.instance_uuid.is_(None),
+                      models.Node.provision_state.in_(sorted(allowed))]
+        if maintenance is not None:
+            conditions.append(models.Node.maintenance == maintenance)
+        moved = session.query(models.Node).filter(*conditions).update(
+            dict(fields, provision_state=state), synchronize_session=False)
         if not moved:
+            session.refresh(node)  # what the refusal says is current
+            if maintenance is not None and node.maintenance != maintenance:
+                refusal = 'it is %sin maintenance' % (
+                    '' if node.maintenance else 'not ')
             held = (' (held by instance %s)' % node.instance_uuid
                     if node.instance_uuid else '')
             raise exception.NodeStateRefused(

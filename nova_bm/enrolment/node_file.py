@@ -139,7 +139,8 @@ def load_report(path, default_host, default_partition_key=None,
                                                   _unused(location))))
             continue
         where = location + _label(node)
-        if default_host is None and not node.get('service_host'):
+        if default_host is None and isinstance(node, dict) and (
+                not node.get('service_host')):
             unowned.append(where)
         result = _read_node(node, defaults)
         for field, reason in result.errors:

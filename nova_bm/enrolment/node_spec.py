@@ -104,7 +104,8 @@ def new_node(values, macs=()):
     if 'maintenance_reason' in row and not row['maintenance']:
         raise exception.InvalidField(
             field='maintenance_reason',
-            reason='goes only with maintenance: true')
+            reason='goes only with maintenance (nova-bm-manage: '
+                   '--maintenance; node files: maintenance: true)')
     return row, interface_addresses(macs)
 
 

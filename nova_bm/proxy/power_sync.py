@@ -38,6 +38,7 @@ class PowerSync:
         self._power = power
         self._notify = notify or (lambda event_type, node, **extra: None)
         self._results = {}
+        self._last_read = {}
         self._stop = threading.Event()
         self._thread = None
 
@@ -91,15 +92,22 @@ class PowerSync:
                                 {'node': node.name, 'error': value})
                     events.append((notifications.BMC_FAILING, node,
                                    {'last_error': str(value)}))
-                if str(value) != node.last_error:
+                # Written when new, or when its fault was cleared (an
+                # operator took the node out of maintenance) while the BMC
+                # still fails the same way.
+                if str(value) != node.last_error or (
+                        getattr(node, 'fault', None) is None
+                        and exception.bmc_fault(value)):
                     changed[uuid] = value
             else:
                 if isinstance(before, Exception):
                     LOG.info('BMC of node %s answers again', node.name)
                     events.append((notifications.BMC_RECOVERED, node,
                                    {'last_error': None, 'power_state': value}))
+                # The last state read, across an outage too (the row says
+                # None, unknown, while the BMC fails).
                 previous = (before if isinstance(before, str)
-                            else node.power_state)
+                            else self._last_read.get(uuid, node.power_state))
                 if previous is not None and value != previous:
                     events.append((notifications.POWER_STATE_CHANGED, node,
                                    {'power_state': value,
@@ -111,6 +119,8 @@ class PowerSync:
                         or node.last_error is not None):
                     changed[uuid] = value
             self._results[uuid] = value
+            if not isinstance(value, Exception):
+                self._last_read[uuid] = value
         if changed:
             db_api.record_power_states(changed)
         for event_type, node, extra in events:

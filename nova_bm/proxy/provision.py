@@ -72,6 +72,17 @@ def after_use():
     return states.CLEANING
 
 
+def after_doubt(reason):
+    """The state of an ``image`` node its instance left when ``reason``
+    (power off not confirmed, a deploy that cannot be trusted) holds it
+    for an operator: ``clean failed`` when it is to be cleaned (taking it
+    out of maintenance cleans it), else what :func:`after_use` says (the
+    maintenance holds it)."""
+    if reason and after_use() == states.CLEANING:
+        return states.CLEAN_FAILED
+    return after_use()
+
+
 def off_reason(instance_uuid, off_error):
     if off_error is None:
         return None
@@ -292,8 +303,8 @@ class Provisioner:
         # A node that may still run (off not confirmed) or hold what an
         # impostor wrote is not being cleaned: it waits for an operator.
         self.release(task, instance, maintenance,
-                     provision_state=(states.CLEAN_FAILED if maintenance
-                                      else after_use()),
+                     provision_state=(states.CLEAN_FAILED if suspect
+                                      else after_doubt(maintenance)),
                      last_error=reason, fault=fault)
 
     # -- rebuild ---------------------------------------------------------
@@ -360,8 +371,7 @@ class Provisioner:
             # Not being cleaned while it may still run the tenant's system:
             # held for an operator, cleaned when maintenance ends.
             self.release(task, instance, reason,
-                         provision_state=(states.CLEAN_FAILED if reason
-                                          else after_use()), fault=fault)
+                         provision_state=after_doubt(reason), fault=fault)
         else:
             self.release(task, instance, reason, fault=fault)
         LOG.info('Node %s powered off and released', node.name,

@@ -66,6 +66,21 @@ class LifecycleTestCase(base.ManageTestCase):
         self.assertEqual(states.AVAILABLE, node.provision_state)
         self.assertFalse(resources.is_unusable(node))
 
+    def test_all_means_the_nodes_waiting_for_that_step(self):
+        # Found in review: "node manage --all" took every available node
+        # out of service.
+        self.create(1, '--provision-state', 'available')
+        self.create(2, '--deploy-interface', 'netboot')
+        code, rows, err = self.rows('node', 'manage', '--all')
+        self.assertEqual(0, code, err)
+        self.assertEqual(['node-2'], sorted(rows))
+        self.assertEqual('available',
+                         db_api.get_node('node-1').provision_state)
+        code, rows, err = self.rows('node', 'provide', '--all')
+        self.assertEqual((0, ['node-2']), (code, sorted(rows)), err)
+        self.assertEqual('available',
+                         db_api.get_node('node-2').provision_state)
+
     def test_an_image_node_is_cleaned_before_it_is_offered(self):
         self.create(1, '--deploy-interface', 'image',
                     '--provision-state', 'manageable')

@@ -175,3 +175,33 @@ class MaskingTestCase(base.ManageTestCase):
                     code, out, err = self.run_one(command + argv)
                     self.assertEqual(2, code, err)
                     self.assertNotIn(secret, out + err)
+
+    def test_no_part_of_a_secret_in_a_hint(self):
+        # Found in review: the hint cut a long value at 40 characters, and
+        # redaction did not see the cut secret.
+        secret = 'Sup3rS3cretPw12'
+        code, out, err = self.run_one(
+            ['node', 'update', 'node-1', '--driver-info',
+             'ipmi_username=administrator,ipmi_password=' + secret])
+        self.assertEqual(2, code, err)
+        self.assertNotIn(secret[:6], out + err)
+
+
+class DatabaseUrlTestCase(base.ManageTestCase):
+    """The password SQLAlchemy reads in a URL is masked however the URL
+    is written (found in review: a user name with "@", a password with
+    "?")."""
+
+    def test_every_spelling_sqlalchemy_reads(self):
+        from nova_bm.cli import usage
+        for url, secret in (
+                ('mysql+pymysql://nova@mydb:s3cret-A@db/nova_bm', 's3cret-A'),
+                ('mysql+pymysql://nova:pa?ss-B@db/nova_bm', 'pa?ss-B'),
+                ('postgresql://nova:p@ss-C@db/nova_bm?sslmode=require',
+                 'p@ss-C'),
+                ('mysql+pymysql://nova:plain-D@db/nova_bm?charset=utf8',
+                 'plain-D')):
+            shown = usage.mask_url(url)
+            self.assertNotIn(secret, shown, url)
+            self.assertIn('******', shown)
+            self.assertIn(secret, usage.url_secrets(url))

@@ -5,6 +5,7 @@ import threading
 from oslo_utils import uuidutils
 
 from nova_bm.db import api as db_api
+from nova_bm.enrolment import node_spec
 from nova_bm import exception
 from tests.unit.db import base
 from tests import utils
@@ -243,6 +244,65 @@ class ClaimTestCase(base.DbTestCase):
         self.assertEqual(['lost'] * (claimants - 1) + ['won'], outcomes)
         winner = [i for i, r in results.items() if r == 'won'][0]
         self.assertEqual(winner, db_api.get_node('node-1').instance_uuid)
+
+
+class LifecycleTestCase(base.DbTestCase):
+    """The road into service, one conditional update per move, on every
+    backend (issue 33)."""
+
+    def setUp(self):
+        super().setUp()
+        self.conf.config(enrolled_node_state='enroll', group='baremetal')
+        db_api.create_nodes([node_spec.new_node(utils.node_values(1), [])])
+
+    def test_moves_only_from_the_states_allowed(self):
+        node = db_api.change_provision_state(
+            'node-1', ('enroll',), 'manageable', 'refused')
+        self.assertEqual('manageable', node.provision_state)
+        # Again: not from manageable; the refusal says where it is now.
+        error = self.assertRaises(
+            exception.NodeStateRefused, db_api.change_provision_state,
+            'node-1', ('enroll',), 'manageable', 'only enroll nodes')
+        self.assertIn('is manageable: only enroll nodes', str(error))
+        db_api.update_node('node-1', {'maintenance': True})
+        error = self.assertRaises(
+            exception.NodeStateRefused, db_api.change_provision_state,
+            'node-1', ('manageable',), 'available', 'refused',
+            maintenance=False)
+        self.assertIn('it is in maintenance', str(error))
+        db_api.update_node('node-1', {'maintenance': False})
+        self.assertEqual('available', db_api.change_provision_state(
+            'node-1', ('manageable',), 'available', 'refused',
+            maintenance=False).provision_state)
+
+    def test_never_a_held_node(self):
+        db_api.change_provision_state('node-1', ('enroll',), 'available',
+                                      'refused')
+        db_api.claim_node('node-1', 'a1b2c3d4-0000-4000-8000-00000000000a')
+        error = self.assertRaises(
+            exception.NodeStateRefused, db_api.change_provision_state,
+            'node-1', ('available',), 'manageable', 'refused')
+        self.assertIn('held by instance', str(error))
+
+    def test_faults_by_gravity(self):
+        uuid = db_api.get_node('node-1').uuid
+        timeout = exception.BmcTimeout(bmc='b', command='c', timeout=1)
+        refused = exception.BmcAuthFailed(bmc='b', reason='r')
+        db_api.record_power_states({uuid: 'on'})
+        db_api.record_power_states({uuid: timeout})
+        node = db_api.get_node(uuid)
+        self.assertEqual((None, 'bmc unreachable'),
+                         (node.power_state, node.fault))
+        db_api.record_power_states({uuid: refused})
+        self.assertEqual('credentials refused', db_api.get_node(uuid).fault)
+        db_api.set_provision_state(uuid, 'clean failed', fault='clean failed',
+                                   maintenance_reason='r')
+        db_api.record_power_states({uuid: timeout})
+        self.assertEqual('clean failed', db_api.get_node(uuid).fault)
+        db_api.record_power_states({uuid: 'off'})
+        node = db_api.get_node(uuid)
+        self.assertEqual(('off', 'clean failed'),
+                         (node.power_state, node.fault))
 
 
 class InterfaceTestCase(base.DbTestCase):

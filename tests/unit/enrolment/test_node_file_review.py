@@ -21,17 +21,6 @@ LONG_PASSWORD = 'pw-TOPSECRET-too-long-by-far'  # over IPMI's 20 bytes
 UUID = '6f1c0a52-1b7e-4c1e-9a0e-2a4f3c5d6e72'
 
 
-def _takes_lifecycle_keys():
-    """Whether node_spec.new_node takes provision_state (issue 33, part 1).
-    """
-    try:
-        row, _ = node_spec.new_node(utils.node_values(
-            1, provision_state='manageable'))
-    except exception.InvalidField:
-        return False
-    return row.get('provision_state') == 'manageable'
-
-
 class NodeFileTestCase(base.TestCase):
 
     def setUp(self):
@@ -181,9 +170,6 @@ class LifecycleTestCase(NodeFileTestCase):
                        'maintenance_reason')} for values in seen])
 
     def test_enrolled_as_the_file_says(self):
-        if not _takes_lifecycle_keys():
-            self.skipTest('node_spec.new_node does not take provision_state '
-                          'yet')
         path = self.write([
             utils.ironic_node(1, provision_state='manageable',
                               maintenance=True, maintenance_reason='fan'),
