@@ -31,26 +31,6 @@ from nova_bm.power import ipmi_loop
 COLUMNS = ('UUID', 'Name', 'BMC', 'Power State')
 
 
-def _add_node_selection(parser):
-    parser.add_argument('nodes', metavar='NODE', nargs='*',
-                        help='Name or UUID (repeatable).')
-    parser.add_argument('--all', action='store_true',
-                        help='Every node (of --host, if given).')
-    parser.add_argument('--host', metavar='SERVICE_HOST',
-                        help='With --all: only the nodes of this proxy.')
-
-
-def _selected_nodes(parsed_args):
-    if parsed_args.all == bool(parsed_args.nodes):
-        raise exception.Invalid('Name nodes or give --all, not both and '
-                                'not neither.')
-    if parsed_args.host and not parsed_args.all:
-        raise exception.Invalid('--host selects nodes only with --all.')
-    if parsed_args.all:
-        return db_api.list_nodes(service_host=parsed_args.host)
-    return db_api.get_nodes(parsed_args.nodes)
-
-
 def _bmc_label(node):
     return '%s:%s' % (node.ipmi_address, node.ipmi_port or 623)
 
@@ -68,7 +48,7 @@ class _BmcCommand(base.CommandMixin, lister.Lister):
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
-        _add_node_selection(parser)
+        base.add_node_selection(parser)
         return parser
 
     def run(self, parsed_args):
@@ -102,7 +82,7 @@ class PowerStatus(_BmcCommand):
     """Read nodes' power state from their BMCs, all at once."""
 
     def take_action(self, parsed_args):
-        nodes = _selected_nodes(parsed_args)
+        nodes = base.selected_nodes(parsed_args)
         results = ipmi.IPMIPower().get_power_states(nodes)
         self.record(results)
         return self.COLUMNS, self.rows(nodes, results)
@@ -115,7 +95,7 @@ class _PowerChange(_BmcCommand):
         raise NotImplementedError
 
     def take_action(self, parsed_args):
-        nodes = _selected_nodes(parsed_args)
+        nodes = base.selected_nodes(parsed_args)
         power = ipmi.IPMIPower()
         results = {}
         # Each action waits (bounded) for the BMC to report the new state;
@@ -208,7 +188,7 @@ class Validate(_BmcCommand):
     COLUMNS = ('UUID', 'Name', 'Interface', 'Result', 'Reason')
 
     def take_action(self, parsed_args):
-        nodes = _selected_nodes(parsed_args)
+        nodes = base.selected_nodes(parsed_args)
         interfaces = validate.interfaces_of(nodes)
         # Started before the BMCs are asked: its HTTP requests overlap them.
         host = (validate.DeployHost()
