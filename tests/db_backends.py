@@ -17,6 +17,8 @@ import threading
 from oslo_utils import uuidutils
 import sqlalchemy as sa
 
+from tests import utils
+
 ALL_BACKENDS = ('sqlite', 'mysql', 'postgresql')
 
 ADMIN_URLS = {
@@ -41,7 +43,7 @@ class BackendUnavailable(Exception):
 
 def selected_backends():
     """The backends this run must test."""
-    if os.environ.get('CI', '').lower() in ('1', 'true', 'yes'):
+    if utils.under_ci():
         return ALL_BACKENDS
     wanted = os.environ.get('NOVA_BM_TEST_DB_BACKENDS')
     if not wanted:

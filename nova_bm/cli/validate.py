@@ -32,6 +32,7 @@ import threading
 import time
 import urllib.parse
 
+from nova_bm.cli import base
 from nova_bm.common import node_fields
 from nova_bm.common import safe_text
 from nova_bm.common import states
@@ -82,10 +83,6 @@ def _macs(interfaces, limit=4):
     macs = [i.address for i in interfaces]
     more = ' and %d more' % (len(macs) - limit) if len(macs) > limit else ''
     return ', '.join(macs[:limit]) + more
-
-
-def _plural(count, noun):
-    return '%d %s%s' % (count, noun, '' if count == 1 else 's')
 
 
 # -- this host ----------------------------------------------------------------
@@ -270,7 +267,7 @@ def deploy(node, interfaces, host):
         problems.append('none of its %s has pxe_enabled: the node cannot '
                         'boot the deploy ramdisk from the network '
                         '(nova-bm-manage interface update MAC --pxe)'
-                        % _plural(len(interfaces), 'interface'))
+                        % base.plural(len(interfaces), 'interface'))
     where = 'on this host ([DEFAULT] host = %s%s)' % (
         safe_text.escape(host.host, limit=100),
         '' if node.service_host == host.host else
@@ -330,7 +327,7 @@ def network(node, interfaces):
             % _macs(without) if without else '')
     if not linked:
         return True, ('no switch port data: flat network binding (%s)%s'
-                      % (_plural(len(interfaces), 'interface'), networks))
+                      % (base.plural(len(interfaces), 'interface'), networks))
     return True, ('switch port data on every interface (%d): '
                   'local_link_information for the ML2 driver%s'
                   % (len(interfaces), networks))
