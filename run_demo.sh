@@ -19,7 +19,7 @@ done
 if [ $machines = yes ]; then
     . tools/debian-packages.sh
     debian_packages run_demo.sh qemu-system-x86_64:qemu-system-x86 \
-        dpkg-deb:dpkg
+        dpkg-deb:dpkg genisoimage:genisoimage syslinux:syslinux mcopy:mtools
 fi
 
 . tools/tox-venv.sh

@@ -17,10 +17,14 @@ cd "$(dirname "$0")"
 # boot the deploy ramdisk (built from Debian's packages, downloaded with
 # apt-get) on QEMU machines (TCG). The image-serving benchmark, kept
 # running by a test, measures the deploy HTTP server against nginx (curl).
+# Config drives are ISO 9660 images from Nova's builder (genisoimage); the
+# lab's instance image that reads them boots with SYSLINUX (syslinux,
+# mtools).
 . tools/debian-packages.sh
 debian_packages run_tests.sh ipmitool:ipmitool ipmipower:freeipmi-tools \
     iptables:iptables qemu-img:qemu-utils \
-    qemu-system-x86_64:qemu-system-x86 dpkg-deb:dpkg nginx:nginx curl:curl
+    qemu-system-x86_64:qemu-system-x86 dpkg-deb:dpkg nginx:nginx curl:curl \
+    genisoimage:genisoimage syslinux:syslinux mcopy:mtools
 
 . tools/tox-venv.sh
 

@@ -218,8 +218,9 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         is not rescheduled.
         """
         try:
-            self._proxy.provisioner.spawn(context, instance, image_meta,
-                                          network_info, power_on)
+            self._proxy.provisioner.spawn(
+                context, instance, image_meta, network_info, power_on,
+                injected_files=injected_files, admin_password=admin_password)
         except provision.ClaimRefused as e:
             raise nova_exception.ComputeResourcesUnavailable(
                 reason=e.reason) from None
@@ -273,8 +274,9 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         instance.task_state = task_states.REBUILD_SPAWNING
         instance.save(expected_task_state=[task_states.REBUILDING])
         try:
-            self._proxy.provisioner.rebuild(context, node, instance,
-                                            image_meta, network_info)
+            self._proxy.provisioner.rebuild(
+                context, node, instance, image_meta, network_info,
+                injected_files=injected_files, admin_password=admin_password)
         except provision.SpawnFailed as e:
             raise self._deploy_failure(instance, e) from None
 

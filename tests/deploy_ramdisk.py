@@ -9,7 +9,9 @@ hashes it, reports, and powers the machine off through the fake BMC's
 control socket (as the real ramdisk's ``poweroff`` would). Each power on
 is one boot: it looks itself up once per boot, as the real one does.
 What it wrote is kept per node: ``disks[node_name]`` (bytes), so tests
-can look at the "disk".
+can look at the "disk", and a config drive in ``configdrives[node_name]``
+(its partition table edits in ``tables[node_name]``). It reports its
+disks as ``disk_facts[node_name]`` says (default: one 10 GiB /dev/vda).
 
 ``behaviour[node_name]`` picks what it does in a deploy, and
 ``clean_behaviour[node_name]`` in a cleaning: ``ok`` (default), ``fail``
@@ -27,6 +29,8 @@ import urllib.request
 
 TOKEN_HEADER = 'X-Nova-BM-Token'
 ERASED = b'\0' * 16
+#: The disk the stand-in reports by default.
+DEVICE = '/dev/vda'
 
 
 class FakeRamdisk:
@@ -39,6 +43,10 @@ class FakeRamdisk:
         self.behaviour = {}
         self.clean_behaviour = {}
         self.disks = {}
+        self.disk_facts = {}
+        self.configdrives = {}
+        self.tables = {}
+        self.placements = {}
         self.reports = []
         self.errors = []
         #: ``{node name: (api URL, token, config)}`` of each node's last
@@ -89,12 +97,27 @@ class FakeRamdisk:
         if behaviour == 'silent':
             self.reports.append((name, config['mode'], 'silent', None))
             return
+        drive_digest = None
         if config['mode'] == 'deploy':
+            placement = self.place(api, token, name)
+            self.placements[name] = placement
+            if placement is None:
+                self.reports.append((name, 'deploy', 'no disk', None))
+                self.fleet.control(port, power='off')
+                return
             image = self.fetch(config['image_url'], token)
             self.disks[name] = image
             digest = hashlib.sha256(image).hexdigest()
             if behaviour == 'bad_sha':
                 digest = hashlib.sha256(b'not the image').hexdigest()
+            if 'drive' in placement:
+                drive = self.fetch(api + '/configdrive/0', token)
+                self.configdrives[name] = drive
+                self.tables[name] = [
+                    self.fetch(api + '/configdrive/%s' % line.split()[0],
+                               token)
+                    for line in placement.get('table', [])]
+                drive_digest = hashlib.sha256(drive).hexdigest()
         else:
             disk = bytearray(self.disks.get(name, b''))
             disk[:16] = ERASED
@@ -104,9 +127,12 @@ class FakeRamdisk:
         if behaviour == 'fail':
             fields = {'status': 'failed', 'error': 'no disk found'}
         else:
-            fields = {'status': 'ok', 'device': '/dev/vda'}
+            fields = {'status': 'ok', 'device': self.placements.get(
+                name, {}).get('root_device', DEVICE)}
             if digest:
                 fields['sha256'] = digest
+            if drive_digest:
+                fields['configdrive_sha256'] = drive_digest
         status = self.post(api + '/done', token, fields)
         self.reports.append((name, config['mode'], fields['status'], status))
         if behaviour != 'stay_on':
@@ -140,6 +166,30 @@ class FakeRamdisk:
             return None, e.code
         fields = dict(line.split('=', 1) for line in text.splitlines())
         return fields.pop('token'), fields
+
+    def place(self, api, token, name):
+        """Report the disks (``self.disk_facts[name]``, default one
+        10 GiB ``/dev/vda``): the proxy's placement as ``{key: value}``
+        (``table``: a list of lines), or None when it refused."""
+        facts = self.disk_facts.get(name, 'name=%s size=%d\n'
+                                    % (DEVICE, 10 << 30))
+        request = urllib.request.Request(  # noqa: S310
+            api + '/disks', data=facts.encode(),
+            headers={'Content-Type': 'text/plain', TOKEN_HEADER: token})
+        try:
+            with urllib.request.urlopen(  # noqa: S310
+                    request, timeout=30) as response:
+                text = response.read().decode()
+        except urllib.error.HTTPError:
+            return None
+        placement = {'table': []}
+        for line in text.splitlines():
+            key, _, value = line.partition('=')
+            if key == 'table':
+                placement['table'].append(value)
+            else:
+                placement[key] = value
+        return placement
 
     def config(self, api, token):
         with self.open(api + '/config', token) as response:

@@ -6,6 +6,8 @@ those, so the application prints one line and exits with the error's
 ``exit_code``, never a traceback (unless ``--debug``).
 """
 
+import json
+
 from cliff import columns
 from oslo_config import cfg
 from oslo_db import exception as db_exc
@@ -83,7 +85,8 @@ class ListColumn(columns.FormattableColumn):
 NODE_FIELDS = ('uuid', 'name', 'service_host', 'partition_key', 'cpus',
                'memory_mb', 'local_gb', 'cpu_arch', 'resource_class', 'traits',
                'ipmi_address', 'ipmi_port', 'ipmi_username', 'ipmi_password',
-               'interfaces', 'deploy_interface', 'instance_uuid',
+               'interfaces', 'deploy_interface', 'root_device_hints',
+               'instance_uuid',
                'power_state', 'provision_state', 'maintenance',
                'maintenance_reason', 'fault', 'last_error', 'created_at',
                'updated_at')
@@ -99,6 +102,9 @@ def node_details(node):
             value = ListColumn([i.address for i in node.interfaces])
         elif field == 'traits':
             value = ListColumn(node.traits)
+        elif field == 'root_device_hints':
+            hints = node.root_device_hints
+            value = json.dumps(hints, sort_keys=True) if hints else None
         elif field in ('created_at', 'updated_at'):
             stamp = getattr(node, field)
             value = stamp.isoformat() if stamp else None

@@ -74,6 +74,15 @@ def _add_deploy_interface_option(parser, help_more=''):
              + '.' + help_more)
 
 
+def _add_root_device_option(parser, help_more=''):
+    parser.add_argument(
+        '--root-device', metavar='JSON',
+        help='Root device hints, as Ironic\'s (a JSON object): the disk '
+             'the image is written to, e.g. \'{"serial": "S3Z1NB0K"}\' or '
+             '\'{"size": ">= 400", "rotational": false}\'. Without hints: '
+             'the smallest disk of at least 4 GiB.' + help_more)
+
+
 def _password(parsed_args):
     if parsed_args.ipmi_password_file is not None:
         return base.read_password_file(parsed_args.ipmi_password_file)
@@ -117,6 +126,7 @@ class Create(base.CommandMixin, show.ShowOne):
             parser, ' Default: [baremetal] default_deploy_interface.')
         parser.add_argument('--uuid', help='Node UUID (default: a new one).')
         _add_hardware_options(parser, required=True)
+        _add_root_device_option(parser)
         _add_ipmi_options(parser, required=True)
         parser.add_argument('--mac', action='append', default=[],
                             metavar='MAC',
@@ -146,6 +156,7 @@ class Create(base.CommandMixin, show.ShowOne):
                       service_host=parsed_args.host,
                       partition_key=parsed_args.partition_key,
                       deploy_interface=parsed_args.deploy_interface,
+                      root_device_hints=parsed_args.root_device,
                       traits=parsed_args.trait,
                       provision_state=parsed_args.provision_state,
                       maintenance=parsed_args.maintenance,
@@ -249,6 +260,7 @@ class Update(base.CommandMixin, show.ShowOne):
         _add_deploy_interface_option(
             parser, ' Refused while an instance holds the node.')
         _add_hardware_options(parser, required=False)
+        _add_root_device_option(parser, " '{}' removes them.")
         _add_ipmi_options(parser, required=False)
         parser.add_argument('--trait', action='append', default=[],
                             metavar='TRAIT',
@@ -282,6 +294,7 @@ class Update(base.CommandMixin, show.ShowOne):
                       service_host=parsed_args.host, traits=traits,
                       partition_key=parsed_args.partition_key,
                       deploy_interface=parsed_args.deploy_interface,
+                      root_device_hints=parsed_args.root_device,
                       maintenance=parsed_args.maintenance,
                       maintenance_reason=parsed_args.reason)
         changes = node_spec.node_changes(values)

@@ -7,12 +7,14 @@ touches the database or a BMC (duplicates are the database layer's job).
 """
 
 import ipaddress
+import json
 import re
 import uuid as uuid_lib
 
 import os_traits
 from oslo_utils import uuidutils
 
+from nova_bm.common import root_device_hints as hints_grammar
 from nova_bm.common import states
 from nova_bm import exception
 from nova_bm.common import safe_text
@@ -289,6 +291,27 @@ def physical_network(value, field='physical_network'):
         raise _invalid(field, value, 'must be a physical network name of 1 '
                                      'to 64 characters without spaces, got')
     return value
+
+
+def root_device_hints(value, field='root_device'):
+    """Ironic's root device hints, a mapping (or its JSON text, as the
+    CLI takes it): which disk a deploy writes the image to. None or
+    ``{}``: no hints (the smallest disk of at least 4 GiB).
+    :returns: the normalised mapping, or None."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise _invalid(field, value, 'must be a JSON object, got'
+                           ) from None
+    if value is None or value == {}:
+        return None
+    if not isinstance(value, dict):
+        raise _invalid(field, value, 'must be a mapping, got')
+    try:
+        return hints_grammar.parse(value)
+    except hints_grammar.HintError as e:
+        raise exception.InvalidField(field=field, reason=str(e)) from None
 
 
 def local_link_connection(value, field='local_link_connection'):

@@ -299,6 +299,15 @@ deploy_opts = [
                           'previous one\'s data (test clouds only)')],
         help='What happens to the disks of an "image" node after its '
              'instance is deleted or its deploy failed.'),
+    cfg.IntOpt(
+        'root_disk_min_gb',
+        default=4, min=0,
+        help='A node without root device hints gets its image on the '
+             'smallest of its disks of at least this many GiB (Ironic\'s '
+             'rule, 4 GiB: USB sticks and SATA DOMs are smaller). Give a '
+             'node root device hints (nova-bm-manage node update '
+             '--root-device) to choose a disk by serial, WWN, size, model '
+             'or path.'),
 ]
 
 network_opts = [

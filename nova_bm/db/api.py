@@ -49,6 +49,7 @@ from nova_bm.db.jobs import get_job
 from nova_bm.db.jobs import hand_out_token
 from nova_bm.db.jobs import list_jobs
 from nova_bm.db.jobs import mark_job_booted
+from nova_bm.db.jobs import record_disks
 from nova_bm.db.jobs import record_image_served
 from nova_bm.db.jobs import record_job_call
 from nova_bm.db.jobs import start_job
@@ -109,5 +110,5 @@ __all__ = [
     # deploys and cleanings (nova_bm.deploy)
     'start_job', 'get_job', 'find_job', 'find_job_by_macs',
     'mark_job_booted', 'hand_out_token', 'suspect_job', 'record_job_call',
-    'record_image_served', 'end_job', 'list_jobs',
+    'record_disks', 'record_image_served', 'end_job', 'list_jobs',
 ]

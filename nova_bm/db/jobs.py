@@ -133,6 +133,27 @@ def record_job_call(job_id, now, **result):
             dict(result, heartbeat_at=now), synchronize_session=False))
 
 
+def record_disks(job_id, now, disks, root_device=None, root_size=None,
+                 error=None):
+    """Record the disks the token holder reported (JSON text) and the
+    root device chosen among them, or, with ``error``, the job's failure
+    (no disk fits: nothing was written). Once: a second report of the
+    disks, or one after the job ended, changes nothing.
+
+    :returns: True when recorded.
+    """
+    job = models.DeployJob
+    values = {'disks': disks, 'heartbeat_at': now}
+    if error is None:
+        values.update(root_device=root_device, root_size=root_size)
+    else:
+        values.update(status=states.FAILED, error=error)
+    with db_session.transaction(writer=True) as session:
+        return bool(session.query(job).filter(
+            job.id == job_id, job.status == states.WAITING,
+            job.disks.is_(None)).update(values, synchronize_session=False))
+
+
 def record_image_served(job_id, now):
     """The token holder has read the whole image."""
     with db_session.transaction(writer=True) as session:

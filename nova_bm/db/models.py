@@ -75,6 +75,9 @@ class Node(Base):
     BMC unreachable or refusing the credentials (cleared when it answers),
     power off not confirmed, cleaning failed (cleared when an operator
     takes it out of maintenance)."""
+    root_device_hints = sa.Column(db_types.JsonEncodedDict(), nullable=True)
+    """Ironic's root device hints (:mod:`nova_bm.common.root_device_hints`,
+    normalized), or None: which disk a deploy writes the image to."""
     deploy_interface = sa.Column(sa.String(16), nullable=False,
                                  server_default=states.NETBOOT)
     """``image`` (the instance's image is written to the node's disk) or
@@ -185,7 +188,19 @@ class DeployJob(Base):
     image_served_at = sa.Column(sa.DateTime, nullable=True)
     """When the token holder had read the whole image (UTC)."""
     root_device = sa.Column(sa.String(255), nullable=True)
-    """Root device hint for the ramdisk (None: the first disk)."""
+    """The disk the image goes to, chosen by the node's root device hints
+    from the disks the ramdisk reported (None until it reported them)."""
+    root_size = sa.Column(sa.BigInteger, nullable=True)
+    """That disk's size in bytes, as the ramdisk reported it."""
+    disks = sa.Column(sa.Text, nullable=True)
+    """The disks the ramdisk reported, as JSON (validated, bounded)."""
+    configdrive_file = sa.Column(sa.String(255), nullable=True)
+    """The config drive's file in the proxy's config drive directory, or
+    None when the instance has none."""
+    configdrive_size = sa.Column(sa.BigInteger, nullable=True)
+    configdrive_sha256 = sa.Column(sa.String(64), nullable=True)
+    result_configdrive_sha256 = sa.Column(sa.String(64), nullable=True)
+    """sha256 of the config drive as the ramdisk read it back."""
     status = sa.Column(sa.String(16), nullable=False,
                        default=states.WAITING)
     """``waiting``, then what the ramdisk reported: ``done``/``failed``

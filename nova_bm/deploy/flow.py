@@ -145,6 +145,13 @@ class Flow:
                     'the image read back from %s has sha256 %s, not the '
                     "image's %s" % (job.result_device or 'the disk',
                                     job.result_sha256, image.sha256))
+            if (job.configdrive_file and job.result_configdrive_sha256
+                    != job.configdrive_sha256):
+                raise DeployFailed(
+                    'the config drive read back from %s has sha256 %s, not '
+                    "the drive's %s" % (job.result_device or 'the disk',
+                                        job.result_configdrive_sha256,
+                                        job.configdrive_sha256))
             self._wait_off(node, job_id)
             self.scripts.put(macs, ipxe.local_boot_script())
             self._end_trusted(node, job_id)

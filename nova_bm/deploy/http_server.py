@@ -7,12 +7,13 @@ It serves what a node needs to deploy, and nothing else:
   well-formed MAC without a script gets the same "nothing here" script);
 * ``/deploy/kernel`` and ``/deploy/ramdisk``: the deploy ramdisk;
 * ``/api/v1/…``: the ramdisk's API (:mod:`nova_bm.deploy.ramdisk_api`),
-  the image included, served to its job's token holder only (with
-  ``sendfile``: many nodes read at once).
+  the image and the config drive included, served to its job's token
+  holder only (with ``sendfile``: many nodes read at once).
 
 None of what it serves without a token is a secret. No directory is
 listed and no path is joined from the request: every route maps to a file
-the proxy chose. Request bodies above ``ramdisk_api.MAX_BODY`` are refused
+the proxy chose. Request bodies above ``ramdisk_api.MAX_BODY`` (the disks
+report: ``disk_facts.MAX_BODY``) are refused
 (413) unread. The server runs in a thread of nova-compute, a green thread
 under eventlet, and handles each request in a thread of its own; nothing
 it does holds a database connection between requests. Every string a
@@ -30,6 +31,7 @@ import time
 from oslo_log import log as logging
 
 from nova_bm.common import addresses
+from nova_bm.deploy import disk_facts
 from nova_bm.deploy import http_limits
 from nova_bm.deploy import ipxe
 from nova_bm.deploy import ramdisk_api
@@ -39,7 +41,13 @@ from nova_bm.common import safe_text
 LOG = logging.getLogger(__name__)
 
 _SCRIPT_RE = re.compile(r'/nodes/([0-9a-f]{2}(?:-[0-9a-f]{2}){5})\.ipxe\Z')
+_CONFIGDRIVE_RE = re.compile(r'/api/v1/configdrive/([0-9])\Z')
 _MAX_PATH = 512
+#: Largest body of each POST route.
+_MAX_BODIES = {'/api/v1/lookup': ramdisk_api.MAX_BODY,
+               '/api/v1/heartbeat': ramdisk_api.MAX_BODY,
+               '/api/v1/done': ramdisk_api.MAX_BODY,
+               '/api/v1/disks': disk_facts.MAX_BODY}
 # Errors of the API (bugs a client found) are logged once a minute a route.
 _API_ERRORS = log_throttle.Throttle(keys=16)
 # sendfile in pieces: a slow node does not hold one huge call.
@@ -86,6 +94,9 @@ class _Handler(http_limits.LimitedHandler):
             return self._api(self.server.api.config)
         if path == '/api/v1/image':
             return self._image(head)
+        match = _CONFIGDRIVE_RE.match(path)
+        if match:
+            return self._configdrive(int(match.group(1)), head)
         if path == '/boot.ipxe':
             return self._file(os.path.join(self.server.files.root,
                                            'boot.ipxe'), head)
@@ -100,14 +111,13 @@ class _Handler(http_limits.LimitedHandler):
 
     def do_POST(self):
         path = self.path.split('?', 1)[0]
-        if path not in ('/api/v1/lookup', '/api/v1/heartbeat',
-                        '/api/v1/done'):
+        if path not in _MAX_BODIES:
             return self._error(404, 'not found')
         try:
             length = int(self.headers.get('Content-Length', '0'))
         except ValueError:
             return self._error(400, 'bad Content-Length')
-        if length < 0 or length > ramdisk_api.MAX_BODY:
+        if length < 0 or length > _MAX_BODIES[path]:
             self.close_connection = True
             return self._error(413, 'body too large')
         try:
@@ -122,6 +132,9 @@ class _Handler(http_limits.LimitedHandler):
                 body, content_type, self._address))
         if path == '/api/v1/heartbeat':
             return self._api(api.heartbeat)
+        if path == '/api/v1/disks':
+            return self._api(lambda token, address: api.disks(
+                token, body, address))
         return self._api(lambda token, address: api.done(
             token, body, content_type, address))
 
@@ -167,6 +180,23 @@ class _Handler(http_limits.LimitedHandler):
             return self._error(e.status, e.reason)
         if self._file(os.path.join(self.server.files.images, name), head):
             on_sent()
+
+    def _configdrive(self, index, head):
+        token = self.headers.get(ramdisk_api.TOKEN_HEADER, '').strip()
+        try:
+            path, data = self.server.api.configdrive(
+                token, self._address, index)
+        except ramdisk_api.Refused as e:
+            return self._error(e.status, e.reason)
+        if path is not None:
+            return self._file(path, head)
+        self.send_response(200)
+        self.send_header('Content-Type', 'application/octet-stream')
+        self.send_header('Content-Length', str(len(data)))
+        self.send_header('Cache-Control', 'no-store')
+        self.end_headers()
+        if not head:
+            self.wfile.write(data)
 
     def _script(self, mac, head):
         path = os.path.join(self.server.files.root, ipxe.script_name(mac))

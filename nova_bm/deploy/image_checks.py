@@ -7,7 +7,6 @@ another node would refuse the same image for the same reason.
 """
 
 from nova import exception as nova_exception
-from nova.virt import configdrive
 
 #: Whole-disk image formats the deploy writes (qcow2 converted to raw).
 DISK_FORMATS = ('raw', 'qcow2')
@@ -32,11 +31,6 @@ def check_request(instance, image_meta):
             image_id=image_id,
             reason='its disk_format is %s; nova-bm deploys %s images'
                    % (disk_format, ' or '.join(DISK_FORMATS)))
-    if configdrive.required_by(instance):
-        raise nova_exception.BuildAbortException(
-            instance_uuid=instance.uuid,
-            reason='config drives are not supported by nova-bm yet; use '
-                   'the metadata service')
 
 
 def check_declared_size(image_meta, node):

@@ -13,6 +13,7 @@ from oslo_log import log as logging
 
 from nova_bm.conf import CONF
 from nova_bm.db import api as db_api
+from nova_bm.deploy import configdrive
 from nova_bm.deploy import flow as deploy_flow
 from nova_bm.deploy import http_server
 from nova_bm.deploy import image_cache
@@ -161,11 +162,35 @@ class DeployManager:
         image_checks.check_fits(image_meta, image.size, node)
 
     def manage_cache(self):
-        in_use = {job.image_file for job in db_api.list_jobs()
-                  if job.image_file}
+        jobs = db_api.list_jobs()
+        configdrive.remove_unused({job.configdrive_file for job in jobs
+                                   if job.configdrive_file})
+        in_use = {job.image_file for job in jobs if job.image_file}
         return self._images.evict(
             in_use, CONF.baremetal.image_cache_size_gb * GIB,
             CONF.baremetal.image_cache_ttl)
+
+    # -- config drives (nova_bm.deploy.configdrive) -----------------------
+
+    @staticmethod
+    def build_configdrive(instance, network_info, injected_files,
+                          admin_password, node):
+        """The instance's config drive, or None when it has none.
+
+        :param node: its node; its interfaces are read again, as its
+            ports were just bound to them.
+        :raises: BuildAbortException (too large, cannot be built)
+        """
+        if not configdrive.required(instance):
+            return None
+        interfaces = [row[0] for row in db_api.list_interfaces(node.uuid)]
+        return configdrive.build(instance, network_info, injected_files,
+                                 admin_password, interfaces)
+
+    @staticmethod
+    def remove_configdrive(drive):
+        if drive is not None:
+            configdrive.remove(drive.name)
 
     # -- steps (nova_bm.deploy.flow) --------------------------------------
 

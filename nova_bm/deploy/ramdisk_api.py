@@ -17,14 +17,31 @@ handed its job's token once:
     The config again, ``text/plain``, one ``key=value`` per line:
     ``mode`` (``deploy`` or ``clean``), ``node`` (its UUID), and for a
     deploy ``image_url`` (``/api/v1/image``), ``image_size`` (bytes),
-    ``image_sha256`` and ``root_device`` (a device path, or empty).
+    ``image_sha256``, ``root_device`` (empty until the disks are
+    reported) and ``configdrive`` (``yes`` or ``no``).
+``POST /api/v1/disks`` (a deploy, before anything is written)
+    The machine's disks (:mod:`nova_bm.deploy.disk_facts`). The proxy
+    chooses the root device by the node's root device hints
+    (:mod:`nova_bm.common.root_device_hints`) and answers
+    ``root_device=<path>``, and for a config drive ``drive=<sector>
+    <bytes>`` (where ``GET /api/v1/configdrive/0`` goes) and one
+    ``table=<n> <sector> <bytes> <sha256>`` per partition table edit
+    (``GET /api/v1/configdrive/<n>``,
+    :mod:`nova_bm.deploy.partition_table`), in the order to write them,
+    after the drive. When no disk fits (no hint matches, the image or
+    the config drive has no room) the proxy fails the job itself, with
+    the hints and the disks seen, and answers 409: nothing was written.
 ``GET /api/v1/image``
     The deploy's image (only to the token holder).
+``GET /api/v1/configdrive/<n>``
+    The config drive (0) or a partition table edit (only to the token
+    holder, once it reported its disks).
 ``POST /api/v1/heartbeat``
     The ramdisk is alive (recorded, for troubleshooting).
 ``POST /api/v1/done``
     Form-encoded (or JSON): ``status=ok`` with ``sha256`` (of what was
-    written, read back; a deploy without it fails) and ``device``, or
+    written, read back; a deploy without it fails), ``device`` and, with
+    a config drive, ``configdrive_sha256`` (the drive read back), or
     ``status=failed`` with ``error``. The first report of a job is kept;
     a later one is 409.
 
@@ -44,19 +61,26 @@ of an earlier, ended deploy cannot touch the node's new one. Values are
 checked by shape before anything is stored.
 """
 
+import hashlib
 import json
+import os
 import re
 import time
 import urllib.parse
+import uuid
 
 from oslo_log import log as logging
 from oslo_utils import timeutils
 
+from nova_bm.common import root_device_hints
+from nova_bm.common import safe_text
 from nova_bm.common import states
 from nova_bm.conf import CONF
 from nova_bm.db import api as db_api
+from nova_bm.deploy import configdrive
+from nova_bm.deploy import disk_facts
+from nova_bm.deploy import partition_table
 from nova_bm.deploy import tokens
-from nova_bm.common import safe_text
 
 LOG = logging.getLogger(__name__)
 
@@ -161,12 +185,16 @@ def parse_report(body, content_type):
     status = fields.get('status')
     if status == 'ok':
         sha256 = fields.get('sha256', '').lower()
+        drive_sha256 = fields.get('configdrive_sha256', '').lower()
         device = fields.get('device', '')
         if sha256 and not _SHA256_RE.match(sha256):
             raise Refused(400, 'sha256 must be 64 hex digits')
+        if drive_sha256 and not _SHA256_RE.match(drive_sha256):
+            raise Refused(400, 'configdrive_sha256 must be 64 hex digits')
         if device and not _DEVICE_RE.match(device):
             raise Refused(400, 'device must be a /dev path')
         return {'status': states.DONE, 'result_sha256': sha256 or None,
+                'result_configdrive_sha256': drive_sha256 or None,
                 'result_device': device or None}
     if status == 'failed':
         error = fields.get('error', '').strip() or 'no reason given'
@@ -181,8 +209,61 @@ def render_config(job, node, base_url):
         lines += [('image_url', '%s/api/v1/image' % base_url),
                   ('image_size', str(job.image_size)),
                   ('image_sha256', job.image_sha256),
-                  ('root_device', job.root_device or '')]
+                  ('root_device', job.root_device or ''),
+                  ('configdrive', 'yes' if job.configdrive_file else 'no')]
     return ''.join('%s=%s\n' % pair for pair in lines)
+
+
+def _image_reader(path):
+    def read(offset, length):
+        with open(path, 'rb') as f:
+            f.seek(offset)
+            return f.read(length)
+    return read
+
+
+def configdrive_plan(job, node, images_dir, disk_size=None):
+    """Where the job's config drive goes on its chosen disk (of
+    ``disk_size`` bytes; default: the one recorded). The same job gives
+    the same plan, so each piece is computed again when it is asked for.
+
+    :raises: partition_table.Unfit
+    """
+    read = _image_reader(os.path.join(images_dir, job.image_file))
+    return partition_table.plan(
+        read, job.image_size, disk_size or job.root_size,
+        job.configdrive_size,
+        new_guid=uuid.uuid5(uuid.NAMESPACE_URL, 'nova-bm:%s:%s' % (
+            node.uuid, job.instance_uuid)))
+
+
+def _fit(job, node, disks, images_dir):
+    """``(disk, plan, reason)``: the disk the image goes to and where its
+    config drive goes (None without one), or the reason none fits."""
+    hints = node.root_device_hints or {}
+    min_gb = CONF.baremetal.root_disk_min_gb
+    disk = root_device_hints.choose(hints, disks, min_bytes=min_gb << 30)
+    seen = 'disks seen: %s' % disk_facts.describe(disks, sorted(hints))
+    if disk is None:
+        if hints:
+            return None, None, ('no disk matches the root device hints '
+                                '(%s); %s' % (root_device_hints.describe(
+                                    hints), seen))
+        return None, None, ('no disk of at least %d GiB ([baremetal] '
+                            'root_disk_min_gb) and no root device hints; '
+                            '%s' % (min_gb, seen))
+    if job.image_size > disk['size']:
+        return None, None, ('the image (%d bytes) is larger than %s (%d '
+                            'bytes)' % (job.image_size, disk['name'],
+                                        disk['size']))
+    if not job.configdrive_file:
+        return disk, None, None
+    try:
+        plan = configdrive_plan(job, node, images_dir, disk['size'])
+    except partition_table.Unfit as e:
+        return None, None, 'the config drive cannot be written to %s: %s' % (
+            disk['name'], e)
+    return disk, plan, None
 
 
 class RamdiskAPI:
@@ -191,9 +272,11 @@ class RamdiskAPI:
     wakes the waiting flow). ``address`` is the caller's IP address, as
     the server saw it."""
 
-    def __init__(self, base_url, on_report=lambda uuid: None):
+    def __init__(self, base_url, on_report=lambda uuid: None,
+                 images_dir=None):
         self.base_url = base_url
         self._on_report = on_report
+        self.images_dir = images_dir or CONF.baremetal.image_cache_dir
 
     # -- no token --------------------------------------------------------
 
@@ -285,9 +368,84 @@ class RamdiskAPI:
             self._suspect(job, node, 'it reported the image written before '
                           'it had read the whole image')
             raise Refused(409, 'the image was not read')
+        if result['status'] == states.DONE and job.mode == states.DEPLOY:
+            result = self._on_chosen_disk(job, result)
         if not db_api.record_job_call(job.id, timeutils.utcnow(), **result):
             raise Refused(409, 'this job has reported already')
         self._on_report(node.uuid)
+
+    def disks(self, token, body, address):
+        """Choose the disk the image goes to (and where the config drive
+        goes), or fail the job with the reason.
+
+        :raises: Refused (400 malformed, 404 not a deploy, 409 no disk
+            fits or disks reported already)
+        """
+        job, node = self._job(token, address)
+        if job.mode != states.DEPLOY:
+            raise Refused(404, 'this job writes no disk')
+        try:
+            disks = disk_facts.parse(body)
+        except disk_facts.Malformed as e:
+            raise Refused(400, str(e)) from None
+        now = timeutils.utcnow()
+        disk, plan, reason = _fit(job, node, disks, self.images_dir)
+        facts = json.dumps(disks)
+        if reason is not None:
+            if db_api.record_disks(job.id, now, facts, error=reason):
+                LOG.error('The deploy to node %(node)s cannot go on: '
+                          '%(reason)s', {'node': node.name,
+                                         'reason': reason})
+                self._on_report(node.uuid)
+            raise Refused(409, reason)
+        if not db_api.record_disks(job.id, now, facts, disk['name'],
+                                   disk['size']):
+            raise Refused(409, 'the disks were reported already')
+        LOG.info('Node %(node)s: the image goes to %(disk)s',
+                 {'node': node.name,
+                  'disk': disk_facts.describe([disk])})
+        lines = ['root_device=%s' % disk['name']]
+        if plan is not None:
+            lines.append('drive=%d %d' % (
+                plan.drive_offset // partition_table.SECTOR,
+                job.configdrive_size))
+            lines += ['table=%d %d %d %s' % (
+                index, offset // partition_table.SECTOR, len(data),
+                hashlib.sha256(data).hexdigest())
+                for index, (offset, data) in enumerate(plan.writes, 1)]
+        return ''.join(line + '\n' for line in lines)
+
+    def configdrive(self, token, address, index):
+        """``(path, None)`` of the config drive (index 0), or ``(None,
+        bytes)`` of a partition table edit.
+
+        :raises: Refused (403; 404 no such piece)
+        """
+        job, node = self._job(token, address)
+        if not job.configdrive_file or job.root_size is None:
+            raise Refused(404, 'no config drive to write (yet)')
+        db_api.record_job_call(job.id, timeutils.utcnow())
+        if index == 0:
+            return configdrive.path_of(job.configdrive_file), None
+        try:
+            writes = configdrive_plan(job, node, self.images_dir).writes
+        except partition_table.Unfit:
+            raise Refused(404, 'no config drive to write') from None
+        if not 1 <= index <= len(writes):
+            raise Refused(404, 'no such piece')
+        return None, writes[index - 1][1]
+
+    @staticmethod
+    def _on_chosen_disk(job, result):
+        """A deploy counts only on the disk the proxy chose for it."""
+        if job.root_device is None:
+            raise Refused(409, 'report the disks first: no disk was chosen')
+        device = result['result_device']
+        if device is not None and device != job.root_device:
+            return {'status': states.FAILED,
+                    'error': 'the image was written to %s, not to the '
+                             'disk chosen, %s' % (device, job.root_device)}
+        return result
 
     @staticmethod
     def _image_read(job):

@@ -10,7 +10,8 @@ node import`` takes it as it is::
         driver_info: {ipmi_address: 10.0.0.11, ipmi_port: 623,
                       ipmi_username: admin, ipmi_password: secret}
         properties: {cpus: 32, memory_mb: 262144, local_gb: 960,
-                     cpu_arch: x86_64}
+                     cpu_arch: x86_64,
+                     root_device: {serial: S3Z1NB0K123456}}  # optional
         traits: [CUSTOM_RACK1]        # optional
         provision_state: manageable   # optional: enroll, manageable, available
         maintenance: false            # optional, as maintenance_reason
@@ -18,7 +19,7 @@ node import`` takes it as it is::
 
 Nodes may also be nested under ``chassis: [{nodes: [...]}]`` and ports
 under ``portgroups: [{ports: [...]}]``, as Ironic allows. Keys Ironic knows
-but nova-bm has no use for (``deploy_kernel``, ``root_device``, ``extra``,
+but nova-bm has no use for (``deploy_kernel``, ``extra``, ``capabilities``,
 …) are not imported: :func:`load_report` names every one of them, and
 refuses them with ``strict=True``.
 A node may name its proxy with the nova-bm key ``service_host``, and its
@@ -61,6 +62,7 @@ _IRONIC_PATHS = {
     'memory_mb': 'properties.memory_mb',
     'local_gb': 'properties.local_gb',
     'cpu_arch': 'properties.cpu_arch',
+    'root_device': 'properties.root_device',
 }
 _TOP_LEVEL_KEYS = frozenset(['nodes', 'chassis'])
 
@@ -68,7 +70,8 @@ _TOP_LEVEL_KEYS = frozenset(['nodes', 'chassis'])
 # of a chassis and of a portgroup; any other key is reported as ignored.
 _DRIVER_INFO_KEYS = frozenset(['ipmi_address', 'ipmi_port', 'ipmi_username',
                                'ipmi_password'])
-_PROPERTIES_KEYS = frozenset(['cpus', 'memory_mb', 'local_gb', 'cpu_arch'])
+_PROPERTIES_KEYS = frozenset(['cpus', 'memory_mb', 'local_gb', 'cpu_arch',
+                              'root_device'])
 # Passed to node_spec.new_node as they are, when the node gives them.
 _LIFECYCLE_KEYS = ('provision_state', 'maintenance', 'maintenance_reason')
 _NODE_KEYS = frozenset([
@@ -405,6 +408,7 @@ def _read_node(node, defaults):
         'memory_mb': props.get('memory_mb'),
         'local_gb': props.get('local_gb'),
         'cpu_arch': props.get('cpu_arch'),
+        'root_device_hints': props.get('root_device'),
         'ipmi_address': info.get('ipmi_address'),
         'ipmi_port': info.get('ipmi_port'),
         'ipmi_username': info.get('ipmi_username'),

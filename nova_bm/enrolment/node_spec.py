@@ -34,6 +34,9 @@ _NORMALISERS = {
     'ipmi_password': node_fields.ipmi_password,
     'partition_key': node_fields.partition_key,
     'deploy_interface': node_fields.deploy_interface,
+    # Named as the CLI option and Ironic's property say it.
+    'root_device_hints': lambda v, f: node_fields.root_device_hints(
+        v, 'root_device'),
 }
 
 def enrolled_state(value, field='provision_state'):

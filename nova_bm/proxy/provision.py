@@ -90,6 +90,14 @@ def off_reason(instance_uuid, off_error):
             'failed: %s' % (instance_uuid, off_error))
 
 
+def _drive_fields(drive):
+    """The job's config drive columns (none without a drive)."""
+    if drive is None:
+        return {}
+    return {'configdrive_file': drive.name, 'configdrive_size': drive.size,
+            'configdrive_sha256': drive.sha256}
+
+
 class Provisioner:
     """The instance operations of one proxy.
 
@@ -120,9 +128,10 @@ class Provisioner:
                 network_info)
 
     def spawn(self, context, instance, image_meta, network_info,
-              power_on=True):
+              power_on=True, injected_files=None, admin_password=None):
         """Claim ``instance.node``, then deploy the image to it (``image``
-        nodes) or boot it from the network (``netboot`` nodes).
+        nodes, with the instance's config drive when it asks for one) or
+        boot it from the network (``netboot`` nodes).
 
         :raises: ClaimRefused, SpawnFailed, and what the image service or
             Neutron raised (the node then released)
@@ -130,7 +139,9 @@ class Provisioner:
         self.check(instance, image_meta, network_info)
         task = self._claim(instance)
         if task.node.deploy_interface == states.IMAGE:
-            self._deploy(context, task, instance, image_meta, network_info)
+            self._deploy(context, task, instance, image_meta, network_info,
+                         injected_files=injected_files,
+                         admin_password=admin_password)
         else:
             self._netboot(context, task, instance, power_on, network_info)
         LOG.info('Instance is on node %s', task.node.name, instance=instance)
@@ -191,11 +202,12 @@ class Provisioner:
             raise
 
     def _deploy(self, context, task, instance, image_meta, network_info=None,
-                rebuild=False):
+                rebuild=False, injected_files=None, admin_password=None):
         """Fetch the image, bind the ports (the boot NIC's with the iPXE
-        DHCP options), write the image, boot it. On failure the node is
-        off; a spawn's node is released to be cleaned and its ports
-        unbound, a rebuild's stays with its instance (``deploy failed``)."""
+        DHCP options), build the config drive, write the image (and the
+        drive), boot it. On failure the node is off; a spawn's node is
+        released to be cleaned and its ports unbound, a rebuild's stays
+        with its instance (``deploy failed``)."""
         deploys, network = self._parts.deploys, self._parts.network
         try:
             image = deploys.fetch(context, image_meta)
@@ -217,11 +229,14 @@ class Provisioner:
                 self.release(task, instance)  # nothing was written
             raise
         try:
-            self._write_and_boot(task, instance.uuid, image_meta, image)
+            self._write_and_boot(task, instance, image_meta, image,
+                                 (network_info, injected_files,
+                                  admin_password))
         except deploy_flow.ProxyStopping:
             raise SpawnFailed('nova-compute stopped during the deploy'
                               ) from None
-        except nova_exception.ImageUnacceptable:
+        except (nova_exception.ImageUnacceptable,
+                nova_exception.BuildAbortException):
             # Refused before power on: nothing was written.
             if rebuild:
                 network.remove_boot_options(context, node, boot_url)
@@ -242,19 +257,27 @@ class Provisioner:
         network.remove_boot_options(context, node, boot_url)
         task.reload()
 
-    def _write_and_boot(self, task, instance_uuid, image_meta, image):
-        """:raises: ImageUnacceptable (before power on), DeployFailed,
-            ProxyStopping"""
+    def _write_and_boot(self, task, instance, image_meta, image,
+                        drive_inputs):
+        """:param drive_inputs: ``(network_info, injected_files,
+            admin_password)`` for the config drive.
+        :raises: ImageUnacceptable or BuildAbortException (before power
+            on), DeployFailed, ProxyStopping"""
         deploys = self._parts.deploys
+        drive = None
         try:
             deploys.check_fits(image_meta, image, task.node)
-            self.run_deploy(task, deploys, instance_uuid, image)
+            drive = deploys.build_configdrive(instance, *drive_inputs,
+                                              node=task.node)
+            self.run_deploy(task, deploys, instance.uuid, image, drive)
         finally:
             deploys.unpin(image)
+            deploys.remove_configdrive(drive)
 
-    def run_deploy(self, task, steps, instance_uuid, image):
-        """The image written by the node's ramdisk and booted from its
-        disk: ``deploying`` → ``active``.
+    def run_deploy(self, task, steps, instance_uuid, image, drive=None):
+        """The image (and the config drive ``drive``, or none) written by
+        the node's ramdisk and booted from its disk: ``deploying`` →
+        ``active``.
 
         :param task: its node with its interfaces loaded.
         :param steps: :class:`~nova_bm.deploy.manager.DeployManager` (or
@@ -266,7 +289,8 @@ class Provisioner:
         job = self.start_job(task, states.DEPLOY,
                              instance_uuid=instance_uuid,
                              image_file=image.name, image_size=image.size,
-                             image_sha256=image.sha256)
+                             image_sha256=image.sha256,
+                             **_drive_fields(drive))
         steps.write_image(task.node, job.id, image)
         self.open_console(task.node)
         steps.boot_from_disk(task.node, job.id)
@@ -309,14 +333,18 @@ class Provisioner:
 
     # -- rebuild ---------------------------------------------------------
 
-    def rebuild(self, context, node, instance, image_meta, network_info):
-        """Redeploy an ``image`` node in place: the node stays with its
-        instance (``deploy failed`` if the deploy fails).
+    def rebuild(self, context, node, instance, image_meta, network_info,
+                injected_files=None, admin_password=None):
+        """Redeploy an ``image`` node in place, with a new config drive
+        when the instance has one: the node stays with its instance
+        (``deploy failed`` if the deploy fails).
 
         :raises: SpawnFailed, and what the image service or Neutron raised
         """
         self._deploy(context, self._parts.task(node), instance, image_meta,
-                     network_info, rebuild=True)
+                     network_info, rebuild=True,
+                     injected_files=injected_files,
+                     admin_password=admin_password)
         LOG.info('Instance rebuilt on node %s', node.name, instance=instance)
 
     # -- release and teardown --------------------------------------------

@@ -493,12 +493,14 @@ def _serve(address, ports, username, password, control_path, ready,
 def _machine(machines, port):
     if not machines:
         return None
+    disks = (machines.get('disks_by_port') or {}).get(port)
     return lab_machine.Machine(
         os.path.join(machines['directory'], str(port)),
         lab_machine.mac_for_port(port), machines['boot_url'],
         machines.get('disk_bytes', 64 << 20),
         memory_mb=machines.get('memory_mb', 512),
-        accel=machines.get('accel', 'tcg'), console_wait=True)
+        accel=machines.get('accel', 'tcg'), console_wait=True,
+        disks=disks if disks is not None else machines.get('disks'))
 
 
 def _control_loop(server, bmcs):
@@ -558,7 +560,31 @@ class Fleet:
         """``machines``: None (BMCs only) or a dict: ``directory`` (one
         sub-directory per BMC port), ``boot_url`` (what DHCP hands the
         machines' iPXE), and optionally ``disk_bytes`` (64 MiB),
-        ``memory_mb`` (512), ``accel`` (``tcg``)."""
+        ``memory_mb`` (512), ``accel`` (``tcg``), and several disks per
+        machine instead of the one ``disk.img`` of ``disk_bytes``:
+        ``disks`` (a list of disk dicts, see ``nova_bm.testing.machine``;
+        every machine gets them) and ``disks_by_port`` (``{port: list}``,
+        for those ports instead of ``disks``). A fleet of one machine
+        with three disks::
+
+            Fleet(1, port, machines={
+                'directory': root, 'boot_url': url, 'disks': [
+                    {'name': 'a', 'bytes': 64 << 20, 'bus': 'virtio',
+                     'serial': 'AAA'},
+                    {'name': 'b', 'bytes': 256 << 20, 'bus': 'scsi',
+                     'serial': 'BBB', 'wwn': 0x5000c50015ea71ac,
+                     'rotation_rate': 1},
+                    {'name': 'c', 'bytes': 128 << 20, 'bus': 'nvme',
+                     'serial': 'CCC'}]})
+
+        Disk ``b`` is then ``<directory>/<port>/disk-b.img``. The disks
+        are checked here: :raises ValueError: bad disks."""
+        if machines:
+            # Refused here, not in a worker process that would only die.
+            for disks in ([machines.get('disks')] + list(
+                    (machines.get('disks_by_port') or {}).values())):
+                if disks is not None:
+                    lab_machine.check_disks(disks)
         self.machines = machines
         self.count = count
         self.base_port = base_port
@@ -699,6 +725,27 @@ def free_port_range(count, address='127.0.0.1', start=20000, end=32768):
     raise RuntimeError('no %d consecutive free UDP ports' % count)
 
 
+def _disk_option(text):
+    """``--disk NAME:SIZE_MB[:BUS[:SERIAL]]`` as a disk dict.
+    :raises ValueError:"""
+    fields = text.split(':')
+    if not 2 <= len(fields) <= 4:
+        raise ValueError('%r is not NAME:SIZE_MB[:BUS[:SERIAL]]' % text)
+    try:
+        size_mb = int(fields[1])
+    except ValueError:
+        raise ValueError('%r: SIZE_MB must be a whole number of MiB'
+                         % text) from None
+    if size_mb < 1:
+        raise ValueError('%r: SIZE_MB must be at least 1' % text)
+    disk = {'name': fields[0], 'bytes': size_mb << 20}
+    if len(fields) > 2 and fields[2]:
+        disk['bus'] = fields[2]
+    if len(fields) > 3:
+        disk['serial'] = fields[3]
+    return disk
+
+
 def main(argv=None):
     """``nova-bm-fakebmc``: serve N fake BMCs until SIGTERM."""
     parser = argparse.ArgumentParser(
@@ -724,8 +771,18 @@ def main(argv=None):
                      help="What DHCP hands the machines' iPXE: the proxy's "
                           "boot.ipxe as seen from inside (the host is "
                           "10.0.2.2), e.g. http://10.0.2.2:8089/boot.ipxe.")
-    lab.add_argument('--disk-mb', type=int, default=64,
-                     help='Size of each machine\'s disk (default 64).')
+    sizes = lab.add_mutually_exclusive_group()
+    # No default here: argparse would take an explicit 64 for none, and
+    # let it pass with --disk.
+    sizes.add_argument('--disk-mb', type=int,
+                       help='Size of each machine\'s disk (default 64).')
+    sizes.add_argument('--disk', action='append', dest='disks',
+                       metavar='NAME:SIZE_MB[:BUS[:SERIAL]]',
+                       help='Give each machine this disk (repeat for more, '
+                            'attached in order; the first is the one the '
+                            'firmware boots) instead of one of --disk-mb: '
+                            'its file is DIR/<port>/disk-NAME.img, BUS is '
+                            'virtio (default), scsi or nvme.')
     lab.add_argument('--memory-mb', type=int, default=512,
                      help='Memory of each machine (default 512).')
     lab.add_argument('--accel', default='tcg', choices=('tcg', 'kvm'),
@@ -738,9 +795,18 @@ def main(argv=None):
         if shutil.which(lab_machine.QEMU) is None:
             parser.error('--machines needs %s (Debian: qemu-system-x86)'
                          % lab_machine.QEMU)
+        if args.disk_mb is None:
+            args.disk_mb = 64
         if args.disk_mb < 1 or args.memory_mb < 64:
             parser.error('--disk-mb must be at least 1 and --memory-mb at '
                          'least 64')
+        disks = None
+        if args.disks:
+            try:
+                disks = lab_machine.check_disks(
+                    [_disk_option(d) for d in args.disks])
+            except ValueError as e:
+                parser.error('--disk: %s' % safe_text.escape(str(e)))
         try:
             os.makedirs(args.machines, exist_ok=True)
         except OSError as e:
@@ -750,6 +816,8 @@ def main(argv=None):
                     'boot_url': args.boot_url,
                     'disk_bytes': args.disk_mb << 20,
                     'memory_mb': args.memory_mb, 'accel': args.accel}
+        if disks:
+            machines['disks'] = disks
     if args.control_dir is not None and not (
             os.path.isdir(args.control_dir)
             and os.access(args.control_dir, os.W_OK | os.X_OK)):

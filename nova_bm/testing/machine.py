@@ -14,25 +14,61 @@ What a caller may rely on:
 * boot device: ``network`` one-time boots the network once, then the disk
   (QEMU's ``-boot once=n``, which a reset undoes, like a BMC's one-time
   flag); ``network`` persistent tries the network first at every boot;
-  anything else boots the disk, then the network.
+  anything else boots the disk, then the network. With ``disks`` the same,
+  by ``bootindex`` (see below).
 * the network is QEMU's user-mode network: its DHCP hands the firmware's
   iPXE ``boot_url`` (the host is 10.0.2.2 from inside).
 * ``disk.img`` (sparse, ``disk_bytes``), ``serial.log`` (every boot's
   console, appended) and ``serial.sock`` (the live console, for SOL) live in
   the machine's own directory; so do ``qmp.sock`` and ``qemu.log``.
+
+Several disks (``disks``: root device hints need disks to tell apart): a
+list of dicts, attached in list order, each a sparse ``disk-<name>.img`` in
+the machine's directory (made at the first power on)::
+
+    {'name': 'sdb',            # [A-Za-z0-9._-], 1-20 characters, unique
+     'bytes': 256 << 20,       # a multiple of 512
+     'bus': 'scsi',            # 'virtio' (default), 'scsi' or 'nvme'
+     'serial': 'BBB',          # [A-Za-z0-9._-], 1-20 characters, or None
+                               # (nvme: None means the name)
+     'wwn': 0x5000c50015ea71ac,  # scsi only: 64 bits, or None
+     'rotation_rate': 1,       # scsi only: 1 is an SSD, 0x401-0xfffe rpm
+     'model': 'FASTDISK'}      # scsi only (INQUIRY product): 1-16 chars
+
+virtio is a ``virtio-blk-pci``, scsi a ``scsi-hd`` on one
+``virtio-scsi-pci`` (target = its rank among the scsi disks, lun 0), nvme
+an ``nvme`` controller with one namespace. SeaBIOS boots only its first
+hard disk: the disks get ``bootindex`` 1..N in list order (so the first
+disk is BIOS drive 0x80, whatever its bus), the NIC 0 (network first) or
+N+1 (after the disks). QEMU's ``-boot`` cannot be mixed with
+``bootindex``, so a one-time network boot starts with the NIC at 0 and,
+as soon as QEMU runs, moves it to N+1 over QMP (``qom-set``): QEMU rebuilds
+the firmware's boot order at each reset, so the next boot (a reset, or the
+guest rebooting) is the disk's.
 """
 
 import ctypes
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 
 QEMU = 'qemu-system-x86_64'
 _PR_SET_PDEATHSIG = 1
+BUSES = ('virtio', 'scsi', 'nvme')
+#: Disk names, serials and models: nothing QEMU's option parser (commas),
+#: a file name (slashes) or a shell could take for syntax. 20 characters
+#: is what virtio-blk and NVMe keep of a serial.
+_WORD = re.compile(r'[A-Za-z0-9._-]{1,20}\Z')
+_DISK_KEYS = frozenset(('name', 'bytes', 'bus', 'serial', 'wwn',
+                        'rotation_rate', 'model'))
+_SCSI_ONLY = ('wwn', 'rotation_rate', 'model')
+_NIC_ID = 'nic0'
 
 
 def mac_for_port(port):
@@ -40,6 +76,81 @@ def mac_for_port(port):
     (locally administered, QEMU's 52:54:00 prefix): a fleet's MACs are
     known before it starts, so its nodes can be enrolled with them."""
     return '52:54:00:%02x:%02x:%02x' % (0x4c, port >> 8, port & 0xff)
+
+
+def _word(disk, key, value, limit=20):
+    if not isinstance(value, str) or not _WORD.match(value) or (
+            len(value) > limit):
+        raise ValueError(
+            'disk %r: %s must be 1-%d characters of A-Z a-z 0-9 . _ -, '
+            'not %r' % (disk, key, limit, value))
+    return value
+
+
+def _integer(disk, key, value, low, high):
+    if isinstance(value, bool) or not isinstance(value, int) or not (
+            low <= value <= high):
+        raise ValueError('disk %r: %s must be an integer from %d to %d, '
+                         'not %r' % (disk, key, low, high, value))
+    return value
+
+
+def check_disks(disks):
+    """``disks`` (see the module's docstring) checked and completed: a new
+    list of dicts with every key. :raises ValueError: saying what is
+    wrong."""
+    if not isinstance(disks, (list, tuple)) or not disks:
+        raise ValueError('disks must be a non-empty list, not %r' % (disks,))
+    checked = []
+    for disk in disks:
+        if not isinstance(disk, dict):
+            raise ValueError('a disk must be a dict, not %r' % (disk,))
+        name = disk.get('name')
+        if not isinstance(name, str) or not _WORD.match(name):
+            raise ValueError('disk name must be 1-20 characters of A-Z a-z '
+                             '0-9 . _ -, not %r' % (name,))
+        unknown = sorted(set(disk) - _DISK_KEYS)
+        if unknown:
+            raise ValueError('disk %r: unknown keys %s' % (
+                name, ', '.join(unknown)))
+        if name in [d['name'] for d in checked]:
+            raise ValueError('disk %r: two disks have that name' % name)
+        bus = disk.get('bus') or 'virtio'
+        if bus not in BUSES:
+            raise ValueError('disk %r: bus must be one of %s, not %r' % (
+                name, ', '.join(BUSES), bus))
+        size = _integer(name, 'bytes', disk.get('bytes'), 512, 1 << 50)
+        if size % 512:
+            raise ValueError('disk %r: bytes must be a multiple of 512, '
+                             'not %d' % (name, size))
+        serial = disk.get('serial')
+        if serial is None and bus == 'nvme':
+            serial = name  # QEMU's nvme must have one
+        if serial is not None:
+            _word(name, 'serial', serial)
+        for key in _SCSI_ONLY:
+            if disk.get(key) is not None and bus != 'scsi':
+                raise ValueError('disk %r: %s is for scsi disks only (%s '
+                                 'has none)' % (name, key, bus))
+        wwn = disk.get('wwn')
+        if wwn is not None:
+            _integer(name, 'wwn', wwn, 1, (1 << 64) - 1)
+        rotation_rate = disk.get('rotation_rate')
+        if rotation_rate is not None:
+            _integer(name, 'rotation_rate', rotation_rate, 0, 0xffff)
+        model = disk.get('model')
+        if model is not None:
+            # The 16 bytes of a SCSI INQUIRY product identification.
+            _word(name, 'model', model, 16)
+        checked.append({'name': name, 'bytes': size, 'bus': bus,
+                        'serial': serial, 'wwn': wwn,
+                        'rotation_rate': rotation_rate, 'model': model})
+    return checked
+
+
+def _option(value):
+    """``value`` inside a QEMU ``key=value,...`` option (commas double)."""
+    return value.replace(',', ',,')
 
 
 def _die_with_parent():
@@ -53,7 +164,11 @@ class Machine:
     """One QEMU machine. Methods are safe to call from any thread."""
 
     def __init__(self, directory, mac, boot_url, disk_bytes,
-                 memory_mb=512, accel='tcg', qemu=QEMU, console_wait=False):
+                 memory_mb=512, accel='tcg', qemu=QEMU, console_wait=False,
+                 disks=None):
+        """``disks``: None (one ``disk.img`` of ``disk_bytes`` on
+        ``if=virtio``, as ever) or a list (the module's docstring; then
+        ``disk_bytes`` is not used). :raises ValueError: bad ``disks``."""
         self.directory = directory
         self.mac = mac
         self.boot_url = boot_url
@@ -65,7 +180,20 @@ class Machine:
         # machine, so that the first character reaches it (the fake
         # BMC's SOL, which connects at each power on).
         self.console_wait = console_wait
-        self.disk = os.path.join(directory, 'disk.img')
+        #: The checked ``disks``, or None.
+        self.disks = None if disks is None else check_disks(disks)
+        if self.disks is None:
+            #: ``{name: path}`` of the disks, in order (the default disk's
+            #: name is ``disk``).
+            self.disk_paths = {'disk': os.path.join(directory, 'disk.img')}
+            self._disk_sizes = {'disk': disk_bytes}
+        else:
+            self.disk_paths = {
+                d['name']: os.path.join(directory, 'disk-%s.img' % d['name'])
+                for d in self.disks}
+            self._disk_sizes = {d['name']: d['bytes'] for d in self.disks}
+        #: The first disk (the one the firmware boots).
+        self.disk = next(iter(self.disk_paths.values()))
         self.serial_log = os.path.join(directory, 'serial.log')
         self.serial_socket = os.path.join(directory, 'serial.sock')
         self.qmp_socket = os.path.join(directory, 'qmp.sock')
@@ -73,6 +201,8 @@ class Machine:
         #: When each power on started QEMU (``time.time()``).
         self.power_ons = []
         self._process = None
+        # The QMP call that ends a one-time network boot (disks only).
+        self._network_once_undo = None
         # Reentrant: the BMC process's SIGTERM handler powers machines off
         # on the thread that may be inside power_on.
         self._lock = threading.RLock()
@@ -91,9 +221,10 @@ class Machine:
             if self._alive():
                 return False
             os.makedirs(self.directory, exist_ok=True)
-            if not os.path.exists(self.disk):
-                with open(self.disk, 'wb') as disk:
-                    disk.truncate(self.disk_bytes)
+            for name, path in self.disk_paths.items():
+                if not os.path.exists(path):
+                    with open(path, 'wb') as disk:
+                        disk.truncate(self._disk_sizes[name])
             for stale in (self.qmp_socket, self.serial_socket):
                 if os.path.exists(stale):
                     os.unlink(stale)
@@ -104,14 +235,81 @@ class Machine:
                     stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
             self.boots += 1
             self.power_ons.append(time.time())
+            self._network_once_undo = None
+            if (self.disks is not None and boot_device == 'network'
+                    and not persistent):
+                undo = threading.Thread(
+                    target=self._end_network_once,
+                    args=(self._process,), daemon=True)
+                self._network_once_undo = undo
+                undo.start()
             return True
+
+    def _end_network_once(self, process):
+        # The NIC goes after the disks for every later boot of this
+        # process. QEMU answers QMP only once it runs (with console_wait,
+        # once the SOL bridge has connected): after the reset that gave
+        # the firmware its boot order, and seconds before iPXE is done.
+        try:
+            self._qmp('qom-set', timeout=120, process=process, arguments={
+                'path': '/machine/peripheral/%s' % _NIC_ID,
+                'property': 'bootindex', 'value': len(self.disks) + 1})
+        except Exception as e:  # noqa: BLE001 (the machine went off)
+            with self._lock:
+                if self._process is process and self._alive():
+                    print('nova-bm machine %s: cannot end the one-time '
+                          'network boot: %r' % (self.directory, e),
+                          file=sys.stderr)
 
     def command(self, boot_device, persistent):
         """The QEMU command line for one power-on."""
+        if self.disks is not None:
+            return self._command(boot_device == 'network')
         if boot_device == 'network':
             boot = 'order=nc' if persistent else 'once=n,order=cn'
         else:
             boot = 'order=cn'
+        return self._common() + [
+            '-device', 'virtio-net-pci,netdev=n0,mac=%s' % self.mac,
+            '-drive', 'file=%s,format=raw,if=virtio' % _option(self.disk),
+            '-boot', boot]
+
+    def _command(self, network_first):
+        """With ``disks``: boot order by bootindex (the module's
+        docstring)."""
+        command = self._common() + [
+            '-device', 'virtio-net-pci,netdev=n0,mac=%s,id=%s,bootindex=%d'
+                       % (self.mac, _NIC_ID,
+                          0 if network_first else len(self.disks) + 1)]
+        scsi = 0
+        for index, disk in enumerate(self.disks, start=1):
+            drive = 'drive-%s' % disk['name']
+            command += ['-drive', 'if=none,id=%s,file=%s,format=raw' % (
+                drive, _option(self.disk_paths[disk['name']]))]
+            if disk['bus'] == 'virtio':
+                device = ['virtio-blk-pci']
+            elif disk['bus'] == 'nvme':
+                device = ['nvme']
+            else:
+                if not scsi:
+                    command += ['-device', 'virtio-scsi-pci,id=scsi0']
+                device = ['scsi-hd', 'bus=scsi0.0', 'channel=0',
+                          'scsi-id=%d' % scsi, 'lun=0']
+                scsi += 1
+            device += ['drive=%s' % drive, 'id=disk-%s' % disk['name']]
+            if disk['serial'] is not None:
+                device.append('serial=%s' % disk['serial'])
+            if disk['wwn'] is not None:
+                device.append('wwn=0x%016x' % disk['wwn'])
+            if disk['rotation_rate'] is not None:
+                device.append('rotation_rate=%d' % disk['rotation_rate'])
+            if disk['model'] is not None:
+                device.append('product=%s' % disk['model'])
+            device.append('bootindex=%d' % index)
+            command += ['-device', ','.join(device)]
+        return command
+
+    def _common(self):
         return [
             self.qemu, '-accel', self.accel, '-m', str(self.memory_mb),
             '-nographic', '-monitor', 'none',
@@ -122,10 +320,7 @@ class Machine:
                            self.serial_log),
             '-serial', 'chardev:s0',
             '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_socket,
-            '-netdev', 'user,id=n0,bootfile=%s' % self.boot_url,
-            '-device', 'virtio-net-pci,netdev=n0,mac=%s' % self.mac,
-            '-drive', 'file=%s,format=raw,if=virtio' % self.disk,
-            '-boot', boot]
+            '-netdev', 'user,id=n0,bootfile=%s' % self.boot_url]
 
     def power_off(self):
         """Pull the plug. :returns: False if it was already off."""
@@ -142,12 +337,21 @@ class Machine:
 
     def reset(self):
         """Press reset. :returns: False if off."""
+        undo = self._network_once_undo
+        if undo is not None:
+            # A reset right after a one-time network boot boots the disk.
+            undo.join(30)
         return self._qmp('system_reset')
 
-    def _qmp(self, command, timeout=10):
-        with self._lock:
-            if not self._alive():
-                return False
+    def _qmp(self, command, timeout=10, arguments=None, process=None):
+        """Run one QMP ``command``; ``process``: only on that QEMU
+        process (:returns: False if it is not the one running)."""
+        def running():
+            with self._lock:
+                return self._alive() and process in (None, self._process)
+
+        if not running():
+            return False
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -156,15 +360,18 @@ class Machine:
                     client.connect(self.qmp_socket)
                     with client.makefile('rw') as stream:
                         stream.readline()  # the greeting
-                        for execute in ('qmp_capabilities', command):
-                            stream.write(json.dumps({'execute': execute})
-                                         + '\n')
+                        for execute, args in (('qmp_capabilities', None),
+                                              (command, arguments)):
+                            message = {'execute': execute}
+                            if args is not None:
+                                message['arguments'] = args
+                            stream.write(json.dumps(message) + '\n')
                             stream.flush()
                             self._qmp_reply(stream, execute)
                 return True
             except (FileNotFoundError, ConnectionRefusedError):
                 # Just started: QEMU has not made its socket yet.
-                if time.monotonic() > deadline or not self.is_on():
+                if time.monotonic() > deadline or not running():
                     raise
                 time.sleep(0.05)
 

@@ -50,6 +50,9 @@ class LabDeployTestCase(test_deploy.DeployTestCase):
         # Real machines: a lookup sooner than the default after power on
         # would be an impostor's, as in production.
         self.flags(ramdisk_min_boot_time=5.0, group='baremetal')
+        # The lab's disks are small (sparse files of some MiB): without
+        # hints the image goes to the smallest.
+        self.flags(root_disk_min_gb=0, group='baremetal')
         self.deploy_http_port = self.lab_port
 
     def machines(self):
@@ -212,14 +215,16 @@ class LabDeployFailureTestCase(LabDeployTestCase):
         server = self.admin_api.post_server({'server': server})
         server = self.settle([server], timeout=SETTLE)[0]
         self.assertEqual('ERROR', server['status'])
-        self.assertIn('the image is larger than /dev/vda',
+        # The proxy refused the disk the ramdisk reported, before a byte
+        # was written.
+        self.assertIn('is larger than /dev/vda (%d bytes)' % DISK,
                       server['fault']['message'])
         name = self.node_name(0)
         self.assertIsNone(self.node(name).instance_uuid)
         self.wait_provision(0, 'available', timeout=SETTLE)
         self.assertEqual('off', self.bmc(name)['power'])
         console = self.console(0)
-        self.assertIn('nova-bm-ramdisk: failed: the image is larger than '
-                      '/dev/vda', console)
+        self.assertIn('nova-bm-ramdisk: failed: the proxy chose no disk',
+                      console)
         # Nothing was written: the disk was never the image's.
         self.assertNotIn(images.marker('big'), console)

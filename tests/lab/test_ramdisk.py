@@ -37,6 +37,8 @@ class RamdiskTestCase(base.TestCase):
         self.conf.config(connection='sqlite:///%s/nodes.sqlite' % self.work,
                          group='baremetal_database')
         migration.upgrade()
+        # A small disk: without hints the image goes to the smallest.
+        self.conf.config(root_disk_min_gb=0, group='baremetal')
         db_api.create_nodes([node_spec.new_node(dict(
             name='lab-1', service_host='proxy', cpus=1, memory_mb=512,
             local_gb=1, ipmi_address='127.0.0.1', ipmi_username='admin',
@@ -146,13 +148,22 @@ class RamdiskTestCase(base.TestCase):
             self.assertEqual(image, f.read(len(image)))
 
     def test_a_failure_is_reported_with_its_reason(self):
+        # Root device hints that match no disk: the proxy fails the job
+        # with the hints and the disks the ramdisk saw; nothing is written.
+        db_api.update_node('lab-1', {'root_device_hints': {
+            'serial': 'nothere'}})
         job, console = self.run_job(
-            'deploy', root_device='/dev/nothere',
-            **self.deploy_fields(os.urandom(MIB)))
+            'deploy', **self.deploy_fields(os.urandom(MIB)))
         self.assertEqual('failed', job.status, console[-2000:])
-        self.assertIn('no root device', job.error)
-        self.assertIn('nova-bm-ramdisk: failed: no root device', console)
+        self.assertEqual(
+            'no disk matches the root device hints (serial s== nothere); '
+            'disks seen: /dev/vda (64 MiB)', job.error)
+        self.assertIn('nova-bm-ramdisk: failed: the proxy chose no disk',
+                      console)
         self.assertIsNone(job.suspicion)
+        self.assertIsNone(job.image_served_at)
+        with open(self.disk, 'rb') as f:
+            self.assertEqual(bytes(DISK), f.read())
 
         # The machine boots the ramdisk again for the same job: its lookup
         # is refused (the token was handed out once), the job is marked

@@ -8,6 +8,7 @@ looks itself up by its MAC for its token and config, fetches the image,
 reports, and powers the machine off.
 """
 
+import base64
 import hashlib
 import io
 import os
@@ -18,6 +19,7 @@ import fixtures
 from nova import context as nova_context
 
 from nova_bm.db import api as db_api
+from nova_bm.deploy import configdrive
 from nova_bm.deploy import ipxe
 from tests import deploy_ramdisk
 from tests import fleet as fleet_fixture
@@ -192,6 +194,8 @@ class ImageDeployTestCase(DeployTestCase):
         # The real report: the server goes ACTIVE; the token is dead after.
         _, token, _ = self.ramdisk.tokens[name]
         config = self.ramdisk.config(api, token)
+        self.assertEqual('/dev/vda', self.ramdisk.place(
+            api, token, name)['root_device'])
         image = self.ramdisk.fetch(config['image_url'], token)
         self.assertEqual(self.image['data'], image)
         self.assertEqual(config['image_sha256'],
@@ -199,7 +203,7 @@ class ImageDeployTestCase(DeployTestCase):
         self.assertEqual(204, self.ramdisk.post(
             api + '/done', token, {'status': 'ok',
                                    'sha256': config['image_sha256'],
-                                   'device': '/dev/sda'}))
+                                   'device': '/dev/vda'}))
         self.fleet.fleet.control(self.fleet.ports[1], power='off')
         self._wait_for_state_change(server, 'ACTIVE')
         error = self.assertRaises(urllib.error.HTTPError,
@@ -348,8 +352,6 @@ class DeployFailureTestCase(DeployTestCase):
              'partition image'),
             (self.glance_image('vmdk', disk_format='vmdk'), {},
              'disk_format is vmdk'),
-            (self.image, {'config_drive': True},
-             'config drives are not supported'),
         ]
         for image, extra, reason in cases:
             server = self.boot_on(3, image=image, expected_state='ERROR',
@@ -396,3 +398,88 @@ class DeployRestartTestCase(DeployTestCase):
         # ERROR itself as a finished event.
         self._wait_for_instance_action_event(
             stuck, 'create', 'compute__do_build_and_run_instance', 'Success')
+
+
+PUBLIC_KEY = ('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFi6JYqBqSWdzGFz+X6UD'
+              'mCzFb8eU3S0bKD7fbQbOqs2 functional-key-comment')
+
+
+class ConfigDriveTestCase(DeployTestCase):
+    """Config drives and root device hints through Nova's API, the
+    ramdisk played over HTTP (tests/lab boots the real one)."""
+
+    def test_config_drive_is_built_served_with_the_token_and_checked(self):
+        self.start_proxy()
+        self.api.post_keypair({'keypair': {'name': 'k1',
+                                           'public_key': PUBLIC_KEY}})
+        user_data = base64.b64encode(b'#!/bin/sh\nnova-bm-marker: fn-1\n')
+        server = self.boot_on(0, config_drive=True, key_name='k1',
+                              user_data=user_data.decode())
+        name = self.node_name(0)
+        drive = self.ramdisk.configdrives[name]
+        # Nova's builder: an ISO 9660 filesystem labelled config-2.
+        self.assertEqual(b'CD001', drive[32769:32774])
+        self.assertEqual(b'config-2', drive[32808:32840].rstrip())
+        self.assertIn(server['id'].encode(), drive)
+        self.assertIn(b'functional-key-comment', drive)
+        self.assertIn(b'nova-bm-marker: fn-1', drive)
+        self.assertEqual(0, len(drive) % 512)
+        # The MBR image got one table edit: its sector 0, a new entry.
+        (table,) = self.ramdisk.tables[name]
+        self.assertEqual(512, len(table))
+        self.assertEqual(b'\x55\xaa', table[510:])
+        self.assertEqual(0x83, table[446 + 16 + 4])
+        # Served to the token holder only, and only while the job ran.
+        self.assertEqual([(name, 'deploy', 'ok', 204)], self.ramdisk.reports)
+        api, token, _ = self.ramdisk.tokens[name]
+        self.assertRaises(urllib.error.HTTPError, self.ramdisk.fetch,
+                          api + '/configdrive/0', token)
+        self.assertRaises(urllib.error.HTTPError, self.ramdisk.fetch,
+                          api + '/configdrive/0', 'x' * 43)
+        # Nothing of it is left on the proxy once the deploy is over.
+        self.assertEqual([], os.listdir(configdrive.directory()))
+        # A server without one gets none.
+        self.boot_on(1)
+        self.assertNotIn(self.node_name(1), self.ramdisk.configdrives)
+
+    def test_rebuild_writes_the_new_metadata(self):
+        self.start_proxy()
+        server = self.boot_on(0, config_drive=True,
+                              metadata={'generation': 'first'})
+        name = self.node_name(0)
+        self.assertIn(b'first', self.ramdisk.configdrives[name])
+        self.api.post_server_action(server['id'], {'rebuild': {
+            'imageRef': self.image['id'],
+            'metadata': {'generation': 'second'}}})
+        self._wait_for_state_change(server, 'REBUILD')
+        self._wait_for_state_change(server, 'ACTIVE')
+        drive = self.ramdisk.configdrives[name]
+        self.assertIn(b'second', drive)
+        self.assertNotIn(b'first', drive)
+
+    def test_hints_choose_the_disk_and_no_match_fails_before_writing(self):
+        self.start_proxy()
+        names = [self.node_name(i) for i in (0, 1)]
+        facts = ('name=/dev/sda size=%d serial=USB1\n'
+                 'name=/dev/sdb size=%d serial=S3Z1 rotational=0\n'
+                 'name=/dev/sdc size=%d serial=HDD9 rotational=1\n'
+                 % (8 << 30, 480 << 30, 4000 << 30))
+        for name in names:
+            self.ramdisk.disk_facts[name] = facts
+        db_api.update_node(names[0], {'root_device_hints': {
+            'serial': 'S3Z1'}})
+        db_api.update_node(names[1], {'root_device_hints': {
+            'serial': 'NOPE'}})
+        self.boot_on(0)
+        self.assertEqual('/dev/sdb',
+                         self.ramdisk.placements[names[0]]['root_device'])
+        server = self.boot_on(1, expected_state='ERROR')
+        fault = self.fault(server)
+        self.assertIn('no disk matches the root device hints (serial s== '
+                      'nope)', fault)
+        self.assertIn('/dev/sdb (480 GiB, serial S3Z1)', fault)
+        # Refused before the image was read: nothing was written.
+        self.assertIn((names[1], 'deploy', 'no disk', None),
+                      self.ramdisk.reports)
+        self.assertNotIn((names[1], 'deploy', 'ok', 204),
+                         self.ramdisk.reports)

@@ -268,7 +268,7 @@ nodes:
     driver_info: {ipmi_address: 10.0.0.1, ipmi_username: admin,
                   ipmi_password: pw-Import-9, deploy_kernel: k}
     properties: {cpus: 8, memory_mb: 1024, local_gb: 10,
-                 root_device: {serial: S1}, capabilities: "boot_mode:uefi"}
+                 vendor: Acme, capabilities: "boot_mode:uefi"}
     ports: [{address: "52:54:00:aa:00:01"}]
 '''
 
@@ -284,7 +284,7 @@ nodes:
         warning = [line for line in err.splitlines()
                    if line.startswith('Warning')]
         self.assertEqual(1, len(warning), err)
-        for key in ('properties.root_device', 'properties.capabilities',
+        for key in ('properties.vendor', 'properties.capabilities',
                     'driver_info.deploy_kernel', 'ipmi_address'):
             self.assertIn(key, warning[0])
         self.assertNotIn('pw-Import-9', out + err)
@@ -293,7 +293,7 @@ nodes:
         code, out, err = self.manage('node', 'import', self.path, '--host',
                                      'proxy-1', '--strict')
         self.assertEqual(2, code)
-        self.assertIn('root_device', err)
+        self.assertIn('properties.vendor', err)
         self.assertEqual(0, db_api.count_nodes())
 
     def test_no_proxy_no_import(self):

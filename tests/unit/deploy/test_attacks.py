@@ -75,7 +75,10 @@ class ProvisioningAttackTestCase(base.DbTestCase):
         body = None
         if token is not None:
             headers[ramdisk_api.TOKEN_HEADER] = token
-        if fields is not None:
+        if isinstance(fields, bytes):
+            body = fields
+            headers['Content-Type'] = 'text/plain'
+        elif fields is not None:
             body = urllib.parse.urlencode(fields)
             headers['Content-Type'] = 'application/x-www-form-urlencoded'
         try:
@@ -128,6 +131,10 @@ class ProvisioningAttackTestCase(base.DbTestCase):
         """What nova-bm's ramdisk does, from its own address."""
         token, config = self.lookup(RAMDISK)
         self.assertIsNotNone(token, config)
+        if config['mode'] == 'deploy':
+            self.assertEqual(200, self.http(
+                'POST', '/api/v1/disks', RAMDISK, token,
+                b'name=/dev/sda size=%d\n' % (8 << 30))[0])
         if image and config['mode'] == 'deploy':
             status, data = self.http('GET', '/api/v1/image', RAMDISK, token)
             self.assertEqual((200, IMAGE_BYTES), (status, data))

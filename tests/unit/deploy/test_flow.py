@@ -60,6 +60,9 @@ class FlowTestCase(base.DbTestCase):
                                      RAMDISK_ADDRESS)
             token = answer.split('\n', 1)[0].split('=', 1)[1]
             self.config = answer.split('\n', 1)[1]
+            if 'mode=deploy' in self.config:
+                self.api.disks(token, b'name=/dev/sda size=%d' % (8 << 30),
+                               RAMDISK_ADDRESS)
             if 'mode=deploy' in self.config and read_image:
                 _, on_sent = self.api.image(token, RAMDISK_ADDRESS)
                 on_sent()

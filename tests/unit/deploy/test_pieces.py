@@ -142,12 +142,14 @@ class ReportTestCase(base.TestCase):
         sha = 'ab' * 32
         self.assertEqual(
             {'status': 'done', 'result_sha256': sha,
+             'result_configdrive_sha256': None,
              'result_device': '/dev/sda'},
             ramdisk_api.parse_report(
                 ('status=ok&sha256=%s&device=/dev/sda' % sha.upper())
                 .encode(), 'application/x-www-form-urlencoded'))
         self.assertEqual(
             {'status': 'done', 'result_sha256': None,
+             'result_configdrive_sha256': None,
              'result_device': None},
             ramdisk_api.parse_report(b'{"status": "ok"}',
                                      'application/json'))

@@ -50,7 +50,7 @@ class IgnoredKeysTestCase(NodeFileTestCase):
     def ironic_nodes(self):
         nodes = [utils.ironic_node(i) for i in range(12)]
         first = nodes[0]
-        first['properties']['root_device'] = {'name': '/dev/sda'}
+        first['properties']['vendor'] = 'Supermicro'
         first['properties']['capabilities'] = 'boot_mode:uefi'
         first['driver_info']['deploy_kernel'] = 'glance://kernel'
         first['ipmi_address'] = '10.9.9.9'  # stray: not under driver_info
@@ -67,7 +67,7 @@ class IgnoredKeysTestCase(NodeFileTestCase):
         self.assertEqual(['nodes[0].driver_info.deploy_kernel',
                           'nodes[0].ipmi_address',
                           'nodes[0].properties.capabilities',
-                          'nodes[0].properties.root_device',
+                          'nodes[0].properties.vendor',
                           'nodes[2].ports.uuid',
                           'nodes[10].extra'], ignored)
         # The stray key did not leak into the node.
@@ -122,7 +122,7 @@ class IgnoredKeysTestCase(NodeFileTestCase):
         self.assertCountEqual([
             'nodes[0] (node-0): driver_info.deploy_kernel: is not used by '
             'nova-bm',
-            'nodes[0] (node-0): properties.root_device: is not used by '
+            'nodes[0] (node-0): properties.vendor: is not used by '
             'nova-bm',
             'nodes[0] (node-0): properties.capabilities: is not used by '
             'nova-bm',
@@ -345,3 +345,26 @@ class ImportCommandTestCase(cli_base.ManageTestCase):
         self.assertNotIn('TOPSECRET', err)
         self.assertNotIn('Traceback', err)
         self.assertEqual(0, db_api.count_nodes())
+
+
+class RootDeviceTestCase(NodeFileTestCase):
+    """Ironic's properties.root_device is imported, validated like every
+    field."""
+
+    def test_imported(self):
+        nodes = [utils.ironic_node(0), utils.ironic_node(1)]
+        nodes[0]['properties']['root_device'] = {'wwn': '0x5000C500'}
+        specs, ignored = node_file.load_report(self.write(nodes), 'proxy-1')
+        self.assertEqual([], ignored)
+        self.assertEqual({'wwn': 's== 0x5000c500'},
+                         specs[0][0]['root_device_hints'])
+        self.assertIsNone(specs[1][0].get('root_device_hints'))
+
+    def test_refused_with_its_path(self):
+        nodes = [utils.ironic_node(0)]
+        nodes[0]['properties']['root_device'] = {'serial': 'S1', 'tran': 'x'}
+        error = self.refused(self.write(nodes))
+        self.assertIn('nodes[0] (node-0): properties.root_device: ',
+                      str(error))
+        self.assertIn('tran', str(error))
+

@@ -57,3 +57,34 @@ class NodeChangesTestCase(base.TestCase):
     def test_reason_needs_maintenance(self):
         self.assertRaises(exception.InvalidField, node_spec.node_changes,
                           {'maintenance_reason': 'fan'})
+
+
+class RootDeviceHintsTestCase(base.TestCase):
+    """Root device hints are validated wherever a node is enrolled."""
+
+    def test_hints_normalised_on_create_and_update(self):
+        row, _ = node_spec.new_node(dict(utils.node_values(1),
+                                         root_device_hints={'serial': 'S1',
+                                                            'size': 480}))
+        self.assertEqual({'size': '== 480', 'serial': 's== s1'},
+                         row['root_device_hints'])
+        # The CLI gives JSON text; '{}' removes the hints.
+        self.assertEqual(
+            {'root_device_hints': {'rotational': False}},
+            node_spec.node_changes(
+                {'root_device_hints': '{"rotational": false}'}))
+        self.assertEqual({'root_device_hints': None},
+                         node_spec.node_changes({'root_device_hints': '{}'}))
+
+    def test_bad_hints_name_the_field_and_the_reason(self):
+        for hints, reason in (
+                ({'colour': 'red'}, 'colour'),
+                ({'size': 'big'}, 'size'),
+                ('{"serial": ', 'JSON'),
+                (['serial'], 'mapping')):
+            error = self.assertRaises(
+                exception.InvalidField, node_spec.new_node,
+                dict(utils.node_values(1), root_device_hints=hints))
+            self.assertEqual('root_device', error.kwargs['field'])
+            self.assertIn(reason, str(error))
+            self.assertEqual(1, len(str(error).splitlines()))
