@@ -25,10 +25,21 @@ console read every 20 ms): ``before`` (request → first power on),
 ``ramdisk`` (→ the ramdisk has its config: firmware, iPXE, kernel, DHCP),
 ``write`` (→ the ramdisk powers off: image written, read back, reported),
 ``switch`` (→ power on from disk), ``boot`` (→ the image's marker).
+
+Then the config drive's cost, ROUNDS times, alternating (the order
+swapped every round): one server through Nova's API on node 0 without a
+config drive against one with ``config_drive: True``, a key pair and
+user-data (the proxy builds the drive with Nova's ConfigDriveBuilder, the
+ramdisk writes it into a 64 MiB partition after the image), measured as
+above. The machines' disks are 128 MiB here (the lab's 64 MiB leave no
+room for the drive's partition after the image); nothing else measured
+depends on the disk's size (it is a sparse file; only the image is
+written, cleaning is off).
 """
 
 import nova.tests.functional  # noqa: F401  (first: concurrency mode)
 
+import base64  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
@@ -53,6 +64,15 @@ ACTIVE_POLL = 0.25
 PHASES = ('before', 'ramdisk', 'write', 'switch', 'boot')
 CONFIG_LINE = 'nova-bm-ramdisk: mode deploy'
 OFF_LINE = 'nova-bm-ramdisk: powering off'
+DRIVE_LINE = 'nova-bm-ramdisk: writing the config drive'
+MIB = 1 << 20
+#: Room for the image and the 64 MiB config drive partition after it.
+DISK = 128 * MIB
+KEY_NAME = 'bench-key'
+PUBLIC_KEY = ('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFi6JYqBqSWdzGFz+X6UD'
+              'mCzFb8eU3S0bKD7fbQbOqs2 bench')
+USER_DATA = base64.b64encode(
+    b'#!/bin/sh\necho nova-bm-bench: user-data\n').decode()
 
 
 def default(name):
@@ -114,6 +134,9 @@ def make_case(rounds, concurrent):
     class Deploys(lab_deploy.LabDeployTestCase):
         NODES = concurrent
 
+        def machines(self):
+            return dict(super().machines(), disk_bytes=DISK)
+
         def test_deploys(self):
             # The product's defaults where the lab tests poll faster;
             # no cleaning after delete (not measured here).
@@ -154,13 +177,40 @@ def make_case(rounds, concurrent):
                         # The first deploys of a new image, all at once.
                         result['glance_downloads'] = downloads.count(
                             image['id'])
+            # The one-server image (label S), already in the cache: the
+            # first round does not pay for a download.
+            result['config_drive'] = self.config_drive_deploys(image, 'S')
             RESULT.update(result)
+
+        def config_drive_deploys(self, image, label):
+            """One server on node 0 with a config drive (a key pair and
+            user-data) and one without, alternating."""
+            self.api.post_keypair({'keypair': {'name': KEY_NAME,
+                                               'public_key': PUBLIC_KEY}})
+            drive = {'config_drive': True, 'key_name': KEY_NAME,
+                     'user_data': USER_DATA}
+            result = {'with': [], 'without': []}
+            for round_ in range(rounds):
+                order = (('with', 'without') if round_ % 2 == 0
+                         else ('without', 'with'))
+                for side in order:
+                    result[side].append(self.nova_deploys(
+                        [0], image, label,
+                        **(drive if side == 'with' else {})))
+                    self.power_off([0])
+            return result
 
         # -- the two sides --------------------------------------------------
 
-        def nova_deploys(self, indexes, image, label):
+        def nova_deploys(self, indexes, image, label, **extra):
             """One create request for all the servers (Nova's
-            multi-create), as a user asks for several at once."""
+            multi-create), as a user asks for several at once; ``extra``
+            goes into the request (a config drive, a key pair...).
+            Besides the phases: ``active``, ``status`` (the servers' status
+            as last read, ``ACTIVE``; a sorted list if they differed),
+            ``config_drive`` (the servers' as Nova's API shows it) and
+            ``drive_written`` (every machine's ramdisk said it wrote a
+            config drive)."""
             watch = self.watch(indexes, label)
             start = time.time()
             # The nodes the floor uses too: all of them, or node 0 alone.
@@ -169,10 +219,11 @@ def make_case(rounds, concurrent):
             request = self._build_server(
                 name='bench', flavor_id=self.flavor,
                 image_uuid=image['id'], networks='none', az=az)
+            request.update(extra)
             request.update(min_count=len(indexes), max_count=len(indexes))
             self.admin_api.post_server({'server': request})
             servers = self.api.get_servers()
-            active = {}
+            active, seen = {}, {}
             while len(active) < len(servers):
                 for server in servers:
                     if server['id'] in active:
@@ -183,6 +234,7 @@ def make_case(rounds, concurrent):
                                              % server['fault'])
                     if server['status'] == 'ACTIVE':
                         active[server['id']] = time.time()
+                        seen[server['id']] = server
                 # Not faster: the API shares this process (and its CPU)
                 # with Nova's services, and the machines' TCG.
                 time.sleep(ACTIVE_POLL)
@@ -192,6 +244,14 @@ def make_case(rounds, concurrent):
             for server in servers:
                 self._wait_until_deleted(server)
             phases['active'] = max(active.values()) - start
+            statuses = {s['status'] for s in seen.values()}
+            phases['status'] = (statuses.pop() if len(statuses) == 1
+                                else sorted(statuses))
+            phases['config_drive'] = sorted(
+                {str(s.get('config_drive')) for s in seen.values()})
+            phases['drive_written'] = all(
+                DRIVE_LINE in watch.seen[self.serial_log(i)]
+                for i in indexes)
             return phases
 
         def floor_deploys(self, indexes, image, label):
@@ -246,7 +306,7 @@ def make_case(rounds, concurrent):
         def watch(self, indexes, label):
             paths = [self.serial_log(i) for i in indexes]
             return ConsoleWatch(paths, {path: (
-                CONFIG_LINE, OFF_LINE, images.marker(label))
+                CONFIG_LINE, DRIVE_LINE, OFF_LINE, images.marker(label))
                 for path in paths})
 
         def phases(self, watch, indexes, label, start):

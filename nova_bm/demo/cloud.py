@@ -9,14 +9,18 @@ database and ``nova-bm-fakebmc`` BMCs, each driving a QEMU machine (the
 lab, ``nova_bm.testing.machine``) unless the demo is power-only. With
 machines, every server is a real deploy: the machine's firmware boots
 nova-bm's deploy ramdisk from the proxy, which writes the server's Glance
-image to the machine's disk; the machine then boots that disk, whose image
-prints its name on the serial console; deleting the server cleans the disk.
+image and its config drive to the machine's disk; the machine then boots
+that disk, a small Linux (``nova_bm.testing.linux_image``) that prints its
+name and what it reads from the config drive (the instance's UUID, its key
+pair's comment, its user-data) on the serial console; deleting the server
+cleans the disk.
 The harness is a test case, so the demo runs as one: ``run()`` runs it and
 turns its outcome into an exit status and the name of the step that failed.
 """
 
 import nova.tests.functional  # noqa: F401  (first: concurrency mode)
 
+import base64  # noqa: E402
 import io  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
@@ -30,6 +34,8 @@ import threading  # noqa: E402
 import time  # noqa: E402
 import unittest  # noqa: E402
 
+from cryptography.hazmat.primitives.asymmetric import ed25519  # noqa: E402
+from cryptography.hazmat.primitives import serialization  # noqa: E402
 from nova import context as nova_context  # noqa: E402
 from nova.tests.functional.api import client as api_client  # noqa: E402
 from nova.tests.functional import integrated_helpers  # noqa: E402
@@ -49,13 +55,19 @@ from nova_bm.ramdisk import builder  # noqa: E402
 from nova_bm.scheduler import manager as scheduler_manager  # noqa: E402
 from nova_bm.testing import fakebmc  # noqa: E402
 from nova_bm.testing import images  # noqa: E402
+from nova_bm.testing import linux_image  # noqa: E402
 
 PROXY = 'bm-proxy'
 RESOURCE_CLASS = 'baremetal-demo'
 PLACEMENT_RC = 'CUSTOM_BAREMETAL_DEMO'
 NODE_SIZE = {'cpus': 8, 'memory_mb': 16384, 'local_gb': 100}
-# A QEMU machine of the lab: what the node says is what the machine has.
-MACHINE_SIZE = {'cpus': 1, 'memory_mb': 512, 'local_gb': 1}
+# A QEMU machine of the lab: what the node says is what the machine has
+# (a sparse disk: at least [baremetal] root_disk_min_gb, 4 GiB).
+MACHINE_SIZE = {'cpus': 1, 'memory_mb': 512, 'local_gb': 4}
+#: The key pair the demo's servers get; its comment comes back from each
+#: machine's config drive.
+KEY_NAME = 'demo-key'
+KEY_COMMENT = 'nova-bm-demo-key'
 BMC_USER = 'admin'
 SETTLE_TIMEOUT = 60
 # A deploy under TCG on two cores: about 30-60 s; several at once share
@@ -197,12 +209,16 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
                 'resources:MEMORY_MB': '0', 'resources:DISK_GB': '0'})
 
         if self.machines:
-            step('upload %d whole-disk images to Glance, each printing its '
-                 'name when it boots' % self.servers)
+            step('upload %d whole-disk images to Glance, each a small Linux '
+                 'that prints its name and reads its config drive when it '
+                 'boots' % self.servers)
             self.upload_images()
-            step('boot %d servers through the Nova API (each a real deploy: '
-                 'firmware iPXE -> deploy ramdisk -> image on disk -> boot '
-                 'from disk)' % self.servers)
+            step('create key pair %s through the Nova API' % KEY_NAME)
+            self.create_key_pair()
+            step('boot %d servers through the Nova API with the key pair, '
+                 'user-data and a config drive (each a real deploy: '
+                 'firmware iPXE -> deploy ramdisk -> image and config drive '
+                 'on disk -> boot from disk)' % self.servers)
         else:
             step('boot %d servers through the Nova API' % self.servers)
         servers = self.boot_servers()
@@ -213,7 +229,8 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
         self.progress.show(self.node_table(servers))
         if self.machines:
             step('read each server\'s console log through the Nova API '
-                 '(os-getConsoleOutput: the node\'s IPMI Serial-over-LAN)')
+                 '(os-getConsoleOutput: the node\'s IPMI Serial-over-LAN): '
+                 'what its system read from its config drive')
             self.progress.show(self.console_logs(servers))
 
         if self.keep:
@@ -323,16 +340,36 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
 
     def upload_images(self):
         """One image per server, named like it: its console says which
-        disk it booted."""
+        disk it booted, then what its config drive holds."""
         self.images = {}
         for i in range(1, self.servers + 1):
             name = 'demo-%d' % i
-            data = images.boot_disk_image(name)
+            path = os.path.join(self.state, '%s.img' % name)
+            try:
+                linux_image.build(path, name, build_ramdisk.DEFAULT_CACHE)
+            except (builder.BuildError, OSError) as e:
+                raise StepFailed('cannot build image %s: %s' % (name, e))
+            with open(path, 'rb') as f:
+                data = f.read()
+            os.unlink(path)
             self.images[name] = self.glance.create(
                 nova_context.get_admin_context(),
                 {'name': name, 'disk_format': 'raw',
                  'container_format': 'bare', 'size': len(data)},
                 data=io.BytesIO(data))['id']
+
+    def create_key_pair(self):
+        """A key pair as a tenant uploads one (an Ed25519 public key)."""
+        key = ed25519.Ed25519PrivateKey.generate().public_key()
+        public = key.public_bytes(serialization.Encoding.OpenSSH,
+                                  serialization.PublicFormat.OpenSSH)
+        self.api.post_keypair({'keypair': {
+            'name': KEY_NAME,
+            'public_key': '%s %s' % (public.decode(), KEY_COMMENT)}})
+
+    @staticmethod
+    def user_data(name):
+        return 'hello from %s' % name
 
     def boot_servers(self):
         posted = []
@@ -340,9 +377,14 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
             name = 'demo-%d' % i
             extra = ({'image_uuid': self.images[name]} if self.machines
                      else {})
-            posted.append(self.api.post_server({'server': self._build_server(
-                name=name, flavor_id=self.flavor, networks='none',
-                **extra)}))
+            server = self._build_server(name=name, flavor_id=self.flavor,
+                                        networks='none', **extra)
+            if self.machines:
+                server.update(config_drive=True, key_name=KEY_NAME,
+                              user_data=base64.b64encode((
+                                  '#!/bin/sh\nnova-bm-marker: %s\n'
+                                  % self.user_data(name)).encode()).decode())
+            posted.append(self.api.post_server({'server': server}))
         timeout = DEPLOY_TIMEOUT if self.machines else SETTLE_TIMEOUT
         deadline = time.monotonic() + timeout
         servers = {}
@@ -431,27 +473,35 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
         return lines[-1].split('Booting from Hard Disk..')[-1].strip()
 
     def console_logs(self, servers):
-        """Each server's console log, as a tenant reads it: its last
-        line must be its image's marker."""
+        """Each server's console log, as a tenant reads it: its image's
+        marker, then what its system read from its config drive: the
+        server's UUID, the key pair's comment, the user-data."""
         rows = []
         for server in servers:
             deadline = time.monotonic() + SETTLE_TIMEOUT
-            marker = images.marker(server['name'])
             while True:
                 output = self.api.post_server_action(
                     server['id'], {'os-getConsoleOutput': {}})['output']
-                lines = output.strip().splitlines() or ['']
-                # SeaBIOS's "Booting from Hard Disk.." shares the line.
-                line = lines[-1].split('..')[-1].strip()
-                if line == marker:
+                read = linux_image.lines(output)
+                if (read['done'] and images.marker(server['name'])
+                        in output):
                     break
                 if time.monotonic() > deadline:
-                    raise StepFailed('%s: its console log ends with %r, not '
-                                     'its image\'s marker' % (server['name'],
-                                                              line))
+                    raise StepFailed('%s: its console log shows no config '
+                                     'drive read: %r' % (server['name'],
+                                                         output[-300:]))
                 time.sleep(0.2)
-            rows.append((server['name'], line))
-        return table(('server', 'console log (Nova API), last line'), rows)
+            expected = (server['id'], KEY_COMMENT,
+                        self.user_data(server['name']))
+            got = (read['uuid'], read['key'], read['user-data'])
+            if got != expected:
+                raise StepFailed('%s: its config drive says %r, not %r'
+                                 % (server['name'], got, expected))
+            rows.append((server['name'], 'image %s booted' % server['name'],
+                         read['key'], read['user-data'], 'its own'))
+        return table(('server', 'console log (Nova API)',
+                      'key pair (config drive)', 'user-data (config drive)',
+                      'instance UUID (config drive)'), rows)
 
     def check_booted(self, servers):
         nodes = [s['OS-EXT-SRV-ATTR:hypervisor_hostname'] for s in servers]
@@ -473,16 +523,30 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
                 self.wait_for_marker(node, server['name'])
 
     def wait_for_marker(self, node, label):
-        """The machine booted its disk: the image's line is on its console
-        (within seconds of ACTIVE; TCG is slow on a busy machine)."""
+        """The machine booted its disk: the image's line is on its console,
+        then its system read the config drive (within seconds of ACTIVE;
+        TCG is slow on a busy machine)."""
         deadline = time.monotonic() + SETTLE_TIMEOUT
-        while self.console_line(node) != images.marker(label):
+        while not self.read_config_drive(node, label):
             if time.monotonic() > deadline:
-                raise StepFailed('%s: the console shows %r, not the marker '
-                                 'of image %s' % (node.name,
-                                                  self.console_line(node),
-                                                  label))
+                raise StepFailed('%s: the console shows %r, not image %s '
+                                 'reading its config drive' % (
+                                     node.name, self.console_line(node),
+                                     label))
             time.sleep(0.2)
+
+    def read_config_drive(self, node, label):
+        """Whether the machine's console shows image ``label`` booted and
+        done reading its config drive."""
+        path = os.path.join(self.fleet.machine_directory(node.ipmi_port),
+                            'serial.log')
+        try:
+            with open(path, 'rb') as f:
+                text = f.read().decode('ascii', 'replace')
+        except FileNotFoundError:
+            return False
+        return (images.marker(label) in text
+                and linux_image.lines(text)['done'])
 
     def wait_for_cleaning(self):
         deadline = time.monotonic() + DEPLOY_TIMEOUT

@@ -28,8 +28,10 @@ from nova.api.metadata import base as instance_metadata
 from nova import exception as nova_exception
 from nova.virt import configdrive as nova_configdrive
 from nova.virt import netutils
+from oslo_concurrency import processutils
 from oslo_log import log as logging
 
+from nova_bm.common import safe_text
 from nova_bm.conf import CONF
 from nova_bm.deploy import partition_table
 
@@ -77,24 +79,24 @@ def build(instance, network_info, injected_files, admin_password,
     :raises: BuildAbortException (it cannot be built, or is too large)
     """
     extra_md = {'admin_pass': admin_password} if admin_password else {}
+    fd, path = tempfile.mkstemp(prefix=instance.uuid + '-', suffix=SUFFIX,
+                                dir=directory())
+    os.close(fd)
     try:
         metadata = instance_metadata.InstanceMetadata(
             instance, content=injected_files, extra_md=extra_md,
             network_info=network_info,
             network_metadata=network_metadata(network_info, interfaces))
-        fd, path = tempfile.mkstemp(prefix=instance.uuid + '-',
-                                    suffix=SUFFIX, dir=directory())
-        os.close(fd)
         with nova_configdrive.ConfigDriveBuilder(instance_md=metadata) as cdb:
             cdb.make_drive(path)
-    except nova_exception.NovaException as e:
+    except (nova_exception.NovaException, OSError,
+            processutils.ProcessExecutionError) as e:
+        # genisoimage missing or failing: Nova's builder runs it.
+        remove(os.path.basename(path))
         raise nova_exception.BuildAbortException(
             instance_uuid=instance.uuid,
-            reason='the config drive cannot be built: %s' % e) from None
-    except OSError as e:
-        raise nova_exception.BuildAbortException(
-            instance_uuid=instance.uuid,
-            reason='the config drive cannot be built: %s' % e) from None
+            reason='the config drive cannot be built: %s'
+                   % safe_text.escape(str(e).strip(), limit=200)) from None
     size = os.path.getsize(path)
     if size % partition_table.SECTOR:
         with open(path, 'ab') as f:

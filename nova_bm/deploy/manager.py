@@ -9,6 +9,7 @@ provision state or starts a thread: cleanings run in the proxy's threads.
 import errno
 import time
 
+from nova import exception as nova_exception
 from oslo_log import log as logging
 
 from nova_bm.conf import CONF
@@ -19,6 +20,7 @@ from nova_bm.deploy import http_server
 from nova_bm.deploy import image_cache
 from nova_bm.deploy import image_checks
 from nova_bm.deploy import ipxe
+from nova_bm.deploy import partition_table
 from nova_bm.deploy import ramdisk_api
 from nova_bm import exception
 
@@ -186,6 +188,30 @@ class DeployManager:
         interfaces = [row[0] for row in db_api.list_interfaces(node.uuid)]
         return configdrive.build(instance, network_info, injected_files,
                                  admin_password, interfaces)
+
+    @staticmethod
+    def check_configdrive_fits(image_meta, image, drive):
+        """Refuse, before power on, an image no disk can take a config
+        drive beside: no partition table, every MBR primary or GPT entry
+        taken, a corrupt table (every node would refuse it). Whether the
+        node's real disk has room after the image is known only once its
+        ramdisk reports it.
+
+        :raises: ImageUnacceptable
+        """
+        if drive is None:
+            return
+        room = image.size + 2 * partition_table.PARTITION_BYTES + (1 << 20)
+        try:
+            with open(image.path, 'rb') as f:
+                def read(offset, length):
+                    f.seek(offset)
+                    return f.read(length)
+                partition_table.plan(read, image.size, room, drive.size)
+        except partition_table.Unfit as e:
+            raise nova_exception.ImageUnacceptable(
+                image_id=image_meta.id,
+                reason='it cannot take a config drive: %s' % e) from None
 
     @staticmethod
     def remove_configdrive(drive):

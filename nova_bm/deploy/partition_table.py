@@ -35,11 +35,13 @@ What a caller may rely on:
   for the operator and the tenant. The image is the tenant's: no content of
   it makes ``plan`` raise anything else (wrong argument types are a
   caller's bug and raise what Python raises).
-* Applied in this order: the image, then each of ``Plan.writes`` in turn,
-  then the drive's bytes at ``Plan.drive_offset``. The table edits may land
-  on bytes of the image (its old GPT backup), and the drive on bytes of the
-  image that no partition uses, so the order matters. Every write and the
-  drive lie inside the disk (its size rounded down to a sector).
+* Applied after the image (the table edits may land on bytes of the image,
+  its old GPT backup, and the drive on bytes of the image that no partition
+  uses): the drive's bytes at ``Plan.drive_offset`` and each of
+  ``Plan.writes`` in turn. The drive and the table edits never overlap;
+  nova-bm's ramdisk writes the drive first, so no table ever names a
+  half-written drive. Every write and the drive lie inside the disk (its
+  size rounded down to a sector).
 * The same image on a disk of the same size gives the same place: a rebuild
   finds the config drive where it was.
 """

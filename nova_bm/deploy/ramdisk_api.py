@@ -437,9 +437,14 @@ class RamdiskAPI:
 
     @staticmethod
     def _on_chosen_disk(job, result):
-        """A deploy counts only on the disk the proxy chose for it."""
+        """A deploy counts only on the disk the proxy chose for it (a
+        ramdisk that chose none itself is one built before the proxy chose
+        disks: the deploy fails at once, saying so)."""
         if job.root_device is None:
-            raise Refused(409, 'report the disks first: no disk was chosen')
+            return {'status': states.FAILED,
+                    'error': 'the deploy ramdisk wrote without reporting its '
+                             'disks first (a ramdisk older than this proxy: '
+                             'rebuild it with nova-bm-build-ramdisk)'}
         device = result['result_device']
         if device is not None and device != job.root_device:
             return {'status': states.FAILED,

@@ -269,6 +269,7 @@ class Provisioner:
             deploys.check_fits(image_meta, image, task.node)
             drive = deploys.build_configdrive(instance, *drive_inputs,
                                               node=task.node)
+            deploys.check_configdrive_fits(image_meta, image, drive)
             self.run_deploy(task, deploys, instance.uuid, image, drive)
         finally:
             deploys.unpin(image)

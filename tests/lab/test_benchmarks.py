@@ -12,10 +12,29 @@ class DeployBenchmarkRunsTestCase(base.TestCase):
         lab.require(self)
         result = deploy.measure(rounds=1, servers=1)
         self.assertEqual(1, result['glance_downloads'])
-        for side in ('nova_bm', 'floor'):
-            (run,) = result[side]['1']
+        runs = {side: result[side]['1'] for side in ('nova_bm', 'floor')}
+        # The config drive's comparison: one server with, one without.
+        runs.update(('config drive %s' % side, result['config_drive'][side])
+                    for side in ('with', 'without'))
+        for side, (run,) in runs.items():
             # Each phase happened, in order: none is negative.
             for phase in deploy.PHASES:
                 self.assertGreaterEqual(run[phase], 0, (side, phase))
             self.assertGreaterEqual(run['total'], run['ramdisk'])
-        self.assertGreaterEqual(result['nova_bm']['1'][0]['active'], 0)
+            if side != 'floor':
+                self.assertGreaterEqual(run['active'], 0, side)
+                self.assertEqual('ACTIVE', run['status'], side)
+        # Each side deployed what it says: the ramdisk wrote a config
+        # drive for the server that asked for one (and Nova's API shows
+        # it), none for the others.
+        (drive,) = result['config_drive']['with']
+        self.assertEqual((['True'], True),
+                         (drive['config_drive'], drive['drive_written']))
+        for side in ('nova_bm', 'config drive without'):
+            (run,) = runs[side]
+            self.assertFalse(run['drive_written'], side)
+        # Its row is computed from those runs.
+        row = deploy.config_drive_row(result['config_drive'])
+        self.assertEqual(
+            drive['total'] / result['config_drive']['without'][0]['total'],
+            row['ratio'])

@@ -82,6 +82,18 @@ class LabConfigDriveTestCase(test_deploy.LabDeployTestCase):
         self.assertEqual(('after-rebuild', server['id']),
                          (found['user-data'], found['uuid']))
 
+        # Cleaning erases the config drive (it holds the tenant's keys and
+        # user-data) with the rest of the disk's metadata.
+        with open(os.path.join(self.machine_dir(0), 'disk.img'), 'rb') as f:
+            self.assertIn(b'after-rebuild', f.read())
+        self._delete_server(server)
+        self.wait_provision(0, 'available', timeout=test_deploy.SETTLE)
+        with open(os.path.join(self.machine_dir(0), 'disk.img'), 'rb') as f:
+            disk = f.read()
+        self.assertNotIn(b'nova-bm-marker', disk)
+        self.assertNotIn(b'lab-key-comment', disk)
+        self.assertEqual(bytes(66 * MIB), disk[-66 * MIB:])
+
 
 class LabRootDeviceTestCase(test_deploy.LabDeployTestCase):
     """Two machines with three disks each: a virtio disk (the smallest,

@@ -2,7 +2,7 @@
 real deploys onto QEMU machines (tests/functional/test_demo.py runs the
 power-only demo)."""
 
-from nova_bm.testing import images
+from nova_bm.demo import cloud
 from tests import base
 from tests.functional import test_demo as demo_tests
 from tests import lab
@@ -29,16 +29,19 @@ class LabDemoTestCase(base.TestCase):
         holding = [row for row in booted if row[4] != '-']
         self.assertEqual(2, len(holding), booted)
         for row in holding:
-            server = row[4].split()[0]
             self.assertEqual(['on', 'disk'], row[2:4])
-            self.assertEqual([row[0], 'active', images.marker(server)],
-                             row[5:])
-        # Each server's console log through the Nova API (SOL).
-        logs = {line.strip('|').split('|')[0].strip():
-                line.strip('|').split('|')[1].strip()
-                for line in lines[:delete] if line.startswith('| demo-')}
-        self.assertEqual({'demo-1': images.marker('demo-1'),
-                          'demo-2': images.marker('demo-2')}, logs)
+            # The image's system read its config drive.
+            self.assertEqual([row[0], 'active',
+                              'nova-bm-lab: config-drive done'], row[5:])
+        # Each server's console log through the Nova API (SOL): what its
+        # system read from its config drive.
+        logs = {cells[0]: cells[1:] for cells in (
+            [cell.strip() for cell in line.strip('|').split('|')]
+            for line in lines[:delete] if line.startswith('| demo-'))}
+        self.assertEqual(
+            {name: ['image %s booted' % name, cloud.KEY_COMMENT,
+                    'hello from %s' % name, 'its own']
+             for name in ('demo-1', 'demo-2')}, logs)
         self.assertEqual({'cleaning'}, {row[6] for row in cleaning
                                         if row[0] in {r[0] for r in holding}})
         self.assertEqual({('off', '-', 'available')},

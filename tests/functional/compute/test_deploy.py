@@ -442,6 +442,26 @@ class ConfigDriveTestCase(DeployTestCase):
         self.boot_on(1)
         self.assertNotIn(self.node_name(1), self.ramdisk.configdrives)
 
+    def test_an_image_that_cannot_take_a_drive_is_refused_before_power(self):
+        self.start_proxy()
+        data = bytearray(deploy_ramdisk.disk_image('full'))
+        for slot in range(1, 4):  # four primary partitions: none is left
+            data[446 + 16 * slot:462 + 16 * slot] = bytes(
+                [0, 0, 0, 0, 0x83, 0, 0, 0]) + (100 * slot).to_bytes(
+                4, 'little') + (50).to_bytes(4, 'little')
+        image = self.glance.create(
+            nova_context.get_admin_context(),
+            {'name': 'full', 'disk_format': 'raw',
+             'container_format': 'bare', 'size': len(data)},
+            data=io.BytesIO(bytes(data)))
+        server = self.boot_on(2, image=image, expected_state='ERROR',
+                              config_drive=True)
+        self.assertIn("four primary partitions", self.fault(server))
+        self.assertNotIn('on', self.bmc(self.node_name(2))['actions'])
+        self.assertEqual('available',
+                         self.node(self.node_name(2)).provision_state)
+        self.assertEqual([], os.listdir(configdrive.directory()))
+
     def test_rebuild_writes_the_new_metadata(self):
         self.start_proxy()
         server = self.boot_on(0, config_drive=True,

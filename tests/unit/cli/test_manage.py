@@ -159,6 +159,23 @@ class NodeCommandsTestCase(base.ManageTestCase):
         self.assertManage('node', 'update', 'node-1', '--partition-key', '')
         self.assertIsNone(db_api.get_node('node-1').partition_key)
 
+    def test_root_device_hints_create_update_remove(self):
+        shown = json.loads(self.assertManage(
+            *create_args(1, **{'--root-device': '{"serial": "S3Z1NB0K"}'}),
+            '-f', 'json'))
+        self.assertEqual('{"serial": "s== s3z1nb0k"}',
+                         shown['root_device_hints'])
+        self.assertRefused(2, 'root_device', *create_args(
+            2, **{'--root-device': '{"serial": "A", "colour": "red"}'}))
+        self.assertRefused(2, 'root_device', *create_args(
+            2, **{'--root-device': '{"size": "huge"}'}))
+        self.assertManage('node', 'update', 'node-1', '--root-device',
+                          '{"size": ">= 400", "rotational": false}')
+        self.assertEqual({'size': '>= 400', 'rotational': False},
+                         db_api.get_node('node-1').root_device_hints)
+        self.assertManage('node', 'update', 'node-1', '--root-device', '{}')
+        self.assertFalse(db_api.get_node('node-1').root_device_hints)
+
     def test_deploy_interface_create_update_import(self):
         shown = json.loads(self.assertManage(*create_args(1), '-f', 'json'))
         self.assertEqual('image', shown['deploy_interface'])

@@ -21,6 +21,7 @@ import fixtures
 
 from nova_bm.conf import CONF
 from nova_bm.db import api as db_api
+from nova_bm.deploy import configdrive
 from nova_bm.deploy import flow as deploy_flow
 from nova_bm.deploy import image_cache
 from nova_bm.deploy import ipxe
@@ -38,7 +39,8 @@ RAMDISK = '127.0.0.7'
 IMAGE_BYTES = os.urandom(256 * 1024)
 
 
-class ProvisioningAttackTestCase(base.DbTestCase):
+class AttackBase(base.DbTestCase):
+    """The proxy's deploy side, its node and the two machines' HTTP."""
 
     def setUp(self):
         super().setUp()
@@ -146,6 +148,9 @@ class ProvisioningAttackTestCase(base.DbTestCase):
                                             token, fields)[0])
             self.power.states['node-1'] = power_base.POWER_OFF
         return token, config
+
+
+class ProvisioningAttackTestCase(AttackBase):
 
     # -- attack 1: the token in the iPXE script ---------------------------
 
@@ -359,3 +364,177 @@ class ProvisioningAttackTestCase(base.DbTestCase):
         self.assertFalse(db_api.end_job('node-1', job.id, trusted=True))
         self.assertIsNotNone(db_api.get_job('node-1'))
         self.assertTrue(db_api.end_job('node-1', job.id))
+
+
+def mbr_image(size):
+    """A raw disk image with one MBR partition (sector 1 to its end)."""
+    image = bytearray(os.urandom(size))
+    image[446:462] = bytes([0, 0, 2, 0, 0x83, 0, 0, 0]) + (1).to_bytes(
+        4, 'little') + (size // 512 - 1).to_bytes(4, 'little')
+    image[462:510] = bytes(48)
+    image[510:512] = b'\x55\xaa'
+    return bytes(image)
+
+
+class ConfigDriveAttackTestCase(AttackBase):
+    """The config drive holds the tenant's admin password and user-data:
+    only its job's token holder gets it, only once it reported its
+    disks; the disk report is hostile input."""
+
+    DISK = b'name=/dev/sda size=%d serial=S1\n' % (8 << 30)
+
+    def setUp(self):
+        super().setUp()
+        data = mbr_image(len(IMAGE_BYTES))
+        with open(self.image.path, 'wb') as f:
+            f.write(data)
+        self.image = self.image._replace(
+            sha256=hashlib.sha256(data).hexdigest())
+        self.image_bytes = data
+        self.secret = b'admin_pass=' + os.urandom(8).hex().encode()
+        self.drive_bytes = self.secret.ljust(4096, b'\0')
+        path = configdrive.path_of('inst-1-x' + configdrive.SUFFIX)
+        with open(path, 'wb') as f:
+            f.write(self.drive_bytes)
+        self.drive = configdrive.ConfigDrive(
+            os.path.basename(path), path, len(self.drive_bytes),
+            hashlib.sha256(self.drive_bytes).hexdigest())
+
+    def test_served_to_the_token_holder_after_its_disks_only(self):
+        deploy = self.start_flow(self.proxy.deploy, self.node, 'inst-1',
+                                 self.image, self.drive)
+        self.wait_on()
+        token, config = self.lookup(RAMDISK)
+        self.assertEqual('yes', config['configdrive'])
+        # Nothing before the disks are reported, nothing without the token.
+        self.assertEqual(404, self.http('GET', '/api/v1/configdrive/0',
+                                        RAMDISK, token)[0])
+        status, placement = self.http('POST', '/api/v1/disks', RAMDISK,
+                                      token, self.DISK)
+        self.assertEqual(200, status, placement)
+        lines = dict(line.split('=', 1)
+                     for line in placement.decode().splitlines())
+        self.assertEqual('/dev/sda', lines['root_device'])
+        sector, size = lines['drive'].split()
+        self.assertEqual(str(len(self.drive_bytes)), size)
+        index, at, length, sha = lines['table'].split()
+        self.assertEqual(('1', '0', '512'), (index, at, length))
+        # (The token shown from another address fails the job: attack 3.)
+        for source, key in ((ATTACKER, None), (RAMDISK, 'x' * 43),
+                            (RAMDISK, None)):
+            status, body = self.http('GET', '/api/v1/configdrive/0',
+                                     source, key)
+            self.assertEqual(403, status)
+            self.assertNotIn(self.secret, body)
+        status, drive = self.http('GET', '/api/v1/configdrive/0', RAMDISK,
+                                  token)
+        self.assertEqual((200, self.drive_bytes), (status, drive))
+        status, table = self.http('GET', '/api/v1/configdrive/1', RAMDISK,
+                                  token)
+        self.assertEqual((200, sha), (status,
+                                      hashlib.sha256(table).hexdigest()))
+        self.assertEqual(404, self.http('GET', '/api/v1/configdrive/2',
+                                        RAMDISK, token)[0])
+        # A second disk report changes nothing.
+        self.assertEqual(409, self.http(
+            'POST', '/api/v1/disks', RAMDISK, token,
+            b'name=/dev/sdb size=%d\n' % (9 << 30))[0])
+        self.assertEqual(200, self.http('GET', '/api/v1/image', RAMDISK,
+                                        token)[0])
+        self.assertEqual(204, self.http(
+            'POST', '/api/v1/done', RAMDISK, token,
+            {'status': 'ok', 'sha256': self.image.sha256,
+             'device': '/dev/sda',
+             'configdrive_sha256': self.drive.sha256})[0])
+        self.power.states['node-1'] = power_base.POWER_OFF
+        outcome = self.finished(deploy)
+        self.assertNotIn('error', outcome)
+        self.assertEqual('active', db_api.get_node('node-1').provision_state)
+        # The token died with the job: nothing more of the drive.
+        self.assertEqual(403, self.http('GET', '/api/v1/configdrive/0',
+                                        RAMDISK, token)[0])
+
+    def test_a_drive_not_read_back_fails_the_deploy(self):
+        deploy = self.start_flow(self.proxy.deploy, self.node, 'inst-1',
+                                 self.image, self.drive)
+        self.wait_on()
+        token, _ = self.lookup(RAMDISK)
+        self.http('POST', '/api/v1/disks', RAMDISK, token, self.DISK)
+        self.http('GET', '/api/v1/image', RAMDISK, token)
+        self.http('POST', '/api/v1/done', RAMDISK, token,
+                  {'status': 'ok', 'sha256': self.image.sha256,
+                   'device': '/dev/sda'})
+        self.power.states['node-1'] = power_base.POWER_OFF
+        error = self.finished(deploy)['error']
+        self.assertIn('the config drive read back from /dev/sda has sha256 '
+                      'None', error.reason)
+
+    def test_a_report_on_another_disk_fails_the_deploy(self):
+        deploy = self.start_flow(self.proxy.deploy, self.node, 'inst-1',
+                                 self.image)
+        self.wait_on()
+        token, _ = self.lookup(RAMDISK)
+        self.http('GET', '/api/v1/image', RAMDISK, token)
+        self.http('POST', '/api/v1/disks', RAMDISK, token, self.DISK)
+        self.assertEqual(204, self.http(
+            'POST', '/api/v1/done', RAMDISK, token,
+            {'status': 'ok', 'sha256': self.image.sha256,
+             'device': '/dev/sdz'})[0])
+        self.power.states['node-1'] = power_base.POWER_OFF
+        error = self.finished(deploy)['error']
+        self.assertIn('the image was written to /dev/sdz, not to the disk '
+                      'chosen, /dev/sda', error.reason)
+
+    def test_a_ramdisk_that_reports_no_disks_fails_at_once(self):
+        # A ramdisk built before the proxy chose disks: its "done" fails
+        # the deploy with what to do, not after deploy_timeout.
+        deploy = self.start_flow(self.proxy.deploy, self.node, 'inst-1',
+                                 self.image)
+        self.wait_on()
+        token, _ = self.lookup(RAMDISK)
+        self.http('GET', '/api/v1/image', RAMDISK, token)
+        self.assertEqual(204, self.http(
+            'POST', '/api/v1/done', RAMDISK, token,
+            {'status': 'ok', 'sha256': self.image.sha256,
+             'device': '/dev/vda'})[0])
+        self.power.states['node-1'] = power_base.POWER_OFF
+        error = self.finished(deploy)['error']
+        self.assertIn('without reporting its disks first', error.reason)
+        self.assertIn('nova-bm-build-ramdisk', error.reason)
+        self.assertFalse(error.suspect)
+
+    def test_hostile_disk_reports_are_refused_and_escaped(self):
+        db_api.update_node('node-1', {'root_device_hints': {
+            'serial': 'S9'}})
+        deploy = self.start_flow(self.proxy.deploy, self.node, 'inst-1',
+                                 self.image)
+        self.wait_on()
+        token, _ = self.lookup(RAMDISK)
+        for body, status in (
+                (b'name=/dev/sda size=-1\n', 400),
+                (b'size=100\n', 400),
+                (b'name=/etc/passwd size=100\n', 400),
+                (b'name=/dev/sda size=100 colour=red\n', 400),
+                (b'name=/dev/sda size=1\nname=/dev/sda size=1\n', 400),
+                (b''.join(b'name=/dev/sd%d size=1\n' % i
+                          for i in range(65)), 400),
+                (b'name=/dev/sda size=1 serial=%s\n' % (b'A' * 300), 400),
+                (b'x' * (70 * 1024), 413)):
+            self.assertEqual(status, self.http(
+                'POST', '/api/v1/disks', RAMDISK, token, body)[0], body[:60])
+        # Control characters are refused; what is printable is kept,
+        # decoded, and the job fails with the disks seen.
+        self.assertEqual(400, self.http(
+            'POST', '/api/v1/disks', RAMDISK, token,
+            b'name=/dev/sda size=%d serial=%%1b[2JX\n' % (8 << 30))[0])
+        self.assertNotIn('\x1b', self.logs.output)
+        status, _ = self.http(
+            'POST', '/api/v1/disks', RAMDISK, token,
+            b'name=/dev/sda size=%d serial=S%%209\n' % (8 << 30))
+        self.assertEqual(409, status)
+        error = self.finished(deploy)['error']
+        self.assertIn('no disk matches the root device hints (serial s== s9)'
+                      '; disks seen: /dev/sda (8 GiB, serial S 9)',
+                      error.reason)
+        self.assertIsNone(db_api.get_job('node-1'))
+

@@ -36,9 +36,9 @@ class ProxySteps:
         return node_task.NodeTask(node, self._power, self._sync, self._cache,
                                   lambda *args, **kwargs: None)
 
-    def deploy(self, node, instance_uuid, image):
+    def deploy(self, node, instance_uuid, image, drive=None):
         self.provisioner.run_deploy(self.task(node), self._steps,
-                                    instance_uuid, image)
+                                    instance_uuid, image, drive)
 
     def clean(self, node):
         return cleaning.run_cleaning(self.provisioner, self.task(node),
