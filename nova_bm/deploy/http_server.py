@@ -190,20 +190,16 @@ class _Handler(http_limits.LimitedHandler):
             return self._error(e.status, e.reason)
         if path is not None:
             return self._file(path, head)
-        self.send_response(200)
-        self.send_header('Content-Type', 'application/octet-stream')
-        self.send_header('Content-Length', str(len(data)))
-        self.send_header('Cache-Control', 'no-store')
-        self.end_headers()
-        if not head:
-            self.wfile.write(data)
+        self._bytes(data, head)
 
     def _script(self, mac, head):
         path = os.path.join(self.server.files.root, ipxe.script_name(mac))
         if os.path.exists(path):
             return self._file(path, head)
         # The same answer for every MAC without a script, enrolled or not.
-        data = ipxe.NO_SCRIPT.encode('ascii')
+        self._bytes(ipxe.NO_SCRIPT.encode('ascii'), head)
+
+    def _bytes(self, data, head):
         self.send_response(200)
         self.send_header('Content-Type', 'application/octet-stream')
         self.send_header('Content-Length', str(len(data)))
