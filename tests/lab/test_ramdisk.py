@@ -12,6 +12,7 @@ from oslo_utils import timeutils
 
 from nova_bm.db import api as db_api
 from nova_bm.db import migration
+from nova_bm.deploy import configdrive
 from nova_bm.deploy import http_server
 from nova_bm.deploy import ipxe
 from nova_bm.deploy import ramdisk_api
@@ -19,9 +20,10 @@ from nova_bm.enrolment import node_spec
 from nova_bm.ramdisk import builder
 from tests import base
 from tests import lab
+from tests.unit.deploy import test_partition_table as table_tests
 
 MAC = '52:54:00:00:0b:01'
-DISK = 64 << 20
+DISK = 80 << 20  # room for a 4 MiB image and a config drive partition
 MIB = 1 << 20
 HOLDING = 'waiting for the proxy to power this machine off'
 
@@ -43,7 +45,8 @@ class RamdiskTestCase(base.TestCase):
             name='lab-1', service_host='proxy', cpus=1, memory_mb=512,
             local_gb=1, ipmi_address='127.0.0.1', ipmi_username='admin',
             ipmi_password='pw', deploy_interface='image'), [MAC])])
-        self.api = ramdisk_api.RamdiskAPI(None)
+        self.api = ramdisk_api.RamdiskAPI(
+            None, images_dir=os.path.join(self.work, 'images'))
         self.server = http_server.DeployHTTPServer(
             '127.0.0.1', 0, http_server.Files(
                 self.work, self.kernel, self.initramfs,
@@ -119,6 +122,41 @@ class RamdiskTestCase(base.TestCase):
         self.assertEqual(bytes(16 * MIB), data[-16 * MIB:])
         self.assertIn('nova-bm-ramdisk: erased /dev/vda', console)
 
+    def test_config_drive_after_a_gpt_image(self):
+        # The real ramdisk writes the drive and the three GPT edits (the
+        # protective MBR, the primary header and entries, the backup at
+        # the disk's end) where the proxy says, and reads them back.
+        image = table_tests.gpt_image(4 * MIB, {0: (
+            2048, 4 * MIB // 512 - 40, table_tests.LINUX_DATA, 'root')})
+        image.put(MIB, os.urandom(MIB))
+        drive = table_tests.drive_bytes(MIB)
+        name = 'lab' + configdrive.SUFFIX
+        with open(configdrive.path_of(name), 'wb') as f:
+            f.write(drive)
+        job, console = self.run_job(
+            'deploy', configdrive_file=name, configdrive_size=len(drive),
+            configdrive_sha256=hashlib.sha256(drive).hexdigest(),
+            **self.deploy_fields(bytes(image.bytes())))
+        self.assertEqual(('done', hashlib.sha256(drive).hexdigest()),
+                         (job.status, job.result_configdrive_sha256),
+                         console[-2000:])
+        self.assertIn('nova-bm-ramdisk: writing the config drive', console)
+        sectors = DISK // 512
+        primary = table_tests.parse_gpt_header(self.disk, 1)
+        backup = table_tests.parse_gpt_header(self.disk, sectors - 1)
+        for header in (primary, backup):
+            self.assertTrue(header['crc_ok'] and header['entries_ok'])
+        self.assertEqual((sectors - 1, 1),
+                         (primary['alternate'], backup['alternate']))
+        entry = table_tests.gpt_entry(primary['entries'], 1)
+        self.assertEqual('config-2', entry['name'])
+        self.assertEqual(sectors - 34, entry['last'])
+        self.assertEqual(drive, table_tests.pread(
+            self.disk, entry['first'] * 512, len(drive)))
+        # The image's own partition is as it was.
+        self.assertEqual(image.bytes()[MIB:2 * MIB],
+                         table_tests.pread(self.disk, MIB, MIB))
+
     def test_firmware_ipxe_follows_the_proxys_scripts_to_the_ramdisk(self):
         # The node's own firmware: DHCP hands its iPXE boot.ipxe, which
         # chains to the script of the NIC's MAC, which boots the ramdisk
@@ -157,7 +195,7 @@ class RamdiskTestCase(base.TestCase):
         self.assertEqual('failed', job.status, console[-2000:])
         self.assertEqual(
             'no disk matches the root device hints (serial s== nothere); '
-            'disks seen: /dev/vda (64 MiB)', job.error)
+            'disks seen: /dev/vda (80 MiB)', job.error)
         self.assertIn('nova-bm-ramdisk: failed: the proxy chose no disk',
                       console)
         self.assertIsNone(job.suspicion)
