@@ -113,11 +113,20 @@ class FakeRamdisk:
             if 'drive' in placement:
                 drive = self.fetch(api + '/configdrive/0', token)
                 self.configdrives[name] = drive
-                self.tables[name] = [
-                    self.fetch(api + '/configdrive/%s' % line.split()[0],
-                               token)
-                    for line in placement.get('table', [])]
+                self.tables[name] = []
+                for line in placement.get('table', []):
+                    index, _, length, sha = line.split()
+                    table = self.fetch(api + '/configdrive/%s' % index, token)
+                    # What the real ramdisk checks before writing it.
+                    if (len(table), hashlib.sha256(table).hexdigest()) != (
+                            int(length), sha):
+                        raise AssertionError('table edit %s is not what the '
+                                             'placement says' % index)
+                    self.tables[name].append(table)
                 drive_digest = hashlib.sha256(drive).hexdigest()
+                if placement['drive'].split()[2] != drive_digest:
+                    raise AssertionError('the drive is not what the '
+                                         'placement says')
         else:
             disk = bytearray(self.disks.get(name, b''))
             disk[:16] = ERASED

@@ -10,6 +10,7 @@ from oslo_db.sqlalchemy import models
 from oslo_db.sqlalchemy import types as db_types
 import sqlalchemy as sa
 from sqlalchemy import orm
+from sqlalchemy.dialects import mysql
 
 from nova_bm.common import states
 
@@ -77,7 +78,8 @@ class Node(Base):
     takes it out of maintenance)."""
     root_device_hints = sa.Column(db_types.JsonEncodedDict(), nullable=True)
     """Ironic's root device hints (:mod:`nova_bm.common.root_device_hints`,
-    normalized), or None: which disk a deploy writes the image to."""
+    normalized): which disk a deploy writes the image to. No hints read
+    as ``{}`` (or None in rows from before the column): test its truth."""
     deploy_interface = sa.Column(sa.String(16), nullable=False,
                                  server_default=states.NETBOOT)
     """``image`` (the instance's image is written to the node's disk) or
@@ -192,7 +194,8 @@ class DeployJob(Base):
     from the disks the ramdisk reported (None until it reported them)."""
     root_size = sa.Column(sa.BigInteger, nullable=True)
     """That disk's size in bytes, as the ramdisk reported it."""
-    disks = sa.Column(sa.Text, nullable=True)
+    disks = sa.Column(sa.Text().with_variant(mysql.MEDIUMTEXT(), 'mysql'),
+                      nullable=True)
     """The disks the ramdisk reported, as JSON (validated, bounded)."""
     configdrive_file = sa.Column(sa.String(255), nullable=True)
     """The config drive's file in the proxy's config drive directory, or

@@ -83,6 +83,18 @@ def build(instance, network_info, injected_files, admin_password,
                                 dir=directory())
     os.close(fd)
     try:
+        return _build(instance, network_info, injected_files, extra_md,
+                      interfaces, path)
+    except BaseException:
+        # Whatever stopped it (a conductor timeout, the proxy stopping):
+        # no half-written drive with the tenant's secrets stays behind.
+        remove(os.path.basename(path))
+        raise
+
+
+def _build(instance, network_info, injected_files, extra_md, interfaces,
+           path):
+    try:
         metadata = instance_metadata.InstanceMetadata(
             instance, content=injected_files, extra_md=extra_md,
             network_info=network_info,
@@ -92,7 +104,6 @@ def build(instance, network_info, injected_files, admin_password,
     except (nova_exception.NovaException, OSError,
             processutils.ProcessExecutionError) as e:
         # genisoimage missing or failing: Nova's builder runs it.
-        remove(os.path.basename(path))
         raise nova_exception.BuildAbortException(
             instance_uuid=instance.uuid,
             reason='the config drive cannot be built: %s'
@@ -103,7 +114,6 @@ def build(instance, network_info, injected_files, admin_password,
             f.write(b'\0' * (-size % partition_table.SECTOR))
         size = os.path.getsize(path)
     if size > partition_table.MAX_DRIVE:
-        remove(os.path.basename(path))
         raise nova_exception.BuildAbortException(
             instance_uuid=instance.uuid,
             reason='its config drive is %d bytes; at most %d MiB fit its '
@@ -136,9 +146,10 @@ def remove(name):
 UNUSED_GRACE = 3600
 
 
-def remove_unused(in_use, now=None):
+def remove_unused(in_use, now=None, grace=UNUSED_GRACE):
     """Remove config drives no job names (left by a proxy that stopped
-    mid-deploy) once older than :data:`UNUSED_GRACE`.
+    mid-deploy) once older than ``grace`` seconds (a spawn builds its
+    drive before its job starts).
 
     :returns: the names removed."""
     now = time.time() if now is None else now
@@ -147,7 +158,7 @@ def remove_unused(in_use, now=None):
         if not name.endswith(SUFFIX) or name in in_use:
             continue
         try:
-            if now - os.stat(path_of(name)).st_mtime < UNUSED_GRACE:
+            if now - os.stat(path_of(name)).st_mtime < grace:
                 continue
         except FileNotFoundError:
             continue

@@ -33,6 +33,9 @@ FIELDS = ('name', 'size', 'rotational', 'model', 'vendor', 'serial', 'wwn',
           'wwn_with_extension', 'wwn_vendor_extension', 'hctl', 'by_path')
 
 _NAME_RE = re.compile(r'/dev/[A-Za-z0-9][A-Za-z0-9/_.:-]{0,120}\Z')
+#: The hidden per-path node of a multipath NVMe namespace: no /dev node.
+_NVME_PATH_RE = re.compile(r'/dev/nvme[0-9]+c[0-9]+n[0-9]+\Z')
+_DIGITS_RE = re.compile(r'[0-9]{1,19}\Z')
 _GIB = 1024 ** 3
 
 
@@ -58,7 +61,8 @@ def _disk(line):
                             % safe_text.quote(key[:32]))
         value = _text(key, raw)
         if key == 'size':
-            if value is None or not value.isdigit() or int(value) > MAX_SIZE:
+            if (value is None or not _DIGITS_RE.match(value)
+                    or int(value) > MAX_SIZE):
                 raise Malformed('size must be a number of bytes')
             value = int(value)
         elif key == 'rotational':
@@ -68,6 +72,9 @@ def _disk(line):
         disk[key] = value
     if disk['name'] is None or not _NAME_RE.match(disk['name']):
         raise Malformed('a disk has no /dev name')
+    if _NVME_PATH_RE.match(disk['name']):
+        raise Malformed('%s is a path of a multipath NVMe namespace, not a '
+                        'disk' % disk['name'])
     if disk['size'] is None:
         raise Malformed('disk %s has no size' % disk['name'])
     return disk

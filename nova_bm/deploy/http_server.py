@@ -151,20 +151,28 @@ class _Handler(http_limits.LimitedHandler):
         token = self.headers.get(ramdisk_api.TOKEN_HEADER, '').strip()
         return self._answer(lambda: call(token, self._address))
 
-    def _answer(self, call):
+    def _call(self, call):
+        """``(True, what call() returned)``, or ``(False, None)`` once the
+        error was answered: a refusal with its status, anything else (a
+        bug a client found, the database gone) with 500 and its traceback
+        logged once a minute, not once a request."""
         try:
-            text = call()
+            return True, call()
         except ramdisk_api.Refused as e:
-            return self._error(e.status, e.reason)
+            self._error(e.status, e.reason)
         except Exception:
-            # A bug a client found: once a minute with its traceback, not
-            # once a request.
             skipped = _API_ERRORS.admit(self.path.split('?', 1)[0][:64])
             if skipped is not None:
                 LOG.exception('Deploy API call %s failed%s',
                               safe_text.escape(self.path, limit=512),
                               log_throttle.not_logged(skipped))
-            return self._error(500, 'internal error')
+            self._error(500, 'internal error')
+        return False, None
+
+    def _answer(self, call):
+        ok, text = self._call(call)
+        if not ok:
+            return
         if text is None:
             self.send_response(204)
             self.send_header('Content-Length', '0')
@@ -183,11 +191,11 @@ class _Handler(http_limits.LimitedHandler):
 
     def _configdrive(self, index, head):
         token = self.headers.get(ramdisk_api.TOKEN_HEADER, '').strip()
-        try:
-            path, data = self.server.api.configdrive(
-                token, self._address, index)
-        except ramdisk_api.Refused as e:
-            return self._error(e.status, e.reason)
+        ok, found = self._call(lambda: self.server.api.configdrive(
+            token, self._address, index))
+        if not ok:
+            return
+        path, data = found
         if path is not None:
             return self._file(path, head)
         self._bytes(data, head)

@@ -104,6 +104,12 @@ class DeployManager:
         and never touch the new ones' jobs.
         """
         self._waiters = deploy_flow.Waiters()
+        # Drives a stopped proxy left: those no job names, a minute old
+        # (another proxy sharing the directory may be between building
+        # one and starting its job).
+        configdrive.remove_unused({job.configdrive_file
+                                   for job in db_api.list_jobs()
+                                   if job.configdrive_file}, grace=60)
         host, port = bind_address()
         api = ramdisk_api.RamdiskAPI(None, on_report=self._waiters.wake)
         files = http_server.Files(

@@ -24,7 +24,8 @@ handed its job's token once:
     chooses the root device by the node's root device hints
     (:mod:`nova_bm.common.root_device_hints`) and answers
     ``root_device=<path>``, and for a config drive ``drive=<sector>
-    <bytes>`` (where ``GET /api/v1/configdrive/0`` goes) and one
+    <bytes> <sha256>`` (where ``GET /api/v1/configdrive/0`` goes: the
+    ramdisk reads it back before any table edit) and one
     ``table=<n> <sector> <bytes> <sha256>`` per partition table edit
     (``GET /api/v1/configdrive/<n>``,
     :mod:`nova_bm.deploy.partition_table`), in the order to write them,
@@ -231,7 +232,8 @@ def configdrive_plan(job, node, images_dir, disk_size=None):
     """
     read = _image_reader(os.path.join(images_dir, job.image_file))
     return partition_table.plan(
-        read, job.image_size, disk_size or job.root_size,
+        read, job.image_size,
+        job.root_size if disk_size is None else disk_size,
         job.configdrive_size,
         new_guid=uuid.uuid5(uuid.NAMESPACE_URL, 'nova-bm:%s:%s' % (
             node.uuid, job.instance_uuid)))
@@ -390,7 +392,9 @@ class RamdiskAPI:
             raise Refused(400, str(e)) from None
         now = timeutils.utcnow()
         disk, plan, reason = _fit(job, node, disks, self.images_dir)
-        facts = json.dumps(disks)
+        # Compact, without the facts not reported: what the column keeps.
+        facts = json.dumps([{k: v for k, v in disk.items() if v is not None}
+                            for disk in disks], separators=(',', ':'))
         if reason is not None:
             if db_api.record_disks(job.id, now, facts, error=reason):
                 LOG.error('The deploy to node %(node)s cannot go on: '
@@ -406,9 +410,9 @@ class RamdiskAPI:
                   'disk': disk_facts.describe([disk])})
         lines = ['root_device=%s' % disk['name']]
         if plan is not None:
-            lines.append('drive=%d %d' % (
+            lines.append('drive=%d %d %s' % (
                 plan.drive_offset // partition_table.SECTOR,
-                job.configdrive_size))
+                job.configdrive_size, job.configdrive_sha256))
             lines += ['table=%d %d %d %s' % (
                 index, offset // partition_table.SECTOR, len(data),
                 hashlib.sha256(data).hexdigest())

@@ -157,6 +157,33 @@ class RamdiskTestCase(base.TestCase):
         self.assertEqual(image.bytes()[MIB:2 * MIB],
                          table_tests.pread(self.disk, MIB, MIB))
 
+    def test_cleaning_erases_a_config_drive_in_the_images_own_partition(
+            self):
+        # An image that had its own config-2 partition (a snapshot of a
+        # deployed server) got the drive there, mid-disk: cleaning finds
+        # the label and erases it, beyond the ends it always zeroes.
+        drive = table_tests.drive_bytes(MIB)
+        start = 100 * 2048  # sectors: 100 MiB, far from both ends
+        other = 60 * 2048
+        with open(self.disk, 'r+b') as f:
+            f.truncate(256 * MIB)
+            f.write(table_tests.mbr_sector({
+                1: (0x83, 2048, 8 * 2048), 2: (0x83, start, 20 * 2048),
+                3: (0x83, other, 20 * 2048)}))
+            f.seek(start * 512)
+            f.write(drive)
+            f.seek(other * 512)
+            f.write(b'not a config drive' * 1000)
+        job, console = self.run_job('clean')
+        self.assertEqual('done', job.status, console[-2000:])
+        self.assertIn('nova-bm-ramdisk: erased the config drive in vda2',
+                      console)
+        self.assertEqual(bytes(20 * MIB),
+                         table_tests.pread(self.disk, start * 512, 20 * MIB))
+        # What is not a config drive, between the ends, is left.
+        self.assertEqual(b'not a config drive', table_tests.pread(
+            self.disk, other * 512, 18))
+
     def test_firmware_ipxe_follows_the_proxys_scripts_to_the_ramdisk(self):
         # The node's own firmware: DHCP hands its iPXE boot.ipxe, which
         # chains to the script of the NIC's MAC, which boots the ramdisk

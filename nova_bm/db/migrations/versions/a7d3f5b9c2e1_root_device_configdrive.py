@@ -9,6 +9,10 @@ Create Date: 2026-12-05
 from alembic import op
 from oslo_db.sqlalchemy import types as db_types
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+
+#: Up to 64 disks' facts as JSON: more than MySQL's TEXT (64 KiB) holds.
+_DISKS_TYPE = sa.Text().with_variant(mysql.MEDIUMTEXT(), 'mysql')
 
 revision = 'a7d3f5b9c2e1'
 down_revision = 'e4a9c1f7b3d8'
@@ -20,7 +24,7 @@ def upgrade():
     op.add_column('bm_nodes', sa.Column(
         'root_device_hints', db_types.JsonEncodedDict(), nullable=True))
     for column in (sa.Column('root_size', sa.BigInteger, nullable=True),
-                   sa.Column('disks', sa.Text, nullable=True),
+                   sa.Column('disks', _DISKS_TYPE, nullable=True),
                    sa.Column('configdrive_file', sa.String(255),
                              nullable=True),
                    sa.Column('configdrive_size', sa.BigInteger,
