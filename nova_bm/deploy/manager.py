@@ -209,11 +209,8 @@ class DeployManager:
             return
         room = image.size + 2 * partition_table.PARTITION_BYTES + (1 << 20)
         try:
-            with open(image.path, 'rb') as f:
-                def read(offset, length):
-                    f.seek(offset)
-                    return f.read(length)
-                partition_table.plan(read, image.size, room, drive.size)
+            partition_table.plan(partition_table.file_reader(image.path),
+                                 image.size, room, drive.size)
         except partition_table.Unfit as e:
             raise nova_exception.ImageUnacceptable(
                 image_id=image_meta.id,

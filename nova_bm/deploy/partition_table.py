@@ -100,6 +100,16 @@ _ISO_LABEL = slice(40, 72)    # volume identifier, space-padded
 _ISO_READ = 72
 
 
+def file_reader(path):
+    """A ``read(offset, length)`` over the raw image at ``path``, for
+    :func:`plan` (each call opens it: plan reads a few times, bounded)."""
+    def read(offset, length):
+        with open(path, 'rb') as f:
+            f.seek(offset)
+            return f.read(length)
+    return read
+
+
 class Unfit(Exception):
     """One line saying why the config drive cannot be written (str(e) is
     shown to the operator/tenant)."""

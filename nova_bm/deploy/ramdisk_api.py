@@ -215,14 +215,6 @@ def render_config(job, node, base_url):
     return ''.join('%s=%s\n' % pair for pair in lines)
 
 
-def _image_reader(path):
-    def read(offset, length):
-        with open(path, 'rb') as f:
-            f.seek(offset)
-            return f.read(length)
-    return read
-
-
 def configdrive_plan(job, node, images_dir, disk_size=None):
     """Where the job's config drive goes on its chosen disk (of
     ``disk_size`` bytes; default: the one recorded). The same job gives
@@ -230,7 +222,8 @@ def configdrive_plan(job, node, images_dir, disk_size=None):
 
     :raises: partition_table.Unfit
     """
-    read = _image_reader(os.path.join(images_dir, job.image_file))
+    read = partition_table.file_reader(
+        os.path.join(images_dir, job.image_file))
     return partition_table.plan(
         read, job.image_size,
         job.root_size if disk_size is None else disk_size,
