@@ -152,7 +152,8 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         return self._proxy.resources(self._owned_node(nodename))
 
     def update_provider_tree(self, provider_tree, nodename, allocations=None):
-        """One unit of the node's resource class, and the node's traits.
+        """One unit of the node's resource class, and the node's traits
+        (with its boot mode's, ``COMPUTE_FIRMWARE_UEFI`` or ``_BIOS``).
 
         The unit is reserved while the node is in maintenance or its BMC is
         failing, so placement offers it to no one. With
@@ -161,7 +162,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
         """
         node = self._owned_node(nodename)
         provider_tree.update_inventory(nodename, self._proxy.inventory(node))
-        provider_tree.update_traits(nodename, node.traits)
+        provider_tree.update_traits(nodename, self._proxy.traits(node))
 
     def get_host_stats(self, refresh=False):
         """One dict per node, ``host`` = ``<CONF.host>/<node name>``."""

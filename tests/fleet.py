@@ -53,7 +53,7 @@ class FleetFixture(fixtures.Fixture):
                   'ipmi_address': '127.0.0.1',
                   'ipmi_port': self.ports[index],
                   'ipmi_username': self.username,
-                  'ipmi_password': self.password}
+                  'ipmi_password': self.password, 'boot_mode': 'bios'}
         values.update(overrides)
         return types.SimpleNamespace(**values)
 

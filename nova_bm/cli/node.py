@@ -74,6 +74,14 @@ def _add_deploy_interface_option(parser, help_more=''):
              + '.' + help_more)
 
 
+def _add_boot_mode_option(parser, help_more=''):
+    parser.add_argument(
+        '--boot-mode', choices=node_fields.BOOT_MODE_NAMES,
+        help='How the node\'s firmware boots: '
+             + '; '.join('%s: %s' % pair for pair in node_fields.BOOT_MODES)
+             + '.' + help_more)
+
+
 def _add_root_device_option(parser, help_more=''):
     parser.add_argument(
         '--root-device', metavar='JSON',
@@ -126,6 +134,8 @@ class Create(base.CommandMixin, show.ShowOne):
             parser, ' Default: [baremetal] default_deploy_interface.')
         parser.add_argument('--uuid', help='Node UUID (default: a new one).')
         _add_hardware_options(parser, required=True)
+        _add_boot_mode_option(parser,
+                              ' Default: [baremetal] default_boot_mode.')
         _add_root_device_option(parser)
         _add_ipmi_options(parser, required=True)
         parser.add_argument('--mac', action='append', default=[],
@@ -157,6 +167,7 @@ class Create(base.CommandMixin, show.ShowOne):
                       partition_key=parsed_args.partition_key,
                       deploy_interface=parsed_args.deploy_interface,
                       root_device_hints=parsed_args.root_device,
+                      boot_mode=parsed_args.boot_mode,
                       traits=parsed_args.trait,
                       provision_state=parsed_args.provision_state,
                       maintenance=parsed_args.maintenance,
@@ -260,6 +271,8 @@ class Update(base.CommandMixin, show.ShowOne):
         _add_deploy_interface_option(
             parser, ' Refused while an instance holds the node.')
         _add_hardware_options(parser, required=False)
+        _add_boot_mode_option(
+            parser, ' Refused while an instance holds the node.')
         _add_root_device_option(parser, " '{}' removes them.")
         _add_ipmi_options(parser, required=False)
         parser.add_argument('--trait', action='append', default=[],
@@ -295,6 +308,7 @@ class Update(base.CommandMixin, show.ShowOne):
                       partition_key=parsed_args.partition_key,
                       deploy_interface=parsed_args.deploy_interface,
                       root_device_hints=parsed_args.root_device,
+                      boot_mode=parsed_args.boot_mode,
                       maintenance=parsed_args.maintenance,
                       maintenance_reason=parsed_args.reason)
         changes = node_spec.node_changes(values)

@@ -461,9 +461,19 @@ def _key_value_hint(typed, value, keys, secrets, known):
         typed, safe_text.escape(key, 40), shown_pair, option, shown_item)
 
 
+#: Ironic's boot mode capability: ``capabilities=boot_mode:uefi[,...]``.
+_BOOT_MODE_CAPABILITY = re.compile(
+    r'capabilities=(?:.*,)?boot_mode:(uefi|bios)(?:,|\Z)', re.IGNORECASE)
+
+
 def _ironic_hint(typed, name, value, secrets, known):
     """A hint for Ironic's option ``name`` (normalised), or None."""
     if name in ('property', 'properties'):
+        boot_mode = _BOOT_MODE_CAPABILITY.match(value or '')
+        if boot_mode and '--boot-mode' in known:
+            return '"%s capabilities=...boot_mode:%s..." is "--boot-mode ' \
+                   '%s" here' % (typed, boot_mode.group(1).lower(),
+                                 boot_mode.group(1).lower())
         return _key_value_hint(typed, value, _PROPERTIES, secrets, known)
     if name == 'driver-info':
         return _key_value_hint(typed, value, _DRIVER_INFO, secrets, known)

@@ -177,6 +177,29 @@ def deploy_interface(value, field='deploy_interface'):
     return value
 
 
+#: How a node's firmware boots (Ironic's ``boot_mode`` capability).
+BOOT_MODES = (
+    (states.UEFI, 'UEFI firmware: boot overrides set the EFI flag, the '
+                  'network boot gets an EFI iPXE, the disk boots from its '
+                  'EFI System Partition'),
+    (states.BIOS, 'legacy BIOS (or UEFI in its legacy/CSM mode): the disk '
+                  'boots from its MBR'),
+)
+BOOT_MODE_NAMES = tuple(name for name, _ in BOOT_MODES)
+#: The standard trait each boot mode is reported with (os-traits).
+BOOT_MODE_TRAITS = {states.UEFI: 'COMPUTE_FIRMWARE_UEFI',
+                    states.BIOS: 'COMPUTE_FIRMWARE_BIOS'}
+
+
+def boot_mode(value, field='boot_mode'):
+    """``uefi`` or ``bios`` (any case, as Ironic's capability is read)."""
+    lowered = value.strip().lower() if isinstance(value, str) else value
+    if lowered not in BOOT_MODE_NAMES:
+        raise _invalid(field, value, 'must be %s, got' % ' or '.join(
+            BOOT_MODE_NAMES))
+    return lowered
+
+
 def partition_key(value, field='partition_key'):
     """A partition key, e.g. ``rack-12`` or ``dc1:room3``."""
     if not isinstance(value, str) or not _PARTITION_KEY_RE.fullmatch(value):

@@ -77,3 +77,11 @@ IMAGE = 'image'
 #: The node boots from the network; nothing is written.
 NETBOOT = 'netboot'
 DEPLOY_INTERFACES = (IMAGE, NETBOOT)
+
+# -- a node's boot_mode (its firmware's boot path) ----------------------------
+
+#: UEFI: boot overrides set the EFI flag; the disk boots from its ESP.
+UEFI = 'uefi'
+#: Legacy BIOS: overrides for the PC-compatible path; the disk's MBR.
+BIOS = 'bios'
+BOOT_MODES = (UEFI, BIOS)

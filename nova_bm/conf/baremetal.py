@@ -174,6 +174,13 @@ deploy_opts = [
         choices=node_fields.DEPLOY_INTERFACES,
         help='Deploy interface given to a node enrolled without one. '
              'Nodes enrolled before deploys existed are "netboot".'),
+    cfg.StrOpt(
+        'default_boot_mode',
+        default='uefi',
+        choices=node_fields.BOOT_MODES,
+        help='Boot mode given to a node enrolled without one (Ironic\'s '
+             'default since Yoga). Nodes enrolled before boot modes existed '
+             'are "bios", as they were deployed.'),
     cfg.IntOpt(
         'deploy_timeout',
         default=1800, min=1,
@@ -322,8 +329,14 @@ network_opts = [
     cfg.StrOpt(
         'ipxe_bootfile_name',
         default='undionly.kpxe',
-        help='The iPXE boot loader on tftp_server for legacy PXE ROMs '
-             '(snponly.efi for UEFI firmware).'),
+        help='The iPXE boot loader on tftp_server that a BIOS node\'s '
+             'PXE ROM gets.'),
+    cfg.StrOpt(
+        'uefi_ipxe_bootfile_name',
+        default='snponly.efi',
+        help='The iPXE boot loader on tftp_server that a UEFI node\'s '
+             'firmware gets (an x86-64 EFI executable; snponly.efi drives '
+             'the NIC through the firmware\'s own network driver).'),
 ]
 
 console_opts = [

@@ -87,6 +87,13 @@ class Node(Base):
     Rows from before deploys existed are ``netboot``: an upgrade changes
     nothing under a running cloud."""
 
+    boot_mode = sa.Column(sa.String(8), nullable=False,
+                          server_default=states.BIOS)
+    """``uefi`` or ``bios``: the boot path of every boot override the
+    node's BMC is sent, its network boot loader and its local boot. Rows
+    from before boot modes existed are ``bios``, as they were deployed;
+    new nodes get ``[baremetal] default_boot_mode``."""
+
     interfaces = orm.relationship(
         'Interface', back_populates='node', order_by='Interface.id',
         cascade='all, delete-orphan', passive_deletes=True)

@@ -298,18 +298,21 @@ def update_node(ident, changes):
     :returns: the updated node, with its interfaces loaded.
     :raises: NodeNotFound, DuplicateNode (BMC address:port taken),
         NodeInUse (moving a node that holds an instance to another proxy,
-        or changing its deploy interface)
+        or changing its deploy interface or boot mode)
     """
     with db_session.transaction(writer=True) as session:
         node = get_node_in(session, ident)
         moved = (changes.get('service_host', node.service_host)
                  != node.service_host)
-        redeployed = (changes.get('deploy_interface', node.deploy_interface)
-                      != node.deploy_interface)
+        redeployed = any(changes.get(field, getattr(node, field))
+                         != getattr(node, field)
+                         for field in ('deploy_interface', 'boot_mode'))
         if (moved or redeployed) and node.instance_uuid is not None:
             # Nova keeps the instance on the compute service that built
             # it; its node must stay with that proxy. The deploy interface
-            # decides how the instance is torn down (cleaning or not).
+            # decides how the instance is torn down (cleaning or not), the
+            # boot mode how its disk boots (and the trait placement holds
+            # its allocation against).
             raise exception.NodeInUse(node=ident,
                                       instance=node.instance_uuid)
         held = sorted(field for field in HELD_FIELDS

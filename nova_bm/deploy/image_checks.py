@@ -3,7 +3,8 @@
 Each refusal is an exception Nova turns into the server's fault without
 rescheduling (``ImageUnacceptable`` and ``BuildAbortException`` end in
 ``BuildAbortException`` in ``ComputeManager._build_and_run_instance``):
-another node would refuse the same image for the same reason.
+another node would refuse the same image for the same reason, or (a boot
+mode, a size) the scheduler should not have chosen this one.
 """
 
 from nova import exception as nova_exception
@@ -31,6 +32,27 @@ def check_request(instance, image_meta):
             image_id=image_id,
             reason='its disk_format is %s; nova-bm deploys %s images'
                    % (disk_format, ' or '.join(DISK_FORMATS)))
+
+
+def check_boot_mode(image_meta, node):
+    """Refuse an image whose ``hw_firmware_type`` (``uefi`` or ``bios``,
+    Nova's image property) is not the node's boot mode: the node's
+    firmware would not boot it. The scheduler keeps such images off such
+    nodes with ``BootModeFilter`` or a flavor's boot-mode trait; a node
+    that gets one anyway refuses it here, before anything is fetched or
+    powered, with the reason as the server's fault."""
+    properties = image_meta.properties if 'properties' in image_meta \
+        else None
+    wanted = (properties.hw_firmware_type
+              if properties is not None and 'hw_firmware_type' in properties
+              else None)
+    if wanted and wanted != node.boot_mode:
+        raise nova_exception.ImageUnacceptable(
+            image_id=image_meta.id if 'id' in image_meta else '(none)',
+            reason='it needs %s firmware (hw_firmware_type) and node %s '
+                   'boots %s; schedule it with the flavor trait '
+                   'COMPUTE_FIRMWARE_%s or nova-bm\'s BootModeFilter'
+                   % (wanted, node.name, node.boot_mode, wanted.upper()))
 
 
 def check_declared_size(image_meta, node):

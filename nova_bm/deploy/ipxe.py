@@ -10,7 +10,11 @@ forget a persistent boot device), and removes it when the node is
 released. A MAC without a script is answered :data:`NO_SCRIPT`, which
 makes iPXE try the next NIC, then give up on the network so the firmware
 boots its next device; that answer is the same for every MAC, enrolled
-or not.
+or not. Giving up is ``exit 1``, never a bare ``exit``: UEFI firmware
+(EDK2's boot manager) takes a boot option that returns success as "show
+the boot menu" and stops there; an error makes it try its next option.
+The scripts are the same for BIOS and UEFI nodes: iPXE itself knows which
+it runs on.
 
 Nothing here is a secret: these files are served to anyone who asks (the
 deploy ramdisk gets its token by looking itself up, see
@@ -34,7 +38,7 @@ inc i
 goto next_nic
 :no_script
 echo nova-bm: no script for this machine's NICs; booting the next device
-exit
+exit 1
 """
 
 #: A node being deployed or cleaned: the deploy ramdisk. It holds no
@@ -55,10 +59,17 @@ reboot
 """
 
 #: A deployed node: boot the first disk; if that fails, let the firmware
-#: go on to its next boot device.
+#: go on to its next boot device. Under UEFI (iPXE's ``${platform}`` is
+#: ``efi``) there is no BIOS drive 0x80: iPXE hands the machine back to
+#: the firmware's boot manager, which boots its next option, the disk's
+#: EFI System Partition. The persistent disk boot (with the EFI flag) that
+#: the deploy sets on the BMC makes this script the safety net only.
 LOCAL_BOOT_SCRIPT = """#!ipxe
 # nova-bm: boot from the disk
-sanboot --no-describe --drive 0x80 || exit
+iseq ${platform} efi && goto firmware ||
+sanboot --no-describe --drive 0x80 || goto firmware
+:firmware
+exit 1
 """
 
 #: Any MAC without a script: fail this chain, so boot.ipxe tries the

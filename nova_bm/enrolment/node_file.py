@@ -11,7 +11,8 @@ node import`` takes it as it is::
                       ipmi_username: admin, ipmi_password: secret}
         properties: {cpus: 32, memory_mb: 262144, local_gb: 960,
                      cpu_arch: x86_64,
-                     root_device: {serial: S3Z1NB0K123456}}  # optional
+                     root_device: {serial: S3Z1NB0K123456},  # optional
+                     capabilities: "boot_mode:uefi"}          # optional
         traits: [CUSTOM_RACK1]        # optional
         provision_state: manageable   # optional: enroll, manageable, available
         maintenance: false            # optional, as maintenance_reason
@@ -19,12 +20,16 @@ node import`` takes it as it is::
 
 Nodes may also be nested under ``chassis: [{nodes: [...]}]`` and ports
 under ``portgroups: [{ports: [...]}]``, as Ironic allows. Keys Ironic knows
-but nova-bm has no use for (``deploy_kernel``, ``extra``, ``capabilities``,
-…) are not imported: :func:`load_report` names every one of them, and
-refuses them with ``strict=True``.
+but nova-bm has no use for (``deploy_kernel``, ``extra``, capabilities
+other than ``boot_mode``, …) are not imported: :func:`load_report` names
+every one of them, and refuses them with ``strict=True``.
 A node may name its proxy with the nova-bm key ``service_host``, and its
 partition key with ``partition_key`` or Ironic's ``conductor_group`` (which
 Nova's ironic driver matches against its own ``[ironic] partition_key``).
+The boot mode (``uefi`` or ``bios``) is Ironic's ``boot_mode``
+capability, in ``properties.capabilities`` as Ironic writes it
+(``"boot_mode:uefi,secure_boot:false"``) or as a mapping, or the node's own
+``boot_mode`` key; without one, ``[baremetal] default_boot_mode``.
 ``deploy_interface`` is ``image`` or ``netboot``; Ironic's ``direct`` is
 read as ``image`` and its ``ramdisk`` as ``netboot``. ``provision_state``,
 ``maintenance`` and ``maintenance_reason`` are passed to
@@ -63,6 +68,7 @@ _IRONIC_PATHS = {
     'local_gb': 'properties.local_gb',
     'cpu_arch': 'properties.cpu_arch',
     'root_device': 'properties.root_device',
+    'boot_mode': 'boot_mode',
 }
 _TOP_LEVEL_KEYS = frozenset(['nodes', 'chassis'])
 
@@ -71,13 +77,16 @@ _TOP_LEVEL_KEYS = frozenset(['nodes', 'chassis'])
 _DRIVER_INFO_KEYS = frozenset(['ipmi_address', 'ipmi_port', 'ipmi_username',
                                'ipmi_password'])
 _PROPERTIES_KEYS = frozenset(['cpus', 'memory_mb', 'local_gb', 'cpu_arch',
-                              'root_device'])
+                              'root_device', 'capabilities'])
+# Ironic's capabilities nova-bm reads; any other is reported as ignored.
+_CAPABILITIES_KEYS = frozenset(['boot_mode'])
 # Passed to node_spec.new_node as they are, when the node gives them.
 _LIFECYCLE_KEYS = ('provision_state', 'maintenance', 'maintenance_reason')
 _NODE_KEYS = frozenset([
     'name', 'uuid', 'driver', 'resource_class', 'traits', 'driver_info',
     'properties', 'ports', 'portgroups', 'service_host', 'partition_key',
-    'conductor_group', 'deploy_interface']) | frozenset(_LIFECYCLE_KEYS)
+    'conductor_group', 'deploy_interface', 'boot_mode']) | frozenset(
+        _LIFECYCLE_KEYS)
 _CHASSIS_KEYS = frozenset(['nodes'])
 _PORTGROUP_KEYS = frozenset(['ports'])
 
@@ -396,6 +405,7 @@ def _read_node(node, defaults):
     if props is None:
         props, silenced = {}, silenced | _PROPERTIES_KEYS
     values = {
+        'boot_mode': _boot_mode(node, props, result),
         'uuid': node.get('uuid'),
         'name': node.get('name'),
         'service_host': node.get('service_host') or default_host,
@@ -421,6 +431,47 @@ def _read_node(node, defaults):
     _new_node(values, silenced, result)
     _read_ports(node, result)
     return result
+
+
+def _capabilities(value, result):
+    """Ironic's ``properties.capabilities``: ``"k1:v1,k2:v2"`` (how Ironic
+    stores it) or a mapping. :returns: the mapping, or None (refused: an
+    error is noted)."""
+    where = 'properties.capabilities'
+    if isinstance(value, str):
+        parsed = {}
+        for item in value.split(','):
+            key, colon, capability = item.partition(':')
+            if not colon or not key.strip():
+                result.errors.append((where, 'must be "key:value" pairs '
+                                             'separated by commas, got %s'
+                                      % safe_text.quote(value)))
+                return None
+            parsed[key.strip()] = capability.strip()
+        value = parsed
+    if not isinstance(value, dict):
+        result.errors.append((where, 'must be "key:value,..." or a '
+                                     'mapping'))
+        return None
+    result.ignored.extend(_at(where, step)
+                          for step in _unread(value, _CAPABILITIES_KEYS))
+    return value
+
+
+def _boot_mode(node, props, result):
+    """The node's boot mode as the file gives it (None: not given)."""
+    capabilities = props.get('capabilities')
+    from_capabilities = None
+    if capabilities not in (None, '', {}):
+        parsed = _capabilities(capabilities, result)
+        from_capabilities = (parsed or {}).get('boot_mode')
+    own = node.get('boot_mode')
+    if own is not None and from_capabilities is not None and (
+            own != from_capabilities):
+        result.errors.append(('boot_mode', 'differs from '
+                                           'properties.capabilities '
+                                           'boot_mode; give one of them'))
+    return own if own is not None else from_capabilities
 
 
 def _section(node, key, known, result):

@@ -34,6 +34,7 @@ _NORMALISERS = {
     'ipmi_password': node_fields.ipmi_password,
     'partition_key': node_fields.partition_key,
     'deploy_interface': node_fields.deploy_interface,
+    'boot_mode': node_fields.boot_mode,
     # Named as the CLI option and Ironic's property say it.
     'root_device_hints': lambda v, f: node_fields.root_device_hints(
         v, 'root_device'),
@@ -99,6 +100,7 @@ def new_node(values, macs=()):
         'traits': [],
         'ipmi_port': DEFAULT_IPMI_PORT,
         'deploy_interface': CONF.baremetal.default_deploy_interface,
+        'boot_mode': CONF.baremetal.default_boot_mode,
         'provision_state': CONF.baremetal.enrolled_node_state,
         'maintenance': False,
     }

@@ -153,9 +153,10 @@ class PortBinder:
                 client.update_port(vif['id'], {'port': {
                     'mac_address': interface.address}})
                 _check_bound(vif['id'], client.update_port(
-                    vif['id'], binding(node, interface,
-                                       dhcp.pxe_options(boot_url)
-                                       if vif['id'] == pxe_port else None)))
+                    vif['id'], binding(
+                        node, interface,
+                        dhcp.pxe_options(boot_url, node.boot_mode)
+                        if vif['id'] == pxe_port else None)))
         except (neutron_client_exc.NeutronClientException,
                 BindingFailed) as e:
             # Undo what was changed; the ports not reached yet are left as
@@ -184,7 +185,8 @@ class PortBinder:
         port = self._port_on_boot_nic(node)
         if port is not None:
             self._client(context).update_port(port, {'port': {
-                'extra_dhcp_opts': dhcp.pxe_options(boot_url)}})
+                'extra_dhcp_opts': dhcp.pxe_options(boot_url,
+                                                    node.boot_mode)}})
         return port is not None
 
     def remove_boot_options(self, context, node, boot_url):
@@ -195,7 +197,8 @@ class PortBinder:
             return
         try:
             self._client(context).update_port(port, {'port': {
-                'extra_dhcp_opts': dhcp.removal(dhcp.pxe_options(boot_url))}})
+                'extra_dhcp_opts': dhcp.removal(
+                    dhcp.pxe_options(boot_url, node.boot_mode))}})
         except neutron_client_exc.NotFound:
             pass
 

@@ -91,8 +91,10 @@ class PowerInterface(metaclass=abc.ABCMeta):
 
     @abc.abstractmethod
     def set_boot_device(self, node, device, persistent=False):
-        """Boot from ``device`` (one of BOOT_DEVICES) next time or always."""
+        """Boot from ``device`` (one of BOOT_DEVICES) next time or always,
+        by the boot path of the node's ``boot_mode`` (UEFI or legacy)."""
 
     @abc.abstractmethod
     def get_boot_device(self, node):
-        """Return ``{'boot_device': …, 'persistent': bool}``."""
+        """Return ``{'boot_device': …, 'persistent': bool, 'efi': bool}``
+        (``efi``: the override is for the EFI boot path)."""

@@ -14,6 +14,7 @@ from oslo_log import log as logging
 from nova_bm.conf import CONF
 from nova_bm import exception
 from nova_bm.common import node_fields
+from nova_bm.common import states
 from nova_bm.power import base
 from nova_bm.power import ipmi_loop
 from nova_bm.power import ipmi_messages
@@ -203,7 +204,10 @@ class IPMIPower(base.PowerInterface):
             raise exception.InvalidBmcParameters(
                 node=_node_label(node), reason='unknown boot device %r; '
                 'expected one of %s' % (device, ', '.join(base.BOOT_DEVICES)))
-        self._call(node, ipmi_messages.set_boot_device(device, persistent))
+        # A UEFI node's override must name the EFI boot path (Ironic's
+        # 0xe0/0xa0); a BIOS node's the legacy one.
+        self._call(node, ipmi_messages.set_boot_device(
+            device, persistent, efi=node.boot_mode == states.UEFI))
 
     def get_boot_device(self, node):
         return self._call(node, ipmi_messages.get_boot_device())

@@ -40,6 +40,9 @@ CONTROL_SOFT_OFF = 5
 _BOOT_FLAGS = 5
 _BOOT_FLAG_VALID = 0x80
 _BOOT_PERSISTENT = 0x40
+# "BIOS boot type" (data byte 1, bit 5): 1 is EFI, 0 PC compatible
+# (legacy). Ironic's ipmitool driver sends 0xe0/0xa0 for UEFI nodes.
+_BOOT_EFI = 0x20
 _BOOT_INFO_ACK = 3      # parameter 3: boot info acknowledge / timer
 # Boot device selector (data byte 2, bits 5:2) per boot device.
 _DEVICE_CODES = {'default': 0x00, 'pxe': 0x04, 'disk': 0x08, 'safe': 0x0c,
@@ -90,12 +93,16 @@ def chassis_control(action, name):
                                   name, OPERATOR)])
 
 
-def set_boot_device(device, persistent):
-    flags = _BOOT_FLAG_VALID | (_BOOT_PERSISTENT if persistent else 0)
+def set_boot_device(device, persistent, efi=False):
+    """Boot ``device`` next time (or always, ``persistent``), on the EFI
+    boot path when ``efi`` (a UEFI node: firmware that boots UEFI only
+    may ignore, or refuse, an override for the legacy path)."""
+    flags = (_BOOT_FLAG_VALID | (_BOOT_PERSISTENT if persistent else 0)
+             | (_BOOT_EFI if efi else 0))
     code = _DEVICE_CODES[device]
     if code == 0:
         flags = 0   # "no override": clear the valid bit as well.
-    name = 'set boot device %s' % device
+    name = 'set boot device %s%s' % (device, ' (EFI)' if efi else '')
     return Request(name, [
         # Acknowledge the previous boot info, as pyghmi and ipmitool do,
         # so that the BMC's 60 s boot-flag timer does not fire.
@@ -111,9 +118,10 @@ def _boot_device(responses):
     data = responses[0]
     flags, code = data[2], data[3] & 0b00111100
     if not flags & _BOOT_FLAG_VALID:
-        return {'boot_device': 'default', 'persistent': False}
+        return {'boot_device': 'default', 'persistent': False, 'efi': False}
     return {'boot_device': _DEVICE_NAMES.get(code, 'unknown'),
-            'persistent': bool(flags & _BOOT_PERSISTENT)}
+            'persistent': bool(flags & _BOOT_PERSISTENT),
+            'efi': bool(flags & _BOOT_EFI)}
 
 
 def get_boot_device():

@@ -201,6 +201,10 @@ class Proxy:
             node, self.sync.failing(node.uuid),
             standard=CONF.baremetal.report_standard_inventory)
 
+    @staticmethod
+    def traits(node):
+        return resources.traits(node)
+
     def host_stats(self, nodes):
         return [resources.host_stats(self.cache.host, node,
                                      self.sync.failing(node.uuid))

@@ -121,6 +121,7 @@ class Provisioner:
         node = self._parts.cache.get(instance.node)
         if node is not None and node.deploy_interface == states.IMAGE:
             image_checks.check_request(instance, image_meta)
+            image_checks.check_boot_mode(image_meta, node)
             image_checks.check_declared_size(image_meta, node)
         if node is not None and network_info:
             self._parts.network.check(

@@ -60,10 +60,24 @@ def node_resources(node, bmc_failing=False):
         'local_gb_used': node.local_gb if full else 0,
         'disk_available_least': 0 if full else node.local_gb,
         'supported_instances': [(node.cpu_arch, HYPERVISOR_TYPE, _VM_MODE)],
+        # boot_mode as Nova's ironic driver reports a node's capabilities:
+        # a flavor's "capabilities:boot_mode" extra spec is matched
+        # against it (ComputeCapabilitiesFilter), an image's
+        # hw_firmware_type too (nova_bm.scheduler.filters.BootModeFilter).
         'stats': {'cpu_arch': node.cpu_arch,
-                  'resource_class': node.resource_class},
+                  'resource_class': node.resource_class,
+                  'boot_mode': node.boot_mode},
         'numa_topology': None,
     }
+
+
+def traits(node):
+    """The node's traits for placement: the operator's, and the standard
+    trait of its boot mode (``COMPUTE_FIRMWARE_UEFI`` or ``_BIOS``), so a
+    flavor can require one (``trait:COMPUTE_FIRMWARE_UEFI=required``)."""
+    boot_trait = node_fields.BOOT_MODE_TRAITS[node.boot_mode]
+    return list(node.traits) + ([] if boot_trait in node.traits
+                                else [boot_trait])
 
 
 def inventory(node, bmc_failing=False, standard=False):

@@ -14,6 +14,10 @@ bare-metal nodes pass untouched. Enable with::
     available_filters = nova_bm.scheduler.filters.ExactCoreFilter
     available_filters = nova_bm.scheduler.filters.ExactDiskFilter
     enabled_filters = ...,ExactRamFilter,ExactCoreFilter,ExactDiskFilter
+
+``BootModeFilter`` (``available_filters = nova_bm.scheduler.filters.
+BootModeFilter``, then in ``enabled_filters``) keeps an image that says
+``hw_firmware_type=uefi`` (or ``bios``) off nodes of the other boot mode.
 """
 
 from nova.scheduler import filters
@@ -88,3 +92,37 @@ class ExactDiskFilter(_ExactFilter):
 
     def set_limit(self, host_state):
         host_state.limits['disk_gb'] = host_state.total_usable_disk_gb
+
+
+class BootModeFilter(filters.BaseHostFilter):
+    """An image's ``hw_firmware_type`` equals the node's boot mode.
+
+    Nova's own filters do not read ``hw_firmware_type`` (its image
+    metadata prefilter maps other properties to traits), so without this
+    filter such an image may be scheduled to a node of the other boot
+    mode, and the proxy refuses it there before powering anything
+    (:mod:`nova_bm.proxy.provision`). An image without the property, and
+    hosts that are not bare-metal nodes, pass. It runs on rebuild too: a
+    rebuild onto a new image stays on its node, which must boot it.
+    """
+
+    RUN_ON_REBUILD = True
+
+    def host_passes(self, host_state, spec_obj):
+        if not scheduler.is_baremetal(host_state):
+            return True
+        image = (spec_obj.image if spec_obj.obj_attr_is_set('image')
+                 else None)
+        properties = (image.properties
+                      if image is not None and 'properties' in image
+                      else None)
+        wanted = (properties.get('hw_firmware_type')
+                  if properties is not None else None)
+        if not wanted:
+            return True
+        mode = (host_state.stats or {}).get('boot_mode')
+        if mode != wanted:
+            LOG.debug('%(host)s boots %(mode)s, the image needs %(wanted)s',
+                      {'host': host_state, 'mode': mode, 'wanted': wanted})
+            return False
+        return True

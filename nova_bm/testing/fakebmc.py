@@ -218,6 +218,9 @@ class FakeBmc(pyghmi_bmc.Bmc):
         self.power = 'off'
         self.boot_device = 'default'
         self.boot_persistent = False
+        # Boot flags' "BIOS boot type" (IPMI 2.0 table 28-14, data 1 bit
+        # 5): the override is for the EFI boot path, not the legacy one.
+        self.boot_efi = False
         self.logons = 0
         self.privilege_requests = 0
         # The last Open Session request of each client, and its session.
@@ -299,9 +302,26 @@ class FakeBmc(pyghmi_bmc.Bmc):
             return
         return self._start_machine()
 
+    def _override(self):
+        """The boot device the machine's firmware obeys: the override
+        when its boot type is the firmware's (a UEFI-only machine has no
+        legacy boot path to take, and SeaBIOS no EFI one), else its own
+        boot order, as real firmware does with an override it cannot
+        follow (said on stderr: the lab's witness of a wrong flag)."""
+        device = self.boot_device
+        uefi = self.machine.boot_mode == 'uefi'
+        if device != 'default' and self.boot_efi != uefi:
+            print('nova-bm-fakebmc: BMC %d: %s firmware ignores a boot '
+                  'override to %s for the %s boot path' % (
+                      self.port, 'UEFI' if uefi else 'BIOS', device,
+                      'EFI' if self.boot_efi else 'legacy'),
+                  file=sys.stderr, flush=True)
+            return 'default'
+        return device
+
     def _start_machine(self):
         try:
-            started = self.machine.power_on(self.boot_device,
+            started = self.machine.power_on(self._override(),
                                             self.boot_persistent)
         except OSError as e:
             print('nova-bm-fakebmc: BMC %d cannot start its machine: %s'
@@ -367,7 +387,8 @@ class FakeBmc(pyghmi_bmc.Bmc):
     def get_system_boot_options(self, request, session):
         if request['data'][0] == 5:
             device = pyghmi_bmc.ipmicommand.boot_devices[self.boot_device]
-            flags = 0x80 | (0x40 if self.boot_persistent else 0)
+            flags = (0x80 | (0x40 if self.boot_persistent else 0)
+                     | (0x20 if self.boot_efi else 0))
             return session.send_ipmi_response(
                 data=[1, 5, flags, device, 0, 0, 0])
         return super().get_system_boot_options(request, session)
@@ -381,6 +402,7 @@ class FakeBmc(pyghmi_bmc.Bmc):
                 return session.send_ipmi_response(code=0xcc)
             self.boot_device = device
             self.boot_persistent = bool(data[1] & 0x40)
+            self.boot_efi = bool(data[1] & 0x20)
             return session.send_ipmi_response()
         return super().set_system_boot_options(request, session)
 
@@ -388,6 +410,7 @@ class FakeBmc(pyghmi_bmc.Bmc):
         state = {'port': self.port, 'power': self.get_power_state(),
                  'boot_device': self.boot_device,
                  'boot_persistent': self.boot_persistent,
+                 'boot_efi': self.boot_efi,
                  'logons': self.logons,
                  'privilege_requests': self.privilege_requests,
                  'actions': dict(self.actions),
@@ -494,13 +517,16 @@ def _machine(machines, port):
     if not machines:
         return None
     disks = (machines.get('disks_by_port') or {}).get(port)
+    boot_mode = (machines.get('boot_mode_by_port') or {}).get(
+        port, machines.get('boot_mode', 'bios'))
     return lab_machine.Machine(
         os.path.join(machines['directory'], str(port)),
         lab_machine.mac_for_port(port), machines['boot_url'],
         machines.get('disk_bytes', 64 << 20),
         memory_mb=machines.get('memory_mb', 512),
         accel=machines.get('accel', 'tcg'), console_wait=True,
-        disks=disks if disks is not None else machines.get('disks'))
+        disks=disks if disks is not None else machines.get('disks'),
+        boot_mode=boot_mode)
 
 
 def _control_loop(server, bmcs):
@@ -538,6 +564,8 @@ def _control(request, bmcs):
         bmc.boot_device = request['boot_device']
     if 'boot_persistent' in request:
         bmc.boot_persistent = bool(request['boot_persistent'])
+    if 'boot_efi' in request:
+        bmc.boot_efi = bool(request['boot_efi'])
     if request.get('power') == 'on' and bmc.machine is not None:
         bmc.power_on()
     elif request.get('power') == 'off' and bmc.machine is not None:
@@ -564,7 +592,10 @@ class Fleet:
         machine instead of the one ``disk.img`` of ``disk_bytes``:
         ``disks`` (a list of disk dicts, see ``nova_bm.testing.machine``;
         every machine gets them) and ``disks_by_port`` (``{port: list}``,
-        for those ports instead of ``disks``). A fleet of one machine
+        for those ports instead of ``disks``); ``boot_mode`` (``bios``,
+        SeaBIOS, or ``uefi``, OVMF) and ``boot_mode_by_port`` (``{port:
+        mode}``, for those ports instead) or ``boot_modes`` (a list, one
+        mode per machine in port order). A fleet of one machine
         with three disks::
 
             Fleet(1, port, machines={
@@ -585,6 +616,19 @@ class Fleet:
                     (machines.get('disks_by_port') or {}).values())):
                 if disks is not None:
                     lab_machine.check_disks(disks)
+            modes = machines.get('boot_modes')
+            if modes is not None:
+                if len(modes) != count:
+                    raise ValueError('boot_modes must give one mode per '
+                                     'machine (%d), not %d' % (count,
+                                                               len(modes)))
+                machines = dict(machines, boot_mode_by_port={
+                    base_port + i: mode for i, mode in enumerate(modes)})
+            for mode in ([machines.get('boot_mode', 'bios')] + list(
+                    (machines.get('boot_mode_by_port') or {}).values())):
+                if mode not in lab_machine.BOOT_MODES:
+                    raise ValueError('boot mode must be bios or uefi, not '
+                                     '%r' % (mode,))
         self.machines = machines
         self.count = count
         self.base_port = base_port
@@ -787,6 +831,13 @@ def main(argv=None):
                      help='Memory of each machine (default 512).')
     lab.add_argument('--accel', default='tcg', choices=('tcg', 'kvm'),
                      help='QEMU accelerator (default tcg).')
+    lab.add_argument('--boot-mode', default='bios',
+                     choices=lab_machine.BOOT_MODES,
+                     help='The machines\' firmware: bios (SeaBIOS, the '
+                          'default) or uefi (OVMF, Debian\'s ovmf; its '
+                          'NVRAM is DIR/<port>/OVMF_VARS.fd). Each obeys '
+                          'only boot overrides of its own boot type (the '
+                          'EFI flag set or not).')
     args = parser.parse_args(argv)
     machines = None
     if args.machines is not None:
@@ -795,6 +846,11 @@ def main(argv=None):
         if shutil.which(lab_machine.QEMU) is None:
             parser.error('--machines needs %s (Debian: qemu-system-x86)'
                          % lab_machine.QEMU)
+        if args.boot_mode == 'uefi' and not all(
+                os.path.exists(path) for path in (lab_machine.OVMF_CODE,
+                                                  lab_machine.OVMF_VARS)):
+            parser.error('--boot-mode uefi needs %s and %s (Debian: ovmf)'
+                         % (lab_machine.OVMF_CODE, lab_machine.OVMF_VARS))
         if args.disk_mb is None:
             args.disk_mb = 64
         if args.disk_mb < 1 or args.memory_mb < 64:
@@ -815,7 +871,8 @@ def main(argv=None):
         machines = {'directory': os.path.abspath(args.machines),
                     'boot_url': args.boot_url,
                     'disk_bytes': args.disk_mb << 20,
-                    'memory_mb': args.memory_mb, 'accel': args.accel}
+                    'memory_mb': args.memory_mb, 'accel': args.accel,
+                    'boot_mode': args.boot_mode}
         if disks:
             machines['disks'] = disks
     if args.control_dir is not None and not (

@@ -45,6 +45,16 @@ N+1 (after the disks). QEMU's ``-boot`` cannot be mixed with
 as soon as QEMU runs, moves it to N+1 over QMP (``qom-set``): QEMU rebuilds
 the firmware's boot order at each reset, so the next boot (a reset, or the
 guest rebooting) is the disk's.
+
+Firmware (``boot_mode``): ``bios`` is QEMU's SeaBIOS; ``uefi`` is OVMF
+(Debian's ``ovmf``: ``OVMF_CODE_4M.fd`` read-only in the first pflash, a
+copy of ``OVMF_VARS_4M.fd`` in the machine's directory, ``OVMF_VARS.fd``,
+in the second: its NVRAM, kept across power cycles as a real machine's).
+OVMF takes its boot order from the devices' ``bootindex`` (QEMU's
+``-boot`` means nothing to it), so a UEFI machine always uses the
+``bootindex`` layout, its one default disk included. Its NIC's option ROM
+carries iPXE for UEFI (QEMU's ``efi-virtio.rom``), as a real server's NIC
+carries the vendor's UEFI PXE.
 """
 
 import ctypes
@@ -59,6 +69,10 @@ import threading
 import time
 
 QEMU = 'qemu-system-x86_64'
+BOOT_MODES = ('bios', 'uefi')
+#: Debian's ovmf: the firmware (read-only) and the NVRAM template.
+OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd'
+OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd'
 _PR_SET_PDEATHSIG = 1
 BUSES = ('virtio', 'scsi', 'nvme')
 #: Disk names, serials and models: nothing QEMU's option parser (commas),
@@ -165,10 +179,16 @@ class Machine:
 
     def __init__(self, directory, mac, boot_url, disk_bytes,
                  memory_mb=512, accel='tcg', qemu=QEMU, console_wait=False,
-                 disks=None):
+                 disks=None, boot_mode='bios'):
         """``disks``: None (one ``disk.img`` of ``disk_bytes`` on
         ``if=virtio``, as ever) or a list (the module's docstring; then
-        ``disk_bytes`` is not used). :raises ValueError: bad ``disks``."""
+        ``disk_bytes`` is not used). ``boot_mode``: ``bios`` (SeaBIOS) or
+        ``uefi`` (OVMF). :raises ValueError: bad ``disks`` or
+        ``boot_mode``."""
+        if boot_mode not in BOOT_MODES:
+            raise ValueError('boot_mode must be bios or uefi, not %r'
+                             % (boot_mode,))
+        self.boot_mode = boot_mode
         self.directory = directory
         self.mac = mac
         self.boot_url = boot_url
@@ -194,6 +214,14 @@ class Machine:
             self._disk_sizes = {d['name']: d['bytes'] for d in self.disks}
         #: The first disk (the one the firmware boots).
         self.disk = next(iter(self.disk_paths.values()))
+        # The disks laid out by bootindex: ``disks``, or for OVMF the
+        # default disk as one (None: SeaBIOS's ``-boot`` layout).
+        self._layout = self.disks
+        if self._layout is None and boot_mode == 'uefi':
+            self._layout = check_disks([{'name': 'disk',
+                                         'bytes': disk_bytes}])
+        #: OVMF's NVRAM (UEFI only).
+        self.nvram = os.path.join(directory, 'OVMF_VARS.fd')
         self.serial_log = os.path.join(directory, 'serial.log')
         self.serial_socket = os.path.join(directory, 'serial.sock')
         self.qmp_socket = os.path.join(directory, 'qmp.sock')
@@ -225,6 +253,8 @@ class Machine:
                 if not os.path.exists(path):
                     with open(path, 'wb') as disk:
                         disk.truncate(self._disk_sizes[name])
+            if self.boot_mode == 'uefi':
+                self._make_nvram()
             for stale in (self.qmp_socket, self.serial_socket):
                 if os.path.exists(stale):
                     os.unlink(stale)
@@ -236,7 +266,7 @@ class Machine:
             self.boots += 1
             self.power_ons.append(time.time())
             self._network_once_undo = None
-            if (self.disks is not None and boot_device == 'network'
+            if (self._layout is not None and boot_device == 'network'
                     and not persistent):
                 undo = threading.Thread(
                     target=self._end_network_once,
@@ -244,6 +274,20 @@ class Machine:
                 self._network_once_undo = undo
                 undo.start()
             return True
+
+    def _make_nvram(self):
+        """A fresh NVRAM at the first power on, kept after (whole or
+        absent: copied under another name, then renamed)."""
+        if os.path.exists(self.nvram):
+            return
+        for path in (OVMF_CODE, OVMF_VARS):
+            if not os.path.exists(path):
+                raise FileNotFoundError(
+                    'a UEFI machine needs %s (Debian: ovmf)' % path)
+        tmp = self.nvram + '.tmp'
+        with open(OVMF_VARS, 'rb') as template, open(tmp, 'wb') as copy:
+            copy.write(template.read())
+        os.replace(tmp, self.nvram)
 
     def _end_network_once(self, process):
         # The NIC goes after the disks for every later boot of this
@@ -253,7 +297,7 @@ class Machine:
         try:
             self._qmp('qom-set', timeout=120, process=process, arguments={
                 'path': '/machine/peripheral/%s' % _NIC_ID,
-                'property': 'bootindex', 'value': len(self.disks) + 1})
+                'property': 'bootindex', 'value': len(self._layout) + 1})
         except Exception as e:  # noqa: BLE001 (the machine went off)
             with self._lock:
                 if self._process is process and self._alive():
@@ -263,7 +307,7 @@ class Machine:
 
     def command(self, boot_device, persistent):
         """The QEMU command line for one power-on."""
-        if self.disks is not None:
+        if self._layout is not None:
             return self._command(boot_device == 'network')
         if boot_device == 'network':
             boot = 'order=nc' if persistent else 'once=n,order=cn'
@@ -275,14 +319,14 @@ class Machine:
             '-boot', boot]
 
     def _command(self, network_first):
-        """With ``disks``: boot order by bootindex (the module's
+        """With ``disks`` or OVMF: boot order by bootindex (the module's
         docstring)."""
         command = self._common() + [
             '-device', 'virtio-net-pci,netdev=n0,mac=%s,id=%s,bootindex=%d'
                        % (self.mac, _NIC_ID,
-                          0 if network_first else len(self.disks) + 1)]
+                          0 if network_first else len(self._layout) + 1)]
         scsi = 0
-        for index, disk in enumerate(self.disks, start=1):
+        for index, disk in enumerate(self._layout, start=1):
             drive = 'drive-%s' % disk['name']
             command += ['-drive', 'if=none,id=%s,file=%s,format=raw' % (
                 drive, _option(self.disk_paths[disk['name']]))]
@@ -310,8 +354,16 @@ class Machine:
         return command
 
     def _common(self):
+        firmware = []
+        if self.boot_mode == 'uefi':
+            firmware = [
+                '-drive', 'if=pflash,format=raw,unit=0,readonly=on,file=%s'
+                          % _option(OVMF_CODE),
+                '-drive', 'if=pflash,format=raw,unit=1,file=%s'
+                          % _option(self.nvram)]
         return [
             self.qemu, '-accel', self.accel, '-m', str(self.memory_mb),
+        ] + firmware + [
             '-nographic', '-monitor', 'none',
             '-chardev', 'socket,id=s0,path=%s,server=on,wait=%s,'
                         'logfile=%s,logappend=on'

@@ -83,8 +83,9 @@ class BareMetalCloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         self.addCleanup(db_api.dispose)
         migration.upgrade()
         self.addCleanup(ipmi_loop.reset_loop)
+        self.lab_machines = self.machines()
         self.fleet = self.useFixture(fleet_fixture.FleetFixture(
-            self.NODES, password=PASSWORD, machines=self.machines()))
+            self.NODES, password=PASSWORD, machines=self.lab_machines))
         self.enrol(range(self.NODES if self.ENROLLED is None
                          else self.ENROLLED))
         self.flavor = self.baremetal_flavor()
@@ -123,9 +124,21 @@ class BareMetalCloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
                           ipmi_username=self.fleet.username,
                           ipmi_password=PASSWORD,
                           deploy_interface=self.DEPLOY_INTERFACE)
+            if self.lab_machines:
+                # Enrolled with its machine's firmware, as an operator
+                # would (fake BMCs alone: [baremetal] default_boot_mode).
+                values['boot_mode'] = self.machine_boot_mode(index)
             values.update(overrides)
             specs.append(node_spec.new_node(values, [self.mac(index)]))
         db_api.create_nodes(specs)
+
+    def machine_boot_mode(self, index):
+        """The firmware of the lab machine behind BMC ``index``."""
+        machines = self.lab_machines
+        if machines.get('boot_modes') is not None:
+            return machines['boot_modes'][index]
+        return (machines.get('boot_mode_by_port') or {}).get(
+            self.fleet.ports[index], machines.get('boot_mode', 'bios'))
 
     def enrol_dead(self, name):
         """A node whose BMC address has nothing listening."""

@@ -268,7 +268,7 @@ nodes:
     driver_info: {ipmi_address: 10.0.0.1, ipmi_username: admin,
                   ipmi_password: pw-Import-9, deploy_kernel: k}
     properties: {cpus: 8, memory_mb: 1024, local_gb: 10,
-                 vendor: Acme, capabilities: "boot_mode:uefi"}
+                 vendor: Acme, capabilities: "boot_mode:bios,x:y"}
     ports: [{address: "52:54:00:aa:00:01"}]
 '''
 
@@ -284,9 +284,12 @@ nodes:
         warning = [line for line in err.splitlines()
                    if line.startswith('Warning')]
         self.assertEqual(1, len(warning), err)
-        for key in ('properties.vendor', 'properties.capabilities',
+        for key in ('properties.vendor', 'properties.capabilities.x',
                     'driver_info.deploy_kernel', 'ipmi_address'):
             self.assertIn(key, warning[0])
+        # The boot mode capability is read, not ignored.
+        self.assertNotIn('boot_mode', warning[0])
+        self.assertEqual('bios', db_api.get_node('rack-1').boot_mode)
         self.assertNotIn('pw-Import-9', out + err)
 
     def test_strict_refuses_them(self):

@@ -297,6 +297,9 @@ class IronicNamesTestCase(ConfigTestCase):
                 (('--property', 'local_gb=50', '--property', 'cpu_arch=arm'),
                  ['"--local-gb 50"', '"--cpu-arch arm"']),
                 (('--property', 'capabilities=boot_mode:uefi'),
+                 '"--property capabilities=...boot_mode:uefi..." is '
+                 '"--boot-mode uefi" here'),
+                (('--property', 'capabilities=secure_boot:true'),
                  '--property is --cpus, --memory-mb, --local-gb, --cpu-arch'),
                 (('--driver-info', 'ipmi_address=10.0.0.9'),
                  '"--driver-info ipmi_address=10.0.0.9" is '

@@ -73,6 +73,17 @@ class NodeFieldsTestCase(base.TestCase):
         self.assertRaises(exception.InvalidField, node_fields.traits,
                           'CUSTOM_X')
 
+    def test_boot_mode(self):
+        self.assertEqual('uefi', node_fields.boot_mode('UEFI'))
+        self.assertEqual('bios', node_fields.boot_mode(' bios '))
+        for bad in ('legacy', '', None, 1, 'efi'):
+            self.assertInvalid(node_fields.boot_mode, bad)
+        # Each mode has a standard trait os-traits knows.
+        for mode in node_fields.BOOT_MODE_NAMES:
+            self.assertEqual(node_fields.BOOT_MODE_TRAITS[mode],
+                             node_fields.trait(
+                                 node_fields.BOOT_MODE_TRAITS[mode]))
+
     def test_text_masks_passwords(self):
         error = self.assertRaises(exception.InvalidField, node_fields.text,
                                   'sec\nret', 'ipmi_password')

@@ -48,6 +48,7 @@ class MigrationTestCase(testscenarios.WithScenarios, base.TestCase):
         row, _ = utils.node_spec_for(1)
         row.pop('partition_key', None)
         row.pop('deploy_interface', None)
+        row.pop('boot_mode')
         with db_api.engine().begin() as connection:
             self.insert_node(connection, row)
         # The code of this release against the old schema: one line.
@@ -60,10 +61,14 @@ class MigrationTestCase(testscenarios.WithScenarios, base.TestCase):
         self.assertEqual([], db_api.list_proxies())
         # Nodes from before deploys existed keep booting from the network.
         self.assertEqual('netboot', node.deploy_interface)
+        # ... and from before boot modes on the legacy path they were
+        # deployed on, whatever default_boot_mode says for new nodes.
+        self.assertEqual('bios', node.boot_mode)
 
     def test_upgrade_keeps_interfaces_booting_from_the_network(self):
         migration.upgrade('9d4b2e7f1a36')
         row, _ = utils.node_spec_for(1)
+        row.pop('boot_mode')
         with db_api.engine().begin() as connection:
             self.insert_node(connection, row)
             connection.execute(sa.text(

@@ -65,8 +65,16 @@ class ScriptsTestCase(base.TestCase):
                          sorted(os.listdir(os.path.join(self.root,
                                                         'nodes'))))
         self.store.put(macs, ipxe.local_boot_script())
-        self.assertIn('sanboot --no-describe --drive 0x80 || exit',
-                      self.store.read(macs[1]))
+        local = self.store.read(macs[1])
+        # BIOS: the first BIOS disk; UEFI (no drive 0x80): back to the
+        # firmware with an error, so that its boot manager tries its next
+        # option instead of showing its menu.
+        self.assertIn('sanboot --no-describe --drive 0x80 || goto firmware',
+                      local)
+        self.assertIn('iseq ${platform} efi && goto firmware ||', local)
+        self.assertEqual('exit 1', local.splitlines()[-1])
+        self.assertIn('\nexit 1\n', ipxe.boot_script('http://h:1'))
+        self.assertNotIn('\nexit\n', ipxe.boot_script('http://h:1'))
         self.store.remove(macs)
         self.store.remove(macs)  # already gone: not an error
         self.assertIsNone(self.store.read(macs[0]))

@@ -43,6 +43,42 @@ class NodeFileTestCase(base.TestCase):
                                  path, 'proxy-1', **kwargs)
 
 
+class BootModeTestCase(NodeFileTestCase):
+    """Ironic's boot_mode capability, as Ironic stores it (a string) or as
+    a mapping, or the node's own key; the option's default otherwise."""
+
+    def test_capabilities_string_mapping_own_key_and_default(self):
+        nodes = [utils.ironic_node(i) for i in range(5)]
+        nodes[0]['properties']['capabilities'] = 'boot_mode:bios'
+        nodes[1]['properties']['capabilities'] = {'boot_mode': 'UEFI'}
+        nodes[2]['boot_mode'] = 'bios'
+        nodes[3]['properties']['capabilities'] = 'secure_boot:true'
+        specs, ignored = node_file.load_report(self.write(nodes), 'proxy-1')
+        self.assertEqual(['bios', 'uefi', 'bios', 'uefi', 'uefi'],
+                         [row['boot_mode'] for row, _ in specs])
+        self.assertEqual(['nodes[3].properties.capabilities.secure_boot'],
+                         ignored)
+
+    def test_bad_boot_modes_are_refused_with_their_place(self):
+        nodes = [utils.ironic_node(i) for i in range(4)]
+        nodes[0]['properties']['capabilities'] = 'boot_mode:legacy'
+        nodes[1]['properties']['capabilities'] = 'boot_mode'
+        nodes[2]['properties']['capabilities'] = ['boot_mode:uefi']
+        nodes[3]['properties']['capabilities'] = 'boot_mode:uefi'
+        nodes[3]['boot_mode'] = 'bios'
+        error = self.refused(self.write(nodes))
+        self.assertEqual([
+            "nodes[0] (node-0): boot_mode: must be uefi or bios, got "
+            "'legacy'",
+            'nodes[1] (node-1): properties.capabilities: must be '
+            '"key:value" pairs separated by commas, got \'boot_mode\'',
+            'nodes[2] (node-2): properties.capabilities: must be '
+            '"key:value,..." or a mapping',
+            'nodes[3] (node-3): boot_mode: differs from '
+            'properties.capabilities boot_mode; give one of them'],
+            error.errors)
+
+
 class IgnoredKeysTestCase(NodeFileTestCase):
     """Finding 3: what nova-bm does not import is named, never dropped
     silently; with strict=True it is refused."""
@@ -51,7 +87,7 @@ class IgnoredKeysTestCase(NodeFileTestCase):
         nodes = [utils.ironic_node(i) for i in range(12)]
         first = nodes[0]
         first['properties']['vendor'] = 'Supermicro'
-        first['properties']['capabilities'] = 'boot_mode:uefi'
+        first['properties']['capabilities'] = 'boot_mode:uefi,secure_boot:x'
         first['driver_info']['deploy_kernel'] = 'glance://kernel'
         first['ipmi_address'] = '10.9.9.9'  # stray: not under driver_info
         nodes[10]['extra'] = {'rack': 1}
@@ -66,7 +102,7 @@ class IgnoredKeysTestCase(NodeFileTestCase):
         self.assertEqual(12, len(specs))
         self.assertEqual(['nodes[0].driver_info.deploy_kernel',
                           'nodes[0].ipmi_address',
-                          'nodes[0].properties.capabilities',
+                          'nodes[0].properties.capabilities.secure_boot',
                           'nodes[0].properties.vendor',
                           'nodes[2].ports.uuid',
                           'nodes[10].extra'], ignored)
@@ -124,8 +160,8 @@ class IgnoredKeysTestCase(NodeFileTestCase):
             'nova-bm',
             'nodes[0] (node-0): properties.vendor: is not used by '
             'nova-bm',
-            'nodes[0] (node-0): properties.capabilities: is not used by '
-            'nova-bm',
+            'nodes[0] (node-0): properties.capabilities.secure_boot: is not '
+            'used by nova-bm',
             'nodes[0] (node-0): ipmi_address: is not used by nova-bm (it '
             'belongs in driver_info)',
             'nodes[2] (node-2): ports.uuid: is not used by nova-bm',

@@ -24,6 +24,20 @@ class NewNodeTestCase(base.TestCase):
         self.assertEqual(('aarch64', 'gold'),
                          (row['cpu_arch'], row['resource_class']))
 
+    def test_boot_mode_defaults_to_the_option_and_updates(self):
+        row, _ = node_spec.new_node(utils.node_values(1))
+        self.assertEqual('uefi', row['boot_mode'])  # Ironic's default
+        self.conf.config(default_boot_mode='bios', group='baremetal')
+        row, _ = node_spec.new_node(utils.node_values(1))
+        self.assertEqual('bios', row['boot_mode'])
+        row, _ = node_spec.new_node(utils.node_values(1, boot_mode='UEFI'))
+        self.assertEqual('uefi', row['boot_mode'])
+        self.assertEqual({'boot_mode': 'bios'},
+                         node_spec.node_changes({'boot_mode': 'bios'}))
+        error = self.assertRaises(exception.InvalidField, node_spec.new_node,
+                                  utils.node_values(1, boot_mode='legacy'))
+        self.assertIn('boot_mode: must be uefi or bios', str(error))
+
     def test_missing_and_unknown_fields(self):
         for field in node_spec.REQUIRED_FIELDS:
             values = utils.node_values(1)

@@ -76,16 +76,35 @@ class DhcpOptionsTestCase(base.TestCase):
         self.assertEqual([{'opt_name': 'tag:ipxe,67',
                            'opt_value': 'http://p:8089/boot.ipxe',
                            'ip_version': 4}],
-                         dhcp.pxe_options('http://p:8089/boot.ipxe'))
+                         dhcp.pxe_options('http://p:8089/boot.ipxe', 'uefi'))
 
     def test_legacy_pxe_roms_get_ipxe_over_tftp_when_configured(self):
         self.conf.config(tftp_server='10.1.0.5', group='baremetal')
         options = {o['opt_name']: o['opt_value']
-                   for o in dhcp.pxe_options('http://p/boot.ipxe')}
+                   for o in dhcp.pxe_options('http://p/boot.ipxe', 'bios')}
         self.assertEqual({'tag:ipxe,67': 'http://p/boot.ipxe',
                           'tag:!ipxe,67': 'undionly.kpxe',
                           '66': '10.1.0.5', '150': '10.1.0.5',
                           'server-ip-address': '10.1.0.5'}, options)
-        removal = dhcp.removal(dhcp.pxe_options('http://p/boot.ipxe'))
+        removal = dhcp.removal(dhcp.pxe_options('http://p/boot.ipxe',
+                                                'bios'))
         self.assertEqual({None}, {o['opt_value'] for o in removal})
         self.assertEqual(set(options), {o['opt_name'] for o in removal})
+
+    def test_uefi_firmware_gets_the_efi_ipxe(self):
+        # Ironic's choice by the node's boot mode: the option names are
+        # the same for both modes (so one removal undoes either), only
+        # the boot loader differs.
+        self.conf.config(tftp_server='10.1.0.5', group='baremetal')
+        uefi = {o['opt_name']: o['opt_value']
+                for o in dhcp.pxe_options('http://p/boot.ipxe', 'uefi')}
+        bios = {o['opt_name']: o['opt_value']
+                for o in dhcp.pxe_options('http://p/boot.ipxe', 'bios')}
+        self.assertEqual('snponly.efi', uefi['tag:!ipxe,67'])
+        self.assertEqual('undionly.kpxe', bios['tag:!ipxe,67'])
+        self.assertEqual(set(uefi), set(bios))
+        self.conf.config(uefi_ipxe_bootfile_name='ipxe.efi',
+                         group='baremetal')
+        self.assertIn({'opt_name': 'tag:!ipxe,67', 'opt_value': 'ipxe.efi',
+                       'ip_version': 4},
+                      dhcp.pxe_options('http://p/boot.ipxe', 'uefi'))

@@ -76,11 +76,38 @@ class IPMIPowerTestCase(base.TestCase):
         state = self.bmc()
         self.assertEqual(('network', True),
                          (state['boot_device'], state['boot_persistent']))
-        self.assertEqual({'boot_device': 'pxe', 'persistent': True},
+        self.assertEqual({'boot_device': 'pxe', 'persistent': True,
+                          'efi': False},
                          self.power.get_boot_device(self.node))
         self.power.set_boot_device(self.node, 'disk')
-        self.assertEqual({'boot_device': 'disk', 'persistent': False},
+        self.assertEqual({'boot_device': 'disk', 'persistent': False,
+                          'efi': False},
                          self.power.get_boot_device(self.node))
+
+    def test_a_uefi_node_s_overrides_carry_the_efi_flag(self):
+        # The fake BMC keeps the flag and ipmitool (an IPMI client
+        # nobody here wrote) reads it back: Debian 12's ipmi_sim always
+        # answers 00 and cannot witness it.
+        uefi = self.fleet.node(0, boot_mode='uefi')
+        for persistent in (True, False):
+            self.power.set_boot_device(uefi, 'disk', persistent=persistent)
+            self.assertTrue(self.bmc()['boot_efi'])
+            self.assertEqual({'boot_device': 'disk', 'persistent': persistent,
+                              'efi': True},
+                             self.power.get_boot_device(uefi))
+            shown = self.ipmitool('chassis', 'bootparam', 'get', '5')
+            self.assertEqual(0, shown.returncode, shown.stderr)
+            self.assertIn('BIOS EFI boot', shown.stdout)
+            self.assertIn('Force Boot from default Hard-Drive', shown.stdout)
+            self.assertIn('Options apply to all future boots' if persistent
+                          else 'Options apply to only next boot',
+                          shown.stdout)
+        # A BIOS node's override is for the legacy path again.
+        self.power.set_boot_device(self.node, 'pxe', persistent=True)
+        self.assertFalse(self.bmc()['boot_efi'])
+        shown = self.ipmitool('chassis', 'bootparam', 'get', '5')
+        self.assertIn('BIOS PC Compatible (legacy) boot', shown.stdout)
+        self.assertIn('Force PXE', shown.stdout)
 
     def test_session_is_reused_across_calls(self):
         for _ in range(3):

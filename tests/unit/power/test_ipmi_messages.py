@@ -26,6 +26,21 @@ class MessagesTestCase(testtools.TestCase):
                           (0x00, 0x08, (5, 0xc0, 0x04, 0, 0, 0))],
                          [c[:3] for c in request.commands])
 
+    def test_set_boot_device_efi_sets_bit_5(self):
+        # IPMI 2.0 table 28-14, data 1: bit 7 valid, bit 6 persistent,
+        # bit 5 "BIOS boot type" EFI; Ironic's 0xe0 (persistent EFI) and
+        # 0xa0 (one-time EFI).
+        for persistent, flags in ((True, 0xe0), (False, 0xa0)):
+            request = msg.set_boot_device('disk', persistent, efi=True)
+            self.assertEqual((5, flags, 0x08, 0, 0, 0),
+                             request.commands[1].data)
+        self.assertEqual((5, 0x80, 0x04, 0, 0, 0),
+                         msg.set_boot_device('pxe', False).commands[1].data)
+        # No override is no override, EFI or not.
+        self.assertEqual(
+            (5, 0, 0, 0, 0, 0),
+            msg.set_boot_device('default', True, efi=True).commands[1].data)
+
     def test_set_boot_device_default_clears_the_override(self):
         request = msg.set_boot_device('default', persistent=True)
         self.assertEqual((5, 0, 0, 0, 0, 0), request.commands[1].data)
@@ -34,15 +49,18 @@ class MessagesTestCase(testtools.TestCase):
         request = msg.get_boot_device()
         self.assertEqual((5, 0, 0), request.commands[0].data)
         self.assertEqual(
-            {'boot_device': 'disk', 'persistent': False},
+            {'boot_device': 'disk', 'persistent': False, 'efi': False},
             request.parse([bytearray([1, 5, 0x80, 0x08, 0, 0, 0])]))
         self.assertEqual(
-            {'boot_device': 'pxe', 'persistent': True},
+            {'boot_device': 'pxe', 'persistent': True, 'efi': False},
             request.parse([bytearray([1, 5, 0xc0, 0x04, 0, 0, 0])]))
+        self.assertEqual(
+            {'boot_device': 'disk', 'persistent': True, 'efi': True},
+            request.parse([bytearray([1, 5, 0xe0, 0x08, 0, 0, 0])]))
         # Valid bit clear: no override, whatever the device bits say.
         self.assertEqual(
-            {'boot_device': 'default', 'persistent': False},
-            request.parse([bytearray([1, 5, 0x40, 0x04, 0, 0, 0])]))
+            {'boot_device': 'default', 'persistent': False, 'efi': False},
+            request.parse([bytearray([1, 5, 0x60, 0x04, 0, 0, 0])]))
 
     def test_describe_code(self):
         self.assertEqual('node busy (completion code 0xc0)',

@@ -14,7 +14,7 @@ def node(**overrides):
               'local_gb': 960, 'cpu_arch': 'x86_64',
               'resource_class': 'baremetal-gold', 'traits': ['CUSTOM_R1'],
               'instance_uuid': None, 'maintenance': False,
-              'provision_state': 'available'}
+              'provision_state': 'available', 'boot_mode': 'uefi'}
     values.update(overrides)
     return types.SimpleNamespace(**values)
 
@@ -86,6 +86,17 @@ class ResourcesTestCase(testtools.TestCase):
         # A diskless node: placement refuses an inventory whose total is 0.
         self.assertNotIn('DISK_GB', resources.inventory(
             node(local_gb=0), standard=True))
+
+    def test_boot_mode_as_a_standard_trait_and_a_stat(self):
+        self.assertEqual(['CUSTOM_R1', 'COMPUTE_FIRMWARE_UEFI'],
+                         resources.traits(node()))
+        self.assertEqual(['COMPUTE_FIRMWARE_BIOS'],
+                         resources.traits(node(traits=[], boot_mode='bios')))
+        # Given by hand too: once.
+        self.assertEqual(['COMPUTE_FIRMWARE_BIOS'], resources.traits(
+            node(traits=['COMPUTE_FIRMWARE_BIOS'], boot_mode='bios')))
+        self.assertEqual('bios', resources.node_resources(
+            node(boot_mode='bios'))['stats']['boot_mode'])
 
     def test_host_stats_entry(self):
         stats = resources.host_stats('proxy-1', node())

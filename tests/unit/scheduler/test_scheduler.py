@@ -20,7 +20,7 @@ NOW = datetime.datetime(2026, 11, 21, tzinfo=datetime.UTC)
 
 def compute(hypervisor_type='baremetal', vcpus=8, memory_mb=16384,
             local_gb=100, vcpus_used=0, memory_mb_used=0, local_gb_used=0,
-            num_instances=0):
+            num_instances=0, boot_mode='uefi'):
     return objects.ComputeNode(
         uuid='c0ffee00-0000-4000-8000-000000000001',
         hypervisor_hostname='bm-01', hypervisor_type=hypervisor_type,
@@ -30,7 +30,8 @@ def compute(hypervisor_type='baremetal', vcpus=8, memory_mb=16384,
         local_gb_used=local_gb_used, free_ram_mb=memory_mb - memory_mb_used,
         free_disk_gb=local_gb - local_gb_used, disk_available_least=None,
         numa_topology=None, pci_device_pools=None, supported_hv_specs=[],
-        stats={'num_instances': str(num_instances)}, metrics='[]',
+        stats={'num_instances': str(num_instances),
+               'boot_mode': boot_mode}, metrics='[]',
         updated_at=NOW, cpu_allocation_ratio=1.0, ram_allocation_ratio=1.0,
         disk_allocation_ratio=1.0)
 
@@ -121,6 +122,47 @@ class ExactFiltersTestCase(testtools.TestCase):
         self.assertEqual([True] * 3, passes(state, spec(vcpus=1,
                                                         memory_mb=512)))
         self.assertEqual({}, dict(state.limits))
+
+
+class BootModeFilterTestCase(testtools.TestCase):
+
+    def request(self, **properties):
+        request = spec()
+        request.image = objects.ImageMeta.from_dict(
+            {'properties': properties})
+        return request
+
+    def test_image_firmware_type_must_be_the_node_s_boot_mode(self):
+        boot_filter = filters.BootModeFilter()
+        uefi, bios = (state_for(compute(boot_mode=mode))
+                      for mode in ('uefi', 'bios'))
+        for request, expected in (
+                (self.request(hw_firmware_type='uefi'), [True, False]),
+                (self.request(hw_firmware_type='bios'), [False, True]),
+                # An image that says nothing boots wherever it lands.
+                (self.request(), [True, True]),
+                (spec(), [True, True])):
+            self.assertEqual(expected, [boot_filter.host_passes(s, request)
+                                        for s in (uefi, bios)])
+        # A rebuild onto a new image is checked too.
+        self.assertTrue(filters.BootModeFilter.RUN_ON_REBUILD)
+
+    def test_vm_hosts_pass_untouched(self):
+        state = state_for(compute(hypervisor_type='QEMU', boot_mode=None))
+        self.assertTrue(filters.BootModeFilter().host_passes(
+            state, self.request(hw_firmware_type='uefi')))
+
+    def test_flavor_capability_matches_the_stats(self):
+        # Nova's own ComputeCapabilitiesFilter reads the boot_mode stat:
+        # Ironic's "capabilities:boot_mode" flavors keep working.
+        from nova.scheduler.filters import compute_capabilities_filter
+        capabilities = (
+            compute_capabilities_filter.ComputeCapabilitiesFilter())
+        request = spec()
+        request.flavor.extra_specs = {'capabilities:boot_mode': 'uefi'}
+        self.assertEqual([True, False], [
+            capabilities.host_passes(state_for(compute(boot_mode=m)),
+                                     request) for m in ('uefi', 'bios')])
 
 
 class InstancesPerRequestTestCase(testtools.TestCase):

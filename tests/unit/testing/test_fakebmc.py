@@ -3,6 +3,7 @@
 import io
 import os
 import time
+import types
 
 import fixtures
 
@@ -198,6 +199,67 @@ class MachineTestCase(base.TestCase):
         bmc.faults, bmc.machine, bmc.actions, bmc.port = (
             faults, broken, {}, 6230)
         bmc.boot_device, bmc.boot_persistent, bmc.power = 'hd', True, 'off'
+        bmc.boot_efi = False
         self.assertEqual(0xff, bmc.power_on())
         self.assertEqual('off', bmc.get_power_state())
         self.assertIn('BMC 6230 cannot start its machine', stderr.getvalue())
+
+    def test_a_uefi_machine_runs_ovmf_with_its_own_nvram(self):
+        uefi = machine.Machine('/m', machine.mac_for_port(6230),
+                               'http://h/boot.ipxe', 1 << 20,
+                               boot_mode='uefi')
+        command = uefi.command('network', False)
+        self.assertIn('if=pflash,format=raw,unit=0,readonly=on,file=%s'
+                      % machine.OVMF_CODE, command)
+        self.assertIn('if=pflash,format=raw,unit=1,file=/m/OVMF_VARS.fd',
+                      command)
+        # OVMF orders by bootindex (-boot means nothing to it): the NIC
+        # first for a network boot, after the one disk otherwise.
+        self.assertNotIn('-boot', command)
+        joined = ' '.join(command)
+        self.assertIn('mac=52:54:00:4c:18:56,id=nic0,bootindex=0', joined)
+        self.assertIn('file=/m/disk.img,format=raw', joined)
+        self.assertIn('virtio-blk-pci,drive=drive-disk,id=disk-disk,'
+                      'bootindex=1', joined)
+        self.assertIn('id=nic0,bootindex=2',
+                      ' '.join(uefi.command('hd', True)))
+        self.assertNotIn('pflash', ' '.join(self.machine().command('hd',
+                                                                   True)))
+        self.assertRaises(ValueError, machine.Machine, '/m', 'm', 'u', 1,
+                          boot_mode='efi')
+
+    def test_nvram_made_once_and_kept(self):
+        if not os.path.exists(machine.OVMF_VARS):
+            self.fail('%s missing (Debian: ovmf; run_tests.sh installs it)'
+                      % machine.OVMF_VARS)
+        directory = self.useFixture(fixtures.TempDir()).path
+        uefi = machine.Machine(directory, 'm', 'u', 1 << 20,
+                               boot_mode='uefi')
+        uefi._make_nvram()
+        with open(machine.OVMF_VARS, 'rb') as template, open(
+                uefi.nvram, 'rb') as nvram:
+            self.assertEqual(template.read(), nvram.read())
+        with open(uefi.nvram, 'r+b') as nvram:
+            nvram.write(b'kept')  # what the firmware stored
+        uefi._make_nvram()
+        with open(uefi.nvram, 'rb') as nvram:
+            self.assertEqual(b'kept', nvram.read(4))
+
+    def test_firmware_obeys_only_overrides_of_its_boot_type(self):
+        stderr = io.StringIO()
+        self.useFixture(fixtures.MonkeyPatch('sys.stderr', stderr))
+        bmc = fakebmc.FakeBmc.__new__(fakebmc.FakeBmc)
+        bmc.port = 6230
+        for mode, efi, device, obeyed in (
+                ('uefi', True, 'network', 'network'),
+                ('uefi', False, 'network', 'default'),
+                ('bios', False, 'hd', 'hd'),
+                ('bios', True, 'hd', 'default'),
+                ('uefi', False, 'default', 'default')):
+            bmc.machine = types.SimpleNamespace(boot_mode=mode)
+            bmc.boot_device, bmc.boot_efi = device, efi
+            self.assertEqual(obeyed, bmc._override(), (mode, efi, device))
+        self.assertIn('BMC 6230: UEFI firmware ignores a boot override to '
+                      'network for the legacy boot path', stderr.getvalue())
+        self.assertIn('BIOS firmware ignores a boot override to hd for the '
+                      'EFI boot path', stderr.getvalue())
