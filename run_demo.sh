@@ -19,7 +19,10 @@ done
 if [ $machines = yes ]; then
     . tools/debian-packages.sh
     debian_packages run_demo.sh qemu-system-x86_64:qemu-system-x86 \
-        dpkg-deb:dpkg genisoimage:genisoimage syslinux:syslinux mcopy:mtools
+        dpkg-deb:dpkg genisoimage:genisoimage syslinux:syslinux mcopy:mtools \
+        /usr/share/OVMF/OVMF_CODE_4M.fd:ovmf \
+        grub-mkstandalone:grub-common \
+        /usr/lib/grub/x86_64-efi/linux.mod:grub-efi-amd64-bin
 fi
 
 . tools/tox-venv.sh

@@ -24,7 +24,10 @@ cd "$(dirname "$0")"
 debian_packages run_tests.sh ipmitool:ipmitool ipmipower:freeipmi-tools \
     iptables:iptables qemu-img:qemu-utils \
     qemu-system-x86_64:qemu-system-x86 dpkg-deb:dpkg nginx:nginx curl:curl \
-    genisoimage:genisoimage syslinux:syslinux mcopy:mtools
+    genisoimage:genisoimage syslinux:syslinux mcopy:mtools \
+    /usr/share/OVMF/OVMF_CODE_4M.fd:ovmf \
+    grub-mkstandalone:grub-common \
+    /usr/lib/grub/x86_64-efi/linux.mod:grub-efi-amd64-bin
 
 . tools/tox-venv.sh
 

@@ -271,7 +271,7 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
             raise NotImplementedError()
         if preserve_ephemeral:
             raise nova_exception.PreserveEphemeralNotSupported()
-        self._proxy.provisioner.check_image(instance, image_meta)
+        self._proxy.provisioner.check_image(instance, image_meta, node)
         instance.task_state = task_states.REBUILD_SPAWNING
         instance.save(expected_task_state=[task_states.REBUILDING])
         try:

@@ -1,16 +1,20 @@
 # Sourced by run_tests.sh and run_demo.sh.
 # debian_packages SCRIPT COMMAND:PACKAGE... installs, as root with apt-get,
-# the Debian package of each COMMAND not found, and fetches apt's package
-# lists when they are missing (a fresh machine or container has none, and
-# the deploy ramdisk is built from packages apt-get downloads); anyone else
-# is told what to install, and the script stops.
+# the Debian package of each COMMAND not found (a COMMAND that is an
+# absolute path is a file that must exist: firmware, say), and fetches
+# apt's package lists when they are missing (a fresh machine or container
+# has none, and the deploy ramdisk is built from packages apt-get
+# downloads); anyone else is told what to install, and the script stops.
 
 debian_packages() {
     local script=$1 missing=() entry
     shift
     for entry in "$@"; do
-        PATH=$PATH:/usr/sbin:/sbin command -v "${entry%%:*}" >/dev/null \
-            || missing+=("${entry#*:}")
+        case $entry in
+            /*) [ -e "${entry%%:*}" ] || missing+=("${entry#*:}") ;;
+            *) PATH=$PATH:/usr/sbin:/sbin command -v "${entry%%:*}" \
+                   >/dev/null || missing+=("${entry#*:}") ;;
+        esac
     done
     local lists=yes
     if command -v apt-cache >/dev/null \

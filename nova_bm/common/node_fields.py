@@ -232,12 +232,19 @@ def trait(value, field='trait'):
 
 
 def traits(values, field='traits'):
-    """A list of traits, de-duplicated, in the order given."""
+    """A list of traits, de-duplicated, in the order given. The boot mode
+    traits are refused: they follow the node's boot_mode (one given by
+    hand could contradict it)."""
     if not isinstance(values, (list, tuple)):
         raise _invalid(field, values, 'must be a list of traits, got')
     result = []
     for index, value in enumerate(values):
         checked = trait(value, '%s[%d]' % (field, index))
+        if checked in BOOT_MODE_TRAITS.values():
+            raise exception.InvalidField(
+                field='%s[%d]' % (field, index),
+                reason='%s is reported from the node\'s boot mode; set '
+                       'boot_mode (--boot-mode) instead' % checked)
         if checked not in result:
             result.append(checked)
     return result

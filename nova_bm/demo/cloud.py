@@ -76,6 +76,8 @@ DEPLOY_TIMEOUT = 600
 # QEMU's user-mode network: the host's loopback seen from a machine.
 HOST_FROM_MACHINE = '10.0.2.2'
 EXACT_FILTERS = ['ExactRamFilter', 'ExactCoreFilter', 'ExactDiskFilter']
+#: And the one that keeps an image's hw_firmware_type on its boot mode.
+NOVA_BM_FILTERS = EXACT_FILTERS + ['BootModeFilter']
 # Captured at import: the harness points tempfile at per-test directories
 # nested five deep, which would make the paths --keep prints unreadable.
 _TEMP_ROOT = tempfile.gettempdir()
@@ -138,12 +140,13 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
         # Nova installed from PyPI keeps api-paste.ini under sys.prefix.
         self.flags(api_paste_config=os.path.join(
             sys.prefix, 'etc', 'nova', 'api-paste.ini'), group='wsgi')
-        # The exact filters, as doc/source/install/scheduler.rst enables them.
+        # nova-bm's filters, as doc/source/install/scheduler.rst enables
+        # them.
         self.flags(available_filters=['nova.scheduler.filters.all_filters']
                    + ['nova_bm.scheduler.filters.%s' % name
-                      for name in EXACT_FILTERS],
+                      for name in NOVA_BM_FILTERS],
                    enabled_filters=CONF.filter_scheduler.enabled_filters
-                   + EXACT_FILTERS, group='filter_scheduler')
+                   + NOVA_BM_FILTERS, group='filter_scheduler')
         super().setUp()
         self.state = tempfile.mkdtemp(prefix='nova-bm-demo-', dir=_TEMP_ROOT)
         self.addCleanup(shutil.rmtree, self.state, True)
@@ -180,7 +183,8 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
                  'kernel and busybox, nova-bm\'s /init)')
             self.build_ramdisk()
         step('start %d fake BMCs (IPMI 2.0 over UDP on 127.0.0.1)%s'
-             % (self.nodes, ', each driving a QEMU machine'
+             % (self.nodes, ', each driving a QEMU machine (the first with '
+                'UEFI firmware, OVMF; the others SeaBIOS)'
                 if self.machines else ''))
         self.password = secrets.token_urlsafe(12)
         self.fleet = fakebmc.Fleet(
@@ -211,7 +215,8 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
         if self.machines:
             step('upload %d whole-disk images to Glance, each a small Linux '
                  'that prints its name and reads its config drive when it '
-                 'boots' % self.servers)
+                 'boots (demo-1 for UEFI, the others for BIOS: '
+                 'hw_firmware_type)' % self.servers)
             self.upload_images()
             step('create key pair %s through the Nova API' % KEY_NAME)
             self.create_key_pair()
@@ -295,7 +300,14 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
                 'boot_url': 'http://%s:%d/boot.ipxe' % (HOST_FROM_MACHINE,
                                                         self.http_port),
                 'disk_bytes': MACHINE_SIZE['local_gb'] << 30,
-                'memory_mb': MACHINE_SIZE['memory_mb']}
+                'memory_mb': MACHINE_SIZE['memory_mb'],
+                'boot_modes': [self.boot_mode(i) for i in range(self.nodes)]}
+
+    @staticmethod
+    def boot_mode(index):
+        """The first machine's firmware is UEFI (OVMF), the others'
+        SeaBIOS: both kinds deploy side by side."""
+        return states.UEFI if index == 0 else states.BIOS
 
     def mac(self, index, port):
         if self.machines:
@@ -310,7 +322,10 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
             'driver_info': {'ipmi_address': '127.0.0.1', 'ipmi_port': port,
                             'ipmi_username': BMC_USER,
                             'ipmi_password': self.password},
-            'properties': dict(self.node_size(), cpu_arch='x86_64'),
+            'properties': dict(self.node_size(), cpu_arch='x86_64', **(
+                # Ironic's boot_mode capability, as its node files say it.
+                {'capabilities': 'boot_mode:%s' % self.boot_mode(i)}
+                if self.machines else {})),
             'ports': [{'address': self.mac(i, port)}],
             # Power only without machines: no disk to deploy to.
             'deploy_interface': 'image' if self.machines else 'netboot',
@@ -340,13 +355,19 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
 
     def upload_images(self):
         """One image per server, named like it: its console says which
-        disk it booted, then what its config drive holds."""
+        disk it booted, then what its config drive holds. The first is a
+        UEFI image (GPT, GRUB in an EFI System Partition), the others
+        BIOS images (MBR, SYSLINUX), each saying so in its
+        ``hw_firmware_type``: the scheduler's BootModeFilter sends each
+        to a machine that boots it."""
         self.images = {}
         for i in range(1, self.servers + 1):
             name = 'demo-%d' % i
+            firmware = self.boot_mode(i - 1)
             path = os.path.join(self.state, '%s.img' % name)
             try:
-                linux_image.build(path, name, build_ramdisk.DEFAULT_CACHE)
+                linux_image.build(path, name, build_ramdisk.DEFAULT_CACHE,
+                                  firmware=firmware)
             except (builder.BuildError, OSError) as e:
                 raise StepFailed('cannot build image %s: %s' % (name, e))
             with open(path, 'rb') as f:
@@ -355,7 +376,8 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
             self.images[name] = self.glance.create(
                 nova_context.get_admin_context(),
                 {'name': name, 'disk_format': 'raw',
-                 'container_format': 'bare', 'size': len(data)},
+                 'container_format': 'bare', 'size': len(data),
+                 'properties': {'hw_firmware_type': firmware}},
                 data=io.BytesIO(data))['id']
 
     def create_key_pair(self):
@@ -491,17 +513,21 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
                                      'drive read: %r' % (server['name'],
                                                          output[-300:]))
                 time.sleep(0.2)
+            node = db_api.get_node(
+                server['OS-EXT-SRV-ATTR:hypervisor_hostname'])
             expected = (server['id'], KEY_COMMENT,
-                        self.user_data(server['name']))
-            got = (read['uuid'], read['key'], read['user-data'])
+                        self.user_data(server['name']), node.boot_mode)
+            got = (read['uuid'], read['key'], read['user-data'],
+                   read['firmware'])
             if got != expected:
                 raise StepFailed('%s: its config drive says %r, not %r'
                                  % (server['name'], got, expected))
             rows.append((server['name'], 'image %s booted' % server['name'],
-                         read['key'], read['user-data'], 'its own'))
+                         read['key'], read['user-data'], 'its own',
+                         read['firmware']))
         return table(('server', 'console log (Nova API)',
                       'key pair (config drive)', 'user-data (config drive)',
-                      'instance UUID (config drive)'), rows)
+                      'instance UUID (config drive)', 'firmware'), rows)
 
     def check_booted(self, servers):
         nodes = [s['OS-EXT-SRV-ATTR:hypervisor_hostname'] for s in servers]

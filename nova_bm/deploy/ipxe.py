@@ -65,7 +65,7 @@ reboot
 #: EFI System Partition. The persistent disk boot (with the EFI flag) that
 #: the deploy sets on the BMC makes this script the safety net only.
 LOCAL_BOOT_SCRIPT = """#!ipxe
-# nova-bm: boot from the disk
+echo nova-bm: boot from the disk
 iseq ${platform} efi && goto firmware ||
 sanboot --no-describe --drive 0x80 || goto firmware
 :firmware

@@ -166,9 +166,7 @@ class DeployManager:
 
     @staticmethod
     def check_fits(image_meta, image, node):
-        """:raises: ImageUnacceptable (larger than the node's disk, or
-            for the other boot mode: a rebuild's new image)"""
-        image_checks.check_boot_mode(image_meta, node)
+        """:raises: ImageUnacceptable (larger than the node's disk)"""
         image_checks.check_fits(image_meta, image.size, node)
 
     def manage_cache(self):

@@ -458,6 +458,11 @@ def _capabilities(value, result):
     return value
 
 
+def _folded(value):
+    """A boot mode as compared: case and spaces do not count."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
 def _boot_mode(node, props, result):
     """The node's boot mode as the file gives it (None: not given)."""
     capabilities = props.get('capabilities')
@@ -467,7 +472,7 @@ def _boot_mode(node, props, result):
         from_capabilities = (parsed or {}).get('boot_mode')
     own = node.get('boot_mode')
     if own is not None and from_capabilities is not None and (
-            own != from_capabilities):
+            _folded(own) != _folded(from_capabilities)):
         result.errors.append(('boot_mode', 'differs from '
                                            'properties.capabilities '
                                            'boot_mode; give one of them'))

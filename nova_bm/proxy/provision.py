@@ -112,9 +112,14 @@ class Provisioner:
     # -- spawn -----------------------------------------------------------
 
     @staticmethod
-    def check_image(instance, image_meta):
-        """:raises: ImageUnacceptable (what an image deploy refuses)"""
+    def check_image(instance, image_meta, node=None):
+        """What an image deploy refuses (on ``node``: also an image of the
+        other boot mode), before anything is fetched or powered.
+
+        :raises: ImageUnacceptable"""
         image_checks.check_request(instance, image_meta)
+        if node is not None:
+            image_checks.check_boot_mode(image_meta, node)
 
     def check(self, instance, image_meta, network_info):
         """What the node would refuse, refused before the claim."""

@@ -70,7 +70,7 @@ class LabConfigDriveTestCase(test_deploy.LabDeployTestCase):
         found = self.wait_drive_lines(0, boots=1)
         self.assertEqual({'uuid': server['id'], 'key': 'lab-key-comment',
                           'user-data': 'first-boot', 'none': False,
-                          'done': True}, found)
+                          'done': True, 'firmware': 'bios'}, found)
         self.assertIn(images.marker('A'), self.console(0))
 
         self.api.post_server_action(server['id'], {'rebuild': {

@@ -38,10 +38,12 @@ class LabDemoTestCase(base.TestCase):
         logs = {cells[0]: cells[1:] for cells in (
             [cell.strip() for cell in line.strip('|').split('|')]
             for line in lines[:delete] if line.startswith('| demo-'))}
+        # demo-1 is the UEFI image, on the UEFI machine (OVMF).
         self.assertEqual(
             {name: ['image %s booted' % name, cloud.KEY_COMMENT,
-                    'hello from %s' % name, 'its own']
-             for name in ('demo-1', 'demo-2')}, logs)
+                    'hello from %s' % name, 'its own', firmware]
+             for name, firmware in (('demo-1', 'uefi'),
+                                    ('demo-2', 'bios'))}, logs)
         self.assertEqual({'cleaning'}, {row[6] for row in cleaning
                                         if row[0] in {r[0] for r in holding}})
         self.assertEqual({('off', '-', 'available')},

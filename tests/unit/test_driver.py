@@ -390,6 +390,28 @@ class RebuildTestCase(DriverTestCase):
                          db_api.get_node('node-1').instance_uuid)
         self.assertEqual([], self.power.calls)
 
+    def test_image_of_the_other_boot_mode_refused_before_anything(self):
+        db_api.create_nodes([node_spec.new_node(utils.node_values(
+            1, service_host=HOST, deploy_interface='image',
+            boot_mode='bios'), [])])
+        instance = self.instance('node-1')
+        instance.kernel_id = instance.ramdisk_id = ''
+        instance.obj_reset_changes()
+        db_api.claim_node('node-1', instance.uuid)
+        image_meta = objects.ImageMeta.from_dict({
+            'id': uuidutils.generate_uuid(), 'disk_format': 'raw',
+            'properties': {'hw_firmware_type': 'uefi'}})
+        error = self.assertRaises(
+            nova_exception.ImageUnacceptable, self.driver.rebuild, None,
+            instance, image_meta, [], None, {}, [], None, None)
+        self.assertIn('needs uefi firmware (hw_firmware_type) and node '
+                      'node-1 boots bios', str(error))
+        # Refused before the rebuild began: no task state, no power.
+        self.assertNotIn('task_state', instance.obj_what_changed())
+        self.assertEqual(instance.uuid,
+                         db_api.get_node('node-1').instance_uuid)
+        self.assertEqual([], self.power.calls)
+
     def test_netboot_node_takes_novas_default_rebuild(self):
         self.enrol(1)
         instance = self.instance('node-1')

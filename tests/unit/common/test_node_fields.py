@@ -78,11 +78,16 @@ class NodeFieldsTestCase(base.TestCase):
         self.assertEqual('bios', node_fields.boot_mode(' bios '))
         for bad in ('legacy', '', None, 1, 'efi'):
             self.assertInvalid(node_fields.boot_mode, bad)
-        # Each mode has a standard trait os-traits knows.
+        # Each mode has a standard trait os-traits knows; it follows the
+        # boot mode and is not given by hand.
         for mode in node_fields.BOOT_MODE_NAMES:
-            self.assertEqual(node_fields.BOOT_MODE_TRAITS[mode],
-                             node_fields.trait(
-                                 node_fields.BOOT_MODE_TRAITS[mode]))
+            trait = node_fields.BOOT_MODE_TRAITS[mode]
+            self.assertEqual(trait, node_fields.trait(trait))
+            error = self.assertRaises(exception.InvalidField,
+                                      node_fields.traits, ['CUSTOM_A', trait])
+            self.assertIn('traits[1]: %s is reported from the node\'s boot '
+                          'mode; set boot_mode (--boot-mode)' % trait,
+                          str(error))
 
     def test_text_masks_passwords(self):
         error = self.assertRaises(exception.InvalidField, node_fields.text,

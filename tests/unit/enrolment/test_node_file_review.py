@@ -53,6 +53,9 @@ class BootModeTestCase(NodeFileTestCase):
         nodes[1]['properties']['capabilities'] = {'boot_mode': 'UEFI'}
         nodes[2]['boot_mode'] = 'bios'
         nodes[3]['properties']['capabilities'] = 'secure_boot:true'
+        # Both, in different cases: the same mode.
+        nodes[4]['properties']['capabilities'] = 'boot_mode:uefi'
+        nodes[4]['boot_mode'] = 'UEFI'
         specs, ignored = node_file.load_report(self.write(nodes), 'proxy-1')
         self.assertEqual(['bios', 'uefi', 'bios', 'uefi', 'uefi'],
                          [row['boot_mode'] for row, _ in specs])
