@@ -129,21 +129,122 @@ class ConsoleWatch:
         self._thread.join()
 
 
+class LabDeploys(lab_deploy.LabDeployTestCase):
+    """Deploys through Nova onto the lab's machines, measured phase by
+    phase (the cases' common part)."""
+
+    def machines(self):
+        return dict(super().machines(), disk_bytes=DISK)
+
+    def product_polls(self):
+        """The product's defaults where the lab tests poll faster; no
+        cleaning after delete (not measured here)."""
+        self.flags(power_state_poll_interval=default(
+            'power_state_poll_interval'),
+            deploy_poll_interval=default('deploy_poll_interval'),
+            automated_clean='none', group='baremetal')
+
+    def nova_deploys(self, indexes, image, label, **extra):
+        """One create request for all the servers (Nova's
+        multi-create), as a user asks for several at once; ``extra``
+        goes into the request (a config drive, a key pair...).
+        Besides the phases: ``active``, ``status`` (the servers' status
+        as last read, ``ACTIVE``; a sorted list if they differed),
+        ``config_drive`` (the servers' as Nova's API shows it) and
+        ``drive_written`` (every machine's ramdisk said it wrote a
+        config drive)."""
+        watch = self.watch(indexes, label)
+        start = time.time()
+        # All the nodes, or forced onto the first of ``indexes`` (the
+        # nodes the floor uses too: all of them, or node 0 alone).
+        az = (None if len(indexes) == self.NODES else
+              'nova:%s:%s' % (self.PROXY, self.node_name(indexes[0])))
+        request = self._build_server(
+            name='bench', flavor_id=self.flavor,
+            image_uuid=image['id'], networks='none', az=az)
+        request.update(extra)
+        request.update(min_count=len(indexes), max_count=len(indexes))
+        self.admin_api.post_server({'server': request})
+        servers = self.api.get_servers()
+        active, seen = {}, {}
+        while len(active) < len(servers):
+            for server in servers:
+                if server['id'] in active:
+                    continue
+                server = self.api.get_server(server['id'])
+                if server['status'] == 'ERROR':
+                    raise AssertionError('deploy failed: %s'
+                                         % server['fault'])
+                if server['status'] == 'ACTIVE':
+                    active[server['id']] = time.time()
+                    seen[server['id']] = server
+            # Not faster: the API shares this process (and its CPU)
+            # with Nova's services, and the machines' TCG.
+            time.sleep(ACTIVE_POLL)
+        phases = self.phases(watch, indexes, label, start)
+        for server in servers:
+            self.api.delete_server(server['id'])
+        for server in servers:
+            self._wait_until_deleted(server)
+        phases['active'] = max(active.values()) - start
+        statuses = {s['status'] for s in seen.values()}
+        phases['status'] = (statuses.pop() if len(statuses) == 1
+                            else sorted(statuses))
+        phases['config_drive'] = sorted(
+            {str(s.get('config_drive')) for s in seen.values()})
+        phases['drive_written'] = all(
+            DRIVE_LINE in watch.seen[self.serial_log(i)]
+            for i in indexes)
+        return phases
+
+    def serial_log(self, index):
+        return os.path.join(self.machine_dir(index), 'serial.log')
+
+    def watch(self, indexes, label):
+        paths = [self.serial_log(i) for i in indexes]
+        return ConsoleWatch(paths, {path: (
+            CONFIG_LINE, DRIVE_LINE, OFF_LINE, images.marker(label))
+            for path in paths})
+
+    def phases(self, watch, indexes, label, start):
+        """Per phase, the slowest machine's seconds; ``total``: the
+        request to the last marker."""
+        try:
+            marks = []
+            for index in indexes:
+                path = self.serial_log(index)
+                marker = watch.wait(path, images.marker(label),
+                                    lab_deploy.SETTLE)
+                ons = [t for t in self.fleet.fleet.state(
+                    self.fleet.ports[index])['machine']['power_ons']
+                    if t >= start]
+                config = watch.seen[path][CONFIG_LINE]
+                off = watch.seen[path][OFF_LINE]
+                second = [t for t in ons if t >= off][0]
+                marks.append({'before': ons[0] - start,
+                              'ramdisk': config - ons[0],
+                              'write': off - config,
+                              'switch': second - off,
+                              'boot': marker - second,
+                              'total': marker - start})
+        finally:
+            watch.stop()
+        return {key: max(m[key] for m in marks)
+                for key in PHASES + ('total',)}
+
+    def power_off(self, indexes):
+        for index in indexes:
+            self.fleet.fleet.control(self.fleet.ports[index],
+                                     power='off')
+
+
 def make_case(rounds, concurrent):
 
-    class Deploys(lab_deploy.LabDeployTestCase):
+    class Deploys(LabDeploys):
         NODES = concurrent
 
-        def machines(self):
-            return dict(super().machines(), disk_bytes=DISK)
-
         def test_deploys(self):
-            # The product's defaults where the lab tests poll faster;
-            # no cleaning after delete (not measured here).
-            self.flags(power_state_poll_interval=default(
-                'power_state_poll_interval'),
-                deploy_poll_interval=default('deploy_poll_interval'),
-                automated_clean='none', group='baremetal')
+            self.product_polls()
             downloads = []
             real_download = self.glance.download
 
@@ -200,59 +301,7 @@ def make_case(rounds, concurrent):
                     self.power_off([0])
             return result
 
-        # -- the two sides --------------------------------------------------
-
-        def nova_deploys(self, indexes, image, label, **extra):
-            """One create request for all the servers (Nova's
-            multi-create), as a user asks for several at once; ``extra``
-            goes into the request (a config drive, a key pair...).
-            Besides the phases: ``active``, ``status`` (the servers' status
-            as last read, ``ACTIVE``; a sorted list if they differed),
-            ``config_drive`` (the servers' as Nova's API shows it) and
-            ``drive_written`` (every machine's ramdisk said it wrote a
-            config drive)."""
-            watch = self.watch(indexes, label)
-            start = time.time()
-            # The nodes the floor uses too: all of them, or node 0 alone.
-            az = (None if len(indexes) == self.NODES else
-                  'nova:%s:%s' % (self.PROXY, self.node_name(indexes[0])))
-            request = self._build_server(
-                name='bench', flavor_id=self.flavor,
-                image_uuid=image['id'], networks='none', az=az)
-            request.update(extra)
-            request.update(min_count=len(indexes), max_count=len(indexes))
-            self.admin_api.post_server({'server': request})
-            servers = self.api.get_servers()
-            active, seen = {}, {}
-            while len(active) < len(servers):
-                for server in servers:
-                    if server['id'] in active:
-                        continue
-                    server = self.api.get_server(server['id'])
-                    if server['status'] == 'ERROR':
-                        raise AssertionError('deploy failed: %s'
-                                             % server['fault'])
-                    if server['status'] == 'ACTIVE':
-                        active[server['id']] = time.time()
-                        seen[server['id']] = server
-                # Not faster: the API shares this process (and its CPU)
-                # with Nova's services, and the machines' TCG.
-                time.sleep(ACTIVE_POLL)
-            phases = self.phases(watch, indexes, label, start)
-            for server in servers:
-                self.api.delete_server(server['id'])
-            for server in servers:
-                self._wait_until_deleted(server)
-            phases['active'] = max(active.values()) - start
-            statuses = {s['status'] for s in seen.values()}
-            phases['status'] = (statuses.pop() if len(statuses) == 1
-                                else sorted(statuses))
-            phases['config_drive'] = sorted(
-                {str(s.get('config_drive')) for s in seen.values()})
-            phases['drive_written'] = all(
-                DRIVE_LINE in watch.seen[self.serial_log(i)]
-                for i in indexes)
-            return phases
+        # -- the floor -----------------------------------------------------
 
         def floor_deploys(self, indexes, image, label):
             cached = self.images.get(
@@ -297,48 +346,6 @@ def make_case(rounds, concurrent):
             control(port, boot_device='hd', boot_persistent=True,
                     power='on')
             db_api.set_provision_state(node.uuid, db_api.AVAILABLE)
-
-        # -- measuring ------------------------------------------------------
-
-        def serial_log(self, index):
-            return os.path.join(self.machine_dir(index), 'serial.log')
-
-        def watch(self, indexes, label):
-            paths = [self.serial_log(i) for i in indexes]
-            return ConsoleWatch(paths, {path: (
-                CONFIG_LINE, DRIVE_LINE, OFF_LINE, images.marker(label))
-                for path in paths})
-
-        def phases(self, watch, indexes, label, start):
-            """Per phase, the slowest machine's seconds; ``total``: the
-            request to the last marker."""
-            try:
-                marks = []
-                for index in indexes:
-                    path = self.serial_log(index)
-                    marker = watch.wait(path, images.marker(label),
-                                        lab_deploy.SETTLE)
-                    ons = [t for t in self.fleet.fleet.state(
-                        self.fleet.ports[index])['machine']['power_ons']
-                        if t >= start]
-                    config = watch.seen[path][CONFIG_LINE]
-                    off = watch.seen[path][OFF_LINE]
-                    second = [t for t in ons if t >= off][0]
-                    marks.append({'before': ons[0] - start,
-                                  'ramdisk': config - ons[0],
-                                  'write': off - config,
-                                  'switch': second - off,
-                                  'boot': marker - second,
-                                  'total': marker - start})
-            finally:
-                watch.stop()
-            return {key: max(m[key] for m in marks)
-                    for key in PHASES + ('total',)}
-
-        def power_off(self, indexes):
-            for index in indexes:
-                self.fleet.fleet.control(self.fleet.ports[index],
-                                         power='off')
 
     return Deploys('test_deploys')
 

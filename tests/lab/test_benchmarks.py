@@ -1,4 +1,4 @@
-"""The deploy benchmark still runs, at a size a test can afford (timing is
+"""The deploy benchmarks still run, at a size a test can afford (timing is
 ``tox -e bench``'s business)."""
 
 from benchmarks import deploy
@@ -38,3 +38,24 @@ class DeployBenchmarkRunsTestCase(base.TestCase):
         self.assertEqual(
             drive['total'] / result['config_drive']['without'][0]['total'],
             row['ratio'])
+
+    def test_boot_mode_case(self):
+        lab.require(self)
+        result = deploy.measure_boot_modes(rounds=1)
+        for mode in ('bios', 'uefi'):
+            (run,) = result[mode]
+            # Each phase happened, in order: none is negative.
+            for phase in deploy.PHASES:
+                self.assertGreaterEqual(run[phase], 0, (mode, phase))
+            self.assertGreaterEqual(run['total'], run['ramdisk'], mode)
+            self.assertGreaterEqual(run['active'], 0, mode)
+            self.assertEqual('ACTIVE', run['status'], mode)
+            # The image said which firmware booted it: each side is the
+            # kind of machine it claims, not two BIOS boots.
+            self.assertEqual(mode, run['firmware'])
+        # Its row is computed from those runs.
+        (row,) = deploy.boot_mode_rows(result)
+        self.assertEqual(
+            result['uefi'][0]['total'] / result['bios'][0]['total'],
+            row['ratio'])
+        self.assertEqual(('reported', True), (row['goal'], row['met']))
