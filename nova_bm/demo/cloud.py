@@ -56,6 +56,7 @@ from nova_bm.scheduler import manager as scheduler_manager  # noqa: E402
 from nova_bm.testing import fakebmc  # noqa: E402
 from nova_bm.testing import images  # noqa: E402
 from nova_bm.testing import linux_image  # noqa: E402
+from nova_bm.testing import nova_harness  # noqa: E402
 
 PROXY = 'bm-proxy'
 RESOURCE_CLASS = 'baremetal-demo'
@@ -137,6 +138,9 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
     def setUp(self):
         self.progress.begin('start Nova: API, conductor, scheduler '
                             '(nova-bm-scheduler, exact filters), placement')
+        # Nova's harness takes its cell and database locks in both orders;
+        # one order (nova_bm.testing.nova_harness).
+        self.useFixture(nova_harness.ConsistentCellLockOrder())
         # Nova installed from PyPI keeps api-paste.ini under sys.prefix.
         self.flags(api_paste_config=os.path.join(
             sys.prefix, 'etc', 'nova', 'api-paste.ini'), group='wsgi')

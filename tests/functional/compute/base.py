@@ -22,6 +22,7 @@ from nova_bm.db import api as db_api
 from nova_bm.db import migration
 from nova_bm.enrolment import node_spec
 from nova_bm.power import ipmi_loop
+from nova_bm.testing import nova_harness
 from tests import fleet as fleet_fixture
 
 PASSWORD = 'Func-pw-3c9d'
@@ -45,6 +46,9 @@ class BareMetalCloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
     ENROLLED = None
 
     def setUp(self):
+        # Nova's harness takes its cell and database locks in both orders
+        # (a test blocked for good on a busy machine): one order.
+        self.useFixture(nova_harness.ConsistentCellLockOrder())
         # Nova installed from PyPI keeps api-paste.ini under sys.prefix,
         # not next to its package where the fixtures look for it.
         self.flags(api_paste_config=os.path.join(
