@@ -375,6 +375,9 @@ class Import(base.CommandMixin, command.Command):
         _add_deploy_interface_option(
             parser, ' For nodes that give no deploy_interface (default: '
                     '[baremetal] default_deploy_interface).')
+        _add_boot_mode_option(
+            parser, ' For nodes that give no boot_mode capability (default: '
+                    '[baremetal] default_boot_mode).')
         parser.add_argument('--strict', action='store_true',
                             help='Refuse the file when it has keys nova-bm '
                                  'does not use (by default they are named '
@@ -384,7 +387,8 @@ class Import(base.CommandMixin, command.Command):
     def take_action(self, parsed_args):
         specs, ignored = node_file.load_report(
             parsed_args.file, parsed_args.host, parsed_args.partition_key,
-            parsed_args.deploy_interface, strict=parsed_args.strict)
+            parsed_args.deploy_interface, strict=parsed_args.strict,
+            default_boot_mode=parsed_args.boot_mode)
         if ignored:
             self.app.stderr.write(
                 'Warning: %s not used by nova-bm, ignored (--strict '

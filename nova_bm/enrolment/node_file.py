@@ -100,13 +100,16 @@ _STAND_INS = {
 
 
 def load(path, default_host, default_partition_key=None,
-         default_deploy_interface=None, strict=False):
+         default_deploy_interface=None, strict=False,
+         default_boot_mode=None):
     """Parse and validate a node file; nothing is written.
 
     :param default_host: the proxy for nodes that do not name one.
     :param default_partition_key: the key of nodes that do not give one.
     :param default_deploy_interface: the deploy interface of nodes that do
         not give one (None: ``[baremetal] default_deploy_interface``).
+    :param default_boot_mode: the boot mode of nodes that do not give one
+        (None: ``[baremetal] default_boot_mode``).
     :param strict: refuse keys nova-bm does not use (see
         :func:`load_report`).
     :returns: a list of ``(row, macs)`` ready for ``db.api.create_nodes``.
@@ -114,11 +117,13 @@ def load(path, default_host, default_partition_key=None,
         :func:`load_report`).
     """
     return load_report(path, default_host, default_partition_key,
-                       default_deploy_interface, strict=strict)[0]
+                       default_deploy_interface, strict=strict,
+                       default_boot_mode=default_boot_mode)[0]
 
 
 def load_report(path, default_host, default_partition_key=None,
-                default_deploy_interface=None, strict=False):
+                default_deploy_interface=None, strict=False,
+                default_boot_mode=None):
     """:func:`load`, and what of the file was not imported.
 
     :returns: ``(specs, ignored)``: the specs :func:`load` returns, and the
@@ -137,7 +142,7 @@ def load_report(path, default_host, default_partition_key=None,
     document = _parse(path)
     # A node without a proxy is one error for the file, not one per node.
     defaults = (default_host or _NO_HOST, default_partition_key,
-                default_deploy_interface)
+                default_deploy_interface, default_boot_mode)
     unowned = []
     errors = []  # (order, text): sorted by order, the file's order
     ignored = []
@@ -378,7 +383,8 @@ class _NodeResult:
 
 def _read_node(node, defaults):
     """Check every field of one node, collecting every error."""
-    default_host, default_partition_key, default_deploy_interface = defaults
+    (default_host, default_partition_key, default_deploy_interface,
+     default_boot_mode) = defaults
     result = _NodeResult()
     if not isinstance(node, dict):
         result.errors.append(('node', 'must be a mapping'))
@@ -405,7 +411,7 @@ def _read_node(node, defaults):
     if props is None:
         props, silenced = {}, silenced | _PROPERTIES_KEYS
     values = {
-        'boot_mode': _boot_mode(node, props, result),
+        'boot_mode': _boot_mode(node, props, result) or default_boot_mode,
         'uuid': node.get('uuid'),
         'name': node.get('name'),
         'service_host': node.get('service_host') or default_host,

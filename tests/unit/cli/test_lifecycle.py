@@ -292,6 +292,22 @@ nodes:
         self.assertEqual('bios', db_api.get_node('rack-1').boot_mode)
         self.assertNotIn('pw-Import-9', out + err)
 
+    def test_boot_mode_default_for_nodes_that_give_none(self):
+        path = self.write_file('two.yaml', self.FILE.replace(
+            'capabilities: "boot_mode:bios,x:y"', 'capabilities: "x:y"')
+            + """  - name: rack-2
+    driver_info: {ipmi_address: 10.0.0.2, ipmi_username: admin,
+                  ipmi_password: pw-Import-9}
+    properties: {cpus: 8, memory_mb: 1024, local_gb: 10,
+                 capabilities: "boot_mode:uefi"}
+""")
+        code, out, err = self.manage('node', 'import', path, '--host',
+                                     'proxy-1', '--boot-mode', 'bios')
+        self.assertEqual(0, code, err)
+        self.assertEqual(('bios', 'uefi'), (
+            db_api.get_node('rack-1').boot_mode,
+            db_api.get_node('rack-2').boot_mode))
+
     def test_strict_refuses_them(self):
         code, out, err = self.manage('node', 'import', self.path, '--host',
                                      'proxy-1', '--strict')
