@@ -21,7 +21,7 @@ if [ $machines = yes ]; then
     debian_packages run_demo.sh qemu-system-x86_64:qemu-system-x86 \
         dpkg-deb:dpkg genisoimage:genisoimage syslinux:syslinux mcopy:mtools \
         /usr/share/OVMF/OVMF_CODE_4M.fd:ovmf \
-        grub-mkstandalone:grub-common \
+        grub-mkstandalone:grub-common xz:xz-utils \
         /usr/lib/grub/x86_64-efi/linux.mod:grub-efi-amd64-bin
 fi
 

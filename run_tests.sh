@@ -26,7 +26,7 @@ debian_packages run_tests.sh ipmitool:ipmitool ipmipower:freeipmi-tools \
     qemu-system-x86_64:qemu-system-x86 dpkg-deb:dpkg nginx:nginx curl:curl \
     genisoimage:genisoimage syslinux:syslinux mcopy:mtools \
     /usr/share/OVMF/OVMF_CODE_4M.fd:ovmf \
-    grub-mkstandalone:grub-common \
+    grub-mkstandalone:grub-common xz:xz-utils \
     /usr/lib/grub/x86_64-efi/linux.mod:grub-efi-amd64-bin
 
 . tools/tox-venv.sh

@@ -271,7 +271,13 @@ class BareMetalDriver(nova.virt.driver.ComputeDriver):
             raise NotImplementedError()
         if preserve_ephemeral:
             raise nova_exception.PreserveEphemeralNotSupported()
-        self._proxy.provisioner.check_image(instance, image_meta, node)
+        try:
+            self._proxy.provisioner.check_image(instance, image_meta, node)
+        except nova_exception.ImageUnacceptable as e:
+            # Refused before anything began: the server keeps its state
+            # (Nova's rollback), the reason is its fault.
+            raise nova_exception.InstanceFaultRollback(
+                inner_exception=e) from None
         instance.task_state = task_states.REBUILD_SPAWNING
         instance.save(expected_task_state=[task_states.REBUILDING])
         try:

@@ -85,6 +85,11 @@ class NodeInUse(Conflict):
                'move that instance first.')
 
 
+class NodeBusy(Conflict):
+    message = ('Node %(node)s is %(state)s: its %(what)s cannot change '
+               'until that ends.')
+
+
 class NodeHeld(Conflict):
     message = ('Node %(node)s is held by instance %(instance)s: its '
                '%(what)s cannot change until that instance is deleted.')

@@ -76,7 +76,7 @@ def _add_deploy_interface_option(parser, help_more=''):
 
 def _add_boot_mode_option(parser, help_more=''):
     parser.add_argument(
-        '--boot-mode', choices=node_fields.BOOT_MODE_NAMES,
+        '--boot-mode', choices=node_fields.BOOT_MODE_NAMES, type=str.lower,
         help='How the node\'s firmware boots: '
              + '; '.join('%s: %s' % pair for pair in node_fields.BOOT_MODES)
              + '.' + help_more)
@@ -272,7 +272,9 @@ class Update(base.CommandMixin, show.ShowOne):
             parser, ' Refused while an instance holds the node.')
         _add_hardware_options(parser, required=False)
         _add_boot_mode_option(
-            parser, ' Refused while an instance holds the node.')
+            parser, ' Refused while the node is being deployed or cleaned; '
+                    'an active node may be relabelled (its next rebuild '
+                    'and cleaning boot by the new mode).')
         _add_root_device_option(parser, " '{}' removes them.")
         _add_ipmi_options(parser, required=False)
         parser.add_argument('--trait', action='append', default=[],
@@ -326,18 +328,23 @@ class Update(base.CommandMixin, show.ShowOne):
 
 def _traits(current, parsed_args):
     """The traits after ``--no-traits``, ``--trait`` and
-    ``--remove-trait``, or None when none of them was given."""
+    ``--remove-trait``, or None when none of them was given. A boot mode
+    trait the node kept from before boot modes existed goes (the boot
+    mode says it now)."""
     if not (parsed_args.no_traits or parsed_args.trait
             or parsed_args.remove_trait):
         return None
     added = node_fields.traits(parsed_args.trait, 'trait')
-    removed = node_fields.traits(parsed_args.remove_trait, 'remove-trait')
+    removed = [node_fields.trait(value, 'remove-trait[%d]' % index)
+               for index, value in enumerate(parsed_args.remove_trait)]
     missing = sorted(set(removed) - set(current))
     if missing and not parsed_args.no_traits:
         raise exception.InvalidField(
             field='remove-trait',
             reason='the node has no trait %s' % ', '.join(missing))
-    kept = [] if parsed_args.no_traits else list(current)
+    boot_mode_traits = set(node_fields.BOOT_MODE_TRAITS.values())
+    kept = [] if parsed_args.no_traits else [
+        t for t in current if t not in boot_mode_traits]
     traits = [t for t in kept if t not in removed]
     return traits + [t for t in added if t not in traits]
 

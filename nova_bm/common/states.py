@@ -31,6 +31,8 @@ CLEAN_FAILED = 'clean failed'
 #: The states in which a node's disks may still hold a tenant's data:
 #: reserved in placement, never offered.
 NOT_CLEAN = frozenset((CLEANING, CLEAN_FAILED))
+#: The node's ramdisk may be running: a job is in flight.
+IN_FLIGHT = frozenset((DEPLOYING, CLEANING))
 #: Every provision state, in a node's order of life.
 PROVISION_STATES = (ENROLL, MANAGEABLE, AVAILABLE, DEPLOYING, ACTIVE,
                     DEPLOY_FAILED, CLEANING, CLEAN_FAILED)

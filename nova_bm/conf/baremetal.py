@@ -324,8 +324,10 @@ network_opts = [
              'iPXE) the iPXE boot loader. When set, the PXE port of a node '
              'being deployed also gets DHCP options 66, 150 and '
              'server-ip-address with this address and "tag:!ipxe,67" with '
-             'ipxe_bootfile_name; iPXE-capable firmware ("tag:ipxe,67") is '
-             'always sent straight to the proxy\'s boot.ipxe.'),
+             'the iPXE build for the node\'s boot mode (ipxe_bootfile_name '
+             'or uefi_ipxe_bootfile_name); iPXE-capable firmware '
+             '("tag:ipxe,67") is always sent straight to the proxy\'s '
+             'boot.ipxe.'),
     cfg.StrOpt(
         'ipxe_bootfile_name',
         default='undionly.kpxe',

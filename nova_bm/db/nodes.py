@@ -25,12 +25,15 @@ def _node_query(session, ident):
     return session.query(models.Node).filter(models.Node.name == ident)
 
 
-def get_node_in(session, ident, with_interfaces=False):
-    """:func:`get_node` in the caller's transaction.
+def get_node_in(session, ident, with_interfaces=False, for_update=False):
+    """:func:`get_node` in the caller's transaction (``for_update``: its
+    row locked until the transaction ends, on MySQL and PostgreSQL).
 
     :raises: NodeNotFound
     """
     query = _node_query(session, ident)
+    if for_update:
+        query = query.with_for_update()
     if with_interfaces:
         query = query.options(orm.selectinload(models.Node.interfaces))
     node = query.one_or_none()
@@ -298,23 +301,32 @@ def update_node(ident, changes):
     :returns: the updated node, with its interfaces loaded.
     :raises: NodeNotFound, DuplicateNode (BMC address:port taken),
         NodeInUse (moving a node that holds an instance to another proxy,
-        or changing its deploy interface or boot mode)
+        or changing its deploy interface), NodeBusy (changing the boot
+        mode of a node being deployed or cleaned)
     """
     with db_session.transaction(writer=True) as session:
-        node = get_node_in(session, ident)
+        # Locked: a claim between the checks and the write would change
+        # what they checked.
+        node = get_node_in(session, ident, for_update=True)
         moved = (changes.get('service_host', node.service_host)
                  != node.service_host)
-        redeployed = any(changes.get(field, getattr(node, field))
-                         != getattr(node, field)
-                         for field in ('deploy_interface', 'boot_mode'))
+        redeployed = (changes.get('deploy_interface', node.deploy_interface)
+                      != node.deploy_interface)
         if (moved or redeployed) and node.instance_uuid is not None:
             # Nova keeps the instance on the compute service that built
             # it; its node must stay with that proxy. The deploy interface
-            # decides how the instance is torn down (cleaning or not), the
-            # boot mode how its disk boots (and the trait placement holds
-            # its allocation against).
+            # decides how the instance is torn down (cleaning or not).
             raise exception.NodeInUse(node=ident,
                                       instance=node.instance_uuid)
+        if (changes.get('boot_mode', node.boot_mode) != node.boot_mode
+                and node.provision_state in states.IN_FLIGHT):
+            # Its BMC was told the boot path for this job. An active
+            # node may be relabelled (a node enrolled before boot modes
+            # existed is "bios" until its operator says otherwise): the
+            # next rebuild, reboot into cleaning and trait follow.
+            raise exception.NodeBusy(node=node.name,
+                                     state=node.provision_state,
+                                     what='boot mode')
         held = sorted(field for field in HELD_FIELDS
                       if field in changes
                       and changes[field] != getattr(node, field))

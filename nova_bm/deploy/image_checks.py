@@ -3,8 +3,10 @@
 Each refusal is an exception Nova turns into the server's fault without
 rescheduling (``ImageUnacceptable`` and ``BuildAbortException`` end in
 ``BuildAbortException`` in ``ComputeManager._build_and_run_instance``):
-another node would refuse the same image for the same reason, or (a boot
-mode, a size) the scheduler should not have chosen this one.
+another node would refuse the same image for the same reason, or (a
+size) the scheduler should not have chosen this one. A boot mode the image
+does not boot is the node's, not the image's: :func:`boot_mode_mismatch`
+says why, and the caller decides (a spawn is rescheduled).
 """
 
 from nova import exception as nova_exception
@@ -34,25 +36,25 @@ def check_request(instance, image_meta):
                    % (disk_format, ' or '.join(DISK_FORMATS)))
 
 
-def check_boot_mode(image_meta, node):
-    """Refuse an image whose ``hw_firmware_type`` (``uefi`` or ``bios``,
-    Nova's image property) is not the node's boot mode: the node's
-    firmware would not boot it. The scheduler keeps such images off such
+def boot_mode_mismatch(image_meta, node):
+    """Why the node's firmware would not boot the image, or None: its
+    ``hw_firmware_type`` (``uefi`` or ``bios``, Nova's image property) is
+    not the node's boot mode. The scheduler keeps such images off such
     nodes with ``BootModeFilter`` or a flavor's boot-mode trait; a node
-    that gets one anyway refuses it here, before anything is fetched or
-    powered, with the reason as the server's fault."""
+    that gets one anyway refuses it before anything is fetched or
+    powered (a spawn is rescheduled: another node may boot it)."""
     properties = image_meta.properties if 'properties' in image_meta \
         else None
     wanted = (properties.hw_firmware_type
               if properties is not None and 'hw_firmware_type' in properties
               else None)
-    if wanted and wanted != node.boot_mode:
-        raise nova_exception.ImageUnacceptable(
-            image_id=image_meta.id if 'id' in image_meta else '(none)',
-            reason='it needs %s firmware (hw_firmware_type) and node %s '
-                   'boots %s; schedule it with the flavor trait '
-                   'COMPUTE_FIRMWARE_%s or nova-bm\'s BootModeFilter'
-                   % (wanted, node.name, node.boot_mode, wanted.upper()))
+    if not wanted or wanted == node.boot_mode:
+        return None
+    return ('image %s needs %s firmware (hw_firmware_type) and node %s '
+            'boots %s; schedule it with the flavor trait COMPUTE_FIRMWARE_%s '
+            'or nova-bm\'s BootModeFilter'
+            % (image_meta.id if 'id' in image_meta else '(none)', wanted,
+               node.name, node.boot_mode, wanted.upper()))
 
 
 def check_declared_size(image_meta, node):

@@ -1,20 +1,19 @@
 """The iPXE scripts a node fetches from the proxy, and where they live.
 
 A node's firmware gets ``boot.ipxe`` from DHCP (option 67, or chained from
-``undionly.kpxe`` for legacy PXE ROMs). That script tries, NIC by NIC, the
-script named after the NIC's MAC, like Ironic's: ``nodes/<mac>.ipxe``, with
-the MAC written ``52-54-00-12-34-56``. The proxy writes one for every
-enrolled NIC of a node it deploys or cleans (the deploy ramdisk), turns it
-into a local boot when the deploy ends (the safety net for BMCs that
-forget a persistent boot device), and removes it when the node is
-released. A MAC without a script is answered :data:`NO_SCRIPT`, which
-makes iPXE try the next NIC, then give up on the network so the firmware
-boots its next device; that answer is the same for every MAC, enrolled
-or not. Giving up is ``exit 1``, never a bare ``exit``: UEFI firmware
-(EDK2's boot manager) takes a boot option that returns success as "show
-the boot menu" and stops there; an error makes it try its next option.
-The scripts are the same for BIOS and UEFI nodes: iPXE itself knows which
-it runs on.
+``undionly.kpxe`` or ``snponly.efi`` for PXE ROMs without iPXE). That script
+tries, NIC by NIC, the script named after the NIC's MAC, like Ironic's:
+``nodes/<mac>.ipxe``, with the MAC written ``52-54-00-12-34-56``. The proxy
+writes one for every enrolled NIC of a node it deploys or cleans (the deploy
+ramdisk), turns it into a local boot when the deploy ends (the safety net for
+BMCs that forget a persistent boot device), and removes it when the node is
+released. A MAC without a script is answered :data:`NO_SCRIPT`, which makes
+iPXE try the next NIC, then give up on the network so the firmware boots its
+next device; that answer is the same for every MAC, enrolled or not. Giving up
+is ``exit 1``, never a bare ``exit``: UEFI firmware (EDK2's boot manager) takes
+a boot option that returns success as "show the boot menu" and stops there; an
+error makes it try its next option. The scripts are the same for BIOS and UEFI
+nodes: iPXE itself knows which it runs on.
 
 Nothing here is a secret: these files are served to anyone who asks (the
 deploy ramdisk gets its token by looking itself up, see
@@ -34,10 +33,14 @@ set i:int32 0
 isset ${net${i}/mac} || goto no_script
 chain --autofree %(base)s/nodes/${net${i}/mac:hexhyp}.ipxe || goto try_next
 :try_next
+isset ${nbm-firmware} && goto firmware ||
 inc i
 goto next_nic
 :no_script
 echo nova-bm: no script for this machine's NICs; booting the next device
+exit 1
+:firmware
+echo nova-bm: back to the firmware, which boots the disk
 exit 1
 """
 
@@ -62,13 +65,16 @@ reboot
 #: go on to its next boot device. Under UEFI (iPXE's ``${platform}`` is
 #: ``efi``) there is no BIOS drive 0x80: iPXE hands the machine back to
 #: the firmware's boot manager, which boots its next option, the disk's
-#: EFI System Partition. The persistent disk boot (with the EFI flag) that
-#: the deploy sets on the BMC makes this script the safety net only.
+#: EFI System Partition. ``nbm-firmware`` tells ``boot.ipxe``, to which
+#: ``exit`` returns, to end there (not try the next NIC's script). The
+#: persistent disk boot (with the EFI flag) that the deploy sets on the
+#: BMC makes this script the safety net only.
 LOCAL_BOOT_SCRIPT = """#!ipxe
 echo nova-bm: boot from the disk
 iseq ${platform} efi && goto firmware ||
 sanboot --no-describe --drive 0x80 || goto firmware
 :firmware
+set nbm-firmware 1
 exit 1
 """
 

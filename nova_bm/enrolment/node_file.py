@@ -46,6 +46,7 @@ import os
 import re
 
 from nova_bm.enrolment import bounded_load
+from nova_bm.common import node_fields
 from nova_bm.common import states
 from nova_bm import exception
 from nova_bm.enrolment import node_spec
@@ -410,8 +411,9 @@ def _read_node(node, defaults):
     props = _section(node, 'properties', _PROPERTIES_KEYS, result)
     if props is None:
         props, silenced = {}, silenced | _PROPERTIES_KEYS
+    boot_mode = _boot_mode(node, props, result)
     values = {
-        'boot_mode': _boot_mode(node, props, result) or default_boot_mode,
+        'boot_mode': default_boot_mode if boot_mode is None else boot_mode,
         'uuid': node.get('uuid'),
         'name': node.get('name'),
         'service_host': node.get('service_host') or default_host,
@@ -448,41 +450,55 @@ def _capabilities(value, result):
         parsed = {}
         for item in value.split(','):
             key, colon, capability = item.partition(':')
-            if not colon or not key.strip():
+            key = key.strip()
+            if not colon or not key:
                 result.errors.append((where, 'must be "key:value" pairs '
                                              'separated by commas, got %s'
                                       % safe_text.quote(value)))
                 return None
-            parsed[key.strip()] = capability.strip()
+            if key in parsed:
+                result.errors.append((where, 'gives %s twice'
+                                      % safe_text.quote(key)))
+                return None
+            parsed[key] = capability.strip()
         value = parsed
     if not isinstance(value, dict):
         result.errors.append((where, 'must be "key:value,..." or a '
-                                     'mapping'))
+                                     'mapping, got %s'
+                              % safe_text.quote(value)))
         return None
     result.ignored.extend(_at(where, step)
                           for step in _unread(value, _CAPABILITIES_KEYS))
     return value
 
 
-def _folded(value):
-    """A boot mode as compared: case and spaces do not count."""
-    return value.strip().lower() if isinstance(value, str) else value
-
-
 def _boot_mode(node, props, result):
-    """The node's boot mode as the file gives it (None: not given)."""
+    """The node's boot mode as the file gives it, normalised (None: not
+    given, or refused: an error naming where it was is noted)."""
+    given = []  # (where, value)
     capabilities = props.get('capabilities')
-    from_capabilities = None
     if capabilities not in (None, '', {}):
         parsed = _capabilities(capabilities, result)
-        from_capabilities = (parsed or {}).get('boot_mode')
-    own = node.get('boot_mode')
-    if own is not None and from_capabilities is not None and (
-            _folded(own) != _folded(from_capabilities)):
-        result.errors.append(('boot_mode', 'differs from '
+        if parsed is not None and 'boot_mode' in parsed:
+            given.append(('properties.capabilities.boot_mode',
+                          parsed['boot_mode']))
+    if node.get('boot_mode') is not None:
+        given.append(('boot_mode', node['boot_mode']))
+    modes = []
+    for where, value in given:
+        try:
+            modes.append(node_fields.boot_mode(value, where))
+        except exception.InvalidField as e:
+            result.errors.append((where, e.kwargs['reason']))
+            return None
+    if len(set(modes)) > 1:
+        result.errors.append(('boot_mode', '%s differs from '
                                            'properties.capabilities '
-                                           'boot_mode; give one of them'))
-    return own if own is not None else from_capabilities
+                                           'boot_mode %s; give one of them'
+                              % (safe_text.quote(modes[1]),
+                                 safe_text.quote(modes[0]))))
+        return None
+    return modes[0] if modes else None
 
 
 def _section(node, key, known, result):

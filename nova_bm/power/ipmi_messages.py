@@ -43,7 +43,8 @@ _BOOT_PERSISTENT = 0x40
 # "BIOS boot type" (data byte 1, bit 5): 1 is EFI, 0 PC compatible
 # (legacy). Ironic's ipmitool driver sends 0xe0/0xa0 for UEFI nodes.
 _BOOT_EFI = 0x20
-_BOOT_INFO_ACK = 3      # parameter 3: boot info acknowledge / timer
+# Parameter 3, "boot flag valid bit clearing" (IPMI 2.0 table 28-14).
+_BOOT_VALID_BIT_CLEARING = 3
 # Boot device selector (data byte 2, bits 5:2) per boot device.
 _DEVICE_CODES = {'default': 0x00, 'pxe': 0x04, 'disk': 0x08, 'safe': 0x0c,
                  'cdrom': 0x14, 'bios': 0x18}
@@ -104,10 +105,10 @@ def set_boot_device(device, persistent, efi=False):
         flags = 0   # "no override": clear the valid bit as well.
     name = 'set boot device %s%s' % (device, ' (EFI)' if efi else '')
     return Request(name, [
-        # Acknowledge the previous boot info, as pyghmi and ipmitool do,
-        # so that the BMC's 60 s boot-flag timer does not fire.
-        Command(_CHASSIS, _SET_BOOT_OPTIONS, (_BOOT_INFO_ACK, 8), name,
-                OPERATOR),
+        # Parameter 3 = 08h before the flags, as pyghmi, ipmitool and
+        # Ironic send it (the bytes nova-bm always sent).
+        Command(_CHASSIS, _SET_BOOT_OPTIONS, (_BOOT_VALID_BIT_CLEARING, 8),
+                name, OPERATOR),
         Command(_CHASSIS, _SET_BOOT_OPTIONS,
                 (_BOOT_FLAGS, flags, code, 0, 0, 0), name, OPERATOR),
     ])

@@ -112,21 +112,30 @@ class Provisioner:
     # -- spawn -----------------------------------------------------------
 
     @staticmethod
-    def check_image(instance, image_meta, node=None):
-        """What an image deploy refuses (on ``node``: also an image of the
-        other boot mode), before anything is fetched or powered.
+    def check_image(instance, image_meta, node):
+        """What an image deploy onto ``node`` refuses (an image of the
+        other boot mode too), before anything is fetched or powered.
 
         :raises: ImageUnacceptable"""
         image_checks.check_request(instance, image_meta)
-        if node is not None:
-            image_checks.check_boot_mode(image_meta, node)
+        mismatch = image_checks.boot_mode_mismatch(image_meta, node)
+        if mismatch:
+            raise nova_exception.ImageUnacceptable(
+                image_id=image_meta.id if 'id' in image_meta else '(none)',
+                reason=mismatch)
 
     def check(self, instance, image_meta, network_info):
-        """What the node would refuse, refused before the claim."""
+        """What the node would refuse, refused before the claim.
+
+        :raises: ImageUnacceptable, ClaimRefused (the node cannot boot the
+            image: another may), InstanceDeployFailure (no NIC for a
+            port)"""
         node = self._parts.cache.get(instance.node)
         if node is not None and node.deploy_interface == states.IMAGE:
             image_checks.check_request(instance, image_meta)
-            image_checks.check_boot_mode(image_meta, node)
+            mismatch = image_checks.boot_mode_mismatch(image_meta, node)
+            if mismatch:
+                raise ClaimRefused(mismatch)
             image_checks.check_declared_size(image_meta, node)
         if node is not None and network_info:
             self._parts.network.check(

@@ -74,10 +74,13 @@ def node_resources(node, bmc_failing=False):
 def traits(node):
     """The node's traits for placement: the operator's, and the standard
     trait of its boot mode (``COMPUTE_FIRMWARE_UEFI`` or ``_BIOS``), so a
-    flavor can require one (``trait:COMPUTE_FIRMWARE_UEFI=required``)."""
-    boot_trait = node_fields.BOOT_MODE_TRAITS[node.boot_mode]
-    return list(node.traits) + ([] if boot_trait in node.traits
-                                else [boot_trait])
+    flavor can require one (``trait:COMPUTE_FIRMWARE_UEFI=required``).
+    A boot mode trait among the operator's (given by hand before boot
+    modes existed) gives way to the node's boot mode."""
+    mode_traits = set(node_fields.BOOT_MODE_TRAITS.values())
+    boot_trait = node_fields.BOOT_MODE_TRAITS.get(node.boot_mode)
+    return [t for t in node.traits if t not in mode_traits] + (
+        [boot_trait] if boot_trait else [])
 
 
 def inventory(node, bmc_failing=False, standard=False):

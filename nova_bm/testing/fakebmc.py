@@ -35,6 +35,7 @@ is controlled over a UNIX socket with one JSON request per line.
 """
 
 import argparse
+import collections
 import json
 import multiprocessing
 import os
@@ -66,6 +67,8 @@ _NODE_BUSY = 0xc0  # completion code
 _UNSPECIFIED_ERROR = 0xff  # completion code
 _NOT_IN_PRESENT_STATE = 0xd5  # completion code
 _INSUFFICIENT_PRIVILEGE = 0xd4  # completion code
+#: Boot overrides a BMC's state() lists (the last ones).
+_OVERRIDES_KEPT = 64
 _EXCEEDS_PRIVILEGE_LIMIT = 0x81  # Set Session Privilege Level code
 # Session privilege levels, and the commands that need OPERATOR (IPMI 2.0
 # appendix G): Chassis Control and Set System Boot Options.
@@ -221,6 +224,11 @@ class FakeBmc(pyghmi_bmc.Bmc):
         # Boot flags' "BIOS boot type" (IPMI 2.0 table 28-14, data 1 bit
         # 5): the override is for the EFI boot path, not the legacy one.
         self.boot_efi = False
+        #: The last Set System Boot Options (boot flags) received, as
+        #: ``[device, persistent, efi]``; and how many overrides the
+        #: machine's firmware ignored (of the other boot type).
+        self.overrides = collections.deque(maxlen=_OVERRIDES_KEPT)
+        self.ignored_overrides = 0
         self.logons = 0
         self.privilege_requests = 0
         # The last Open Session request of each client, and its session.
@@ -306,11 +314,14 @@ class FakeBmc(pyghmi_bmc.Bmc):
         """The boot device the machine's firmware obeys: the override
         when its boot type is the firmware's (a UEFI-only machine has no
         legacy boot path to take, and SeaBIOS no EFI one), else its own
-        boot order, as real firmware does with an override it cannot
-        follow (said on stderr: the lab's witness of a wrong flag)."""
+        boot order, as some firmware does with an override it cannot
+        follow (said on stderr: the lab's witness of a wrong flag). Real
+        BMCs vary (many apply the device whatever the flag says): this is
+        the strictest, the one a test can learn from."""
         device = self.boot_device
         uefi = self.machine.boot_mode == 'uefi'
         if device != 'default' and self.boot_efi != uefi:
+            self.ignored_overrides += 1
             print('nova-bm-fakebmc: BMC %d: %s firmware ignores a boot '
                   'override to %s for the %s boot path' % (
                       self.port, 'UEFI' if uefi else 'BIOS', device,
@@ -403,6 +414,8 @@ class FakeBmc(pyghmi_bmc.Bmc):
             self.boot_device = device
             self.boot_persistent = bool(data[1] & 0x40)
             self.boot_efi = bool(data[1] & 0x20)
+            self.overrides.append([device, self.boot_persistent,
+                                   self.boot_efi])
             return session.send_ipmi_response()
         return super().set_system_boot_options(request, session)
 
@@ -411,6 +424,8 @@ class FakeBmc(pyghmi_bmc.Bmc):
                  'boot_device': self.boot_device,
                  'boot_persistent': self.boot_persistent,
                  'boot_efi': self.boot_efi,
+                 'overrides': list(self.overrides),
+                 'ignored_overrides': self.ignored_overrides,
                  'logons': self.logons,
                  'privilege_requests': self.privilege_requests,
                  'actions': dict(self.actions),
@@ -618,6 +633,9 @@ class Fleet:
                     lab_machine.check_disks(disks)
             modes = machines.get('boot_modes')
             if modes is not None:
+                if machines.get('boot_mode_by_port') is not None:
+                    raise ValueError('give boot_modes or boot_mode_by_port, '
+                                     'not both')
                 if len(modes) != count:
                     raise ValueError('boot_modes must give one mode per '
                                      'machine (%d), not %d' % (count,
@@ -719,7 +737,7 @@ class Fleet:
         ``stuck``, ``privilege_limit``, ``sol_disabled``, ``sol_flood``
         (``[characters, seconds]``, or None to stop); actions:
         ``sol_drop``, ``forget_sessions``, ``power``, ``boot_device``,
-        ``boot_persistent``.
+        ``boot_persistent``, ``boot_efi``.
         """
         request['port'] = port
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:

@@ -98,6 +98,8 @@ _MTOOLS_ENV = ('MTOOLS_SKIP_CHECK=1', 'MTOOLSRC=/dev/null',
 TOOLS = (('mformat', 'mtools'), ('mcopy', 'mtools'), ('mmd', 'mtools'),
          ('syslinux', 'syslinux'), (MBR_CODE, 'syslinux-common'),
          ('grub-mkstandalone', 'grub-common'),
+         # grub-mkstandalone --compress=xz runs xz.
+         ('xz', 'xz-utils'),
          (os.path.join(GRUB_EFI, 'kernel.img'), 'grub-efi-amd64-bin'),
          ('dpkg-deb', 'dpkg'), ('apt-get', 'apt'), ('apt-cache', 'apt'))
 #: GRUB's modules in the UEFI image (with what they depend on): GPT and

@@ -21,6 +21,11 @@ busy machine. :class:`ConsistentCellLockOrder` makes every writer
 transaction take the read lock first, before the database's write lock:
 one order, no cycle (the read lock is re-entrant, so a writer inside
 ``target_cell`` or nested in another writer takes it again at once).
+
+What a caller may not do under it: switch cells (``target_cell`` to
+another cell) inside a writer transaction of a cell database; fasteners
+refuses a reader's write lock (``RuntimeError``). Only Nova's online data
+migrations do that; nova-bm's tests and demo do not run them.
 """
 
 import contextlib
@@ -47,10 +52,14 @@ class ConsistentCellLockOrder(fixtures.Fixture):
             if not nova_utils.concurrency_mode_threading():
                 return  # eventlet: no DatabaseWriteLock, no threads
             locked_scope = _SCOPE._transaction_scope
+            # The cells' databases only: the node database's writers and
+            # placement's do not wait for Nova's cell lock.
+            cells = {id(manager) for manager in celldbs._ctxt_mgrs.values()}
 
             @contextlib.contextmanager
             def scope(tcm_self, context):
-                if tcm_self._mode is enginefacade._WRITER:
+                if (tcm_self._mode is enginefacade._WRITER
+                        and id(tcm_self._root) in cells):
                     with celldbs._cell_lock.read_lock():
                         with locked_scope(tcm_self, context) as resource:
                             yield resource

@@ -15,6 +15,7 @@ import os
 
 from nova_bm.testing import images
 from nova_bm.testing import linux_image
+from nova_bm.testing import machine
 from tests import deploy_ramdisk
 from tests import fleet as fleet_fixture
 from tests import lab
@@ -75,6 +76,13 @@ class LabUefiTestCase(test_deploy.LabDeployTestCase):
                                 '%d boots to "config-drive done"' % boots)
         return linux_image.lines(self.console(index))
 
+    def wait_rebuilt(self, server):
+        """The rebuild began (REBUILD), then ended ACTIVE: fails at once
+        on ERROR, with the fault, and within SETTLE seconds."""
+        self.wait_state(server, 'REBUILD')
+        (server,) = self.settle([server], timeout=test_deploy.SETTLE)
+        self.assertEqual('ACTIVE', server['status'], server.get('fault'))
+
     def ipmitool_boot_flags(self, index):
         node = self.node(self.node_name(index))
         shown = fleet_fixture.ipmitool(
@@ -129,9 +137,11 @@ class LabUefiTestCase(test_deploy.LabDeployTestCase):
         self.assertIn('Force Boot from default Hard-Drive', flags)
         self.assertIn('BIOS PC Compatible (legacy) boot',
                       self.ipmitool_boot_flags(1))
-        # OVMF kept its NVRAM in the machine's own file.
-        self.assertTrue(os.path.getsize(os.path.join(
-            self.machine_dir(0), 'OVMF_VARS.fd')))
+        # OVMF keeps its NVRAM (its boot options) in the machine's own
+        # file, which it wrote.
+        with open(os.path.join(self.machine_dir(0), 'OVMF_VARS.fd'),
+                  'rb') as nvram, open(machine.OVMF_VARS, 'rb') as template:
+            self.assertNotEqual(template.read(), nvram.read())
 
         # Rebuild the UEFI server with another UEFI image: the ramdisk
         # boots from the network again (the EFI flag: without it OVMF
@@ -141,8 +151,7 @@ class LabUefiTestCase(test_deploy.LabDeployTestCase):
             'uefi-2', properties={'hw_firmware_type': 'uefi'})
         self.api.post_server_action(servers[0]['id'], {'rebuild': {
             'imageRef': second['id']}})
-        self.wait_state(servers[0], 'REBUILD')
-        self.wait_state(servers[0], 'ACTIVE')
+        self.wait_rebuilt(servers[0])
         found = self.wait_lines(0, boots=2)
         self.assertEqual(('uefi', servers[0]['id']),
                          (found['firmware'], found['uuid']))
@@ -150,18 +159,29 @@ class LabUefiTestCase(test_deploy.LabDeployTestCase):
         self.assertEqual(2, self.console(0).count('nova-bm-ramdisk: starting'))
 
         # A BMC that forgot the disk boot: the machine boots the network,
-        # iPXE gets the node's local boot script, which under UEFI hands
-        # the machine back to the firmware with an error; OVMF boots its
-        # next option, the disk.
-        self.bmc_control(self.node_name(0), boot_device='network',
-                         boot_persistent=False, boot_efi=True, power='off')
-        self.bmc_control(self.node_name(0), power='on')
-        found = self.wait_lines(0, boots=3)
-        self.assertEqual(('uefi', servers[0]['id']),
-                         (found['firmware'], found['uuid']))
-        last_boot = self.console(0).rsplit('config-drive done', 2)[-2]
-        self.assertIn('nova-bm: boot from the disk', last_boot)
-        self.assertNotIn('nova-bm-ramdisk: starting', last_boot)
+        # iPXE gets the node's local boot script. Under UEFI it hands the
+        # machine back to the firmware with an error (no iPXE error on the
+        # way: no sanboot tried), and OVMF boots its next option, the
+        # disk; under BIOS it boots the first disk itself.
+        for index, boots in ((0, 3), (1, 2)):
+            name = self.node_name(index)
+            self.bmc_control(name, boot_device='network',
+                             boot_persistent=False, boot_efi=index == 0,
+                             power='off')
+            self.bmc_control(name, power='on')
+            found = self.wait_lines(index, boots=boots)
+            self.assertEqual((MODES[index], servers[index]['id']),
+                             (found['firmware'], found['uuid']))
+            last_boot = self.console(index).rsplit(
+                'config-drive done', 2)[-2]
+            self.assertIn('nova-bm: boot from the disk', last_boot)
+            self.assertNotIn('nova-bm-ramdisk: starting', last_boot)
+            self.assertNotIn('no script for this machine', last_boot)
+            handed_back = 'nova-bm: back to the firmware' in last_boot
+            self.assertEqual(index == 0, handed_back, last_boot[-3000:])
+            if index == 0:
+                self.assertNotIn('ipxe.org/', last_boot.split(
+                    'nova-bm: boot from the disk')[-1])
 
         # Delete both: each machine boots the ramdisk to be cleaned (the
         # UEFI one, again, only with the flag) and is offered again.
@@ -174,4 +194,10 @@ class LabUefiTestCase(test_deploy.LabDeployTestCase):
             self.assertEqual(bytes(66 * MIB), disk[-66 * MIB:])
             self.assertIn('nova-bm-ramdisk: erased /dev/vda',
                           self.console(index))
-            self.assertEqual('off', self.bmc(self.node_name(index))['power'])
+            bmc = self.bmc(self.node_name(index))
+            self.assertEqual('off', bmc['power'])
+            # Every override nova-bm sent was of the machine's boot type
+            # (the test's own "forgot" overrides too): none ignored.
+            self.assertEqual(0, bmc['ignored_overrides'], bmc['overrides'])
+            self.assertEqual({index == 0},
+                             {efi for _, _, efi in bmc['overrides']})

@@ -402,10 +402,13 @@ class RebuildTestCase(DriverTestCase):
             'id': uuidutils.generate_uuid(), 'disk_format': 'raw',
             'properties': {'hw_firmware_type': 'uefi'}})
         error = self.assertRaises(
-            nova_exception.ImageUnacceptable, self.driver.rebuild, None,
+            nova_exception.InstanceFaultRollback, self.driver.rebuild, None,
             instance, image_meta, [], None, {}, [], None, None)
+        # Nova puts the server back as it was, with this as its fault.
+        self.assertIsInstance(error.inner_exception,
+                              nova_exception.ImageUnacceptable)
         self.assertIn('needs uefi firmware (hw_firmware_type) and node '
-                      'node-1 boots bios', str(error))
+                      'node-1 boots bios', str(error.inner_exception))
         # Refused before the rebuild began: no task state, no power.
         self.assertNotIn('task_state', instance.obj_what_changed())
         self.assertEqual(instance.uuid,

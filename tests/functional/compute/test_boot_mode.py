@@ -12,7 +12,6 @@ test_uefi.py).
 
 from nova_bm.db import api as db_api
 from nova_bm.enrolment import node_spec
-from nova_bm import exception
 from tests.functional.compute import base
 from tests.functional.compute import test_deploy
 from tests.functional.compute import test_scheduler
@@ -77,12 +76,15 @@ class BootModeTestCase(test_deploy.DeployTestCase):
         self.assertEqual(self.node_name(0), self.hypervisor_of(on_uefi))
 
         # Every override the UEFI node's BMC got was for the EFI path: the
-        # ramdisk's network boot and the disk boot after it.
+        # ramdisk's network boot and the disk boot after it; the BIOS
+        # node's for the legacy path.
         for index, efi in ((0, True), (1, False)):
             bmc = self.bmc(self.node_name(index))
             self.assertEqual(('on', 'hd', True, efi), (
                 bmc['power'], bmc['boot_device'], bmc['boot_persistent'],
                 bmc['boot_efi']))
+            self.assertEqual([['network', True, efi], ['hd', True, efi]],
+                             bmc['overrides'])
             self.assertEqual(2, bmc['actions']['on'])
 
     def test_capabilities_flavors(self):
@@ -103,7 +105,9 @@ class BootModeTestCase(test_deploy.DeployTestCase):
 
     def test_image_of_the_other_mode_refused_before_power_on(self):
         # Forced onto the node (host:node skips the filters): the node
-        # itself refuses, with the reason, before anything is powered.
+        # itself refuses, with the reason, before anything is powered (a
+        # refusal Nova reschedules when it has other nodes to try; here
+        # it has none).
         image = self.glance_image('uefi-only',
                                   properties={'hw_firmware_type': 'uefi'})
         server = self.boot_on(1, image=image, expected_state='ERROR')
@@ -116,13 +120,34 @@ class BootModeTestCase(test_deploy.DeployTestCase):
                          self.node(self.node_name(1)).provision_state)
         self.assertIsNone(self.node(self.node_name(1)).instance_uuid)
 
-    def test_boot_mode_cannot_change_under_an_instance(self):
-        # What "node update --boot-mode" does: the disk was written for
-        # one boot path and placement holds the allocation against its
-        # trait.
+    def test_rebuild_onto_the_other_mode_refused_by_the_scheduler(self):
         server = self.boot_on(0)
-        error = self.assertRaises(
-            exception.NodeInUse, db_api.update_node, self.node_name(0),
-            node_spec.node_changes({'boot_mode': 'bios'}))
-        self.assertIn('is held by instance %s' % server['id'], str(error))
-        self.assertEqual('uefi', self.node(self.node_name(0)).boot_mode)
+        name = self.node_name(0)
+        actions = self.bmc(name)['actions']
+        bios_image = self.glance_image(
+            'bios', properties={'hw_firmware_type': 'bios'})
+        self.api.post_server_action(server['id'], {'rebuild': {
+            'imageRef': bios_image['id']}})
+        # BootModeFilter runs on rebuild: no valid host, Nova's ERROR,
+        # the image rolled back; the node never heard of it.
+        server = self._wait_for_state_change(server, 'ERROR')
+        self.assertEqual(self.image['id'], server['image']['id'])
+        self.assertEqual(actions, self.bmc(name)['actions'])
+        node = self.node(name)
+        self.assertEqual(('active', server['id']),
+                         (node.provision_state, node.instance_uuid))
+        self.assertEqual(self.image['data'], self.ramdisk.disks[name])
+
+    def test_an_active_node_is_relabelled(self):
+        # "node update --boot-mode" on a node that holds an instance: a
+        # node enrolled before boot modes existed is "bios" until its
+        # operator says otherwise. Its trait follows.
+        server = self.boot_on(0)
+        name = self.node_name(0)
+        db_api.update_node(name, node_spec.node_changes(
+            {'boot_mode': 'bios'}))
+        self._run_periodics()
+        traits = self._get_provider_traits(self.node(name).uuid)
+        self.assertIn('COMPUTE_FIRMWARE_BIOS', traits)
+        self.assertNotIn('COMPUTE_FIRMWARE_UEFI', traits)
+        self.assertEqual(server['id'], self.node(name).instance_uuid)

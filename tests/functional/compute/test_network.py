@@ -287,6 +287,24 @@ class AttachInterfaceTestCase(NetworkTestCase):
                          {i.address: i.vif_id for i in db_api.get_node(
                              node.uuid, with_interfaces=True).interfaces})
 
+    def test_firmware_without_ipxe_gets_the_build_of_its_boot_mode(self):
+        # With a TFTP server for PXE ROMs without iPXE: a UEFI node's port
+        # names snponly.efi, a BIOS node's undionly.kpxe (Ironic's choice,
+        # by the node's boot mode).
+        self.flags(tftp_server='192.0.2.9', group='baremetal')
+        db_api.update_node(self.node_name(0), {'boot_mode': 'uefi'})
+        db_api.update_node(self.node_name(1), {'boot_mode': 'bios'})
+        self.start_proxy()
+        for index, loader in ((0, 'snponly.efi'), (1, 'undionly.kpxe')):
+            server = self.boot_with(index, [{'uuid': NETWORK}])
+            (port_id,) = self.ports_of(server)
+            binding = self.ours(port_id)[1]
+            self.assertIn({'opt_name': 'tag:!ipxe,67', 'opt_value': loader,
+                           'ip_version': 4}, binding['extra_dhcp_opts'])
+            # Gone once the node boots its disk.
+            self.assertEqual([], self.neutron.port(port_id)[
+                'extra_dhcp_opts'])
+
     def _wait_for_port_detach(self, server, port):
         deadline = time.monotonic() + 60
         while port['id'] in self.ports_of(server):

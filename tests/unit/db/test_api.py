@@ -162,6 +162,24 @@ class ClaimTestCase(base.DbTestCase):
         self.assertIsNone(db_api.get_node('node-1').instance_uuid)
         self.assertFalse(db_api.release_node('node-1', instance))
 
+    def test_boot_mode_relabelled_when_active_never_mid_job(self):
+        # An active node may be relabelled (a node enrolled before boot
+        # modes is "bios" until its operator says); while a deploy or a
+        # cleaning runs, its BMC was told the boot path for that job.
+        instance = uuidutils.generate_uuid()
+        db_api.claim_node('node-1', instance)
+        for state in ('deploying', 'cleaning'):
+            db_api.set_provision_state('node-1', state)
+            error = self.assertRaises(exception.NodeBusy, db_api.update_node,
+                                      'node-1', {'boot_mode': 'bios'})
+            self.assertEqual('Node node-1 is %s: its boot mode cannot change '
+                             'until that ends.' % state, str(error))
+        db_api.set_provision_state('node-1', 'active')
+        db_api.update_node('node-1', {'boot_mode': 'bios'})
+        self.assertEqual(('bios', instance), (
+            db_api.get_node('node-1').boot_mode,
+            db_api.get_node('node-1').instance_uuid))
+
     def test_release_into_maintenance_and_lookups_by_instance(self):
         instance = uuidutils.generate_uuid()
         db_api.claim_node('node-1', instance)

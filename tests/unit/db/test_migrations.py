@@ -26,7 +26,7 @@ class MigrationTestCase(testscenarios.WithScenarios, base.TestCase):
         self.conf.config(connection=url, group='baremetal_database')
 
     @staticmethod
-    def insert_node(connection, row):
+    def insert_node(connection, row, traits='[]'):
         """A node row as an older release wrote it (its columns only)."""
         row = {k: v for k, v in row.items()
                if k not in ('maintenance', 'provision_state')}
@@ -34,7 +34,7 @@ class MigrationTestCase(testscenarios.WithScenarios, base.TestCase):
             'INSERT INTO bm_nodes (%s, maintenance, provision_state) '
             'VALUES (%s, :m, :p)' % (
                 ', '.join(row), ', '.join(':' + k for k in row))),
-            dict(row, traits='[]', m=False, p='available'))
+            dict(row, traits=traits, m=False, p='available'))
 
     def test_upgrade_from_empty_to_head_twice(self):
         self.assertIsNone(migration.version())
@@ -64,6 +64,24 @@ class MigrationTestCase(testscenarios.WithScenarios, base.TestCase):
         # ... and from before boot modes on the legacy path they were
         # deployed on, whatever default_boot_mode says for new nodes.
         self.assertEqual('bios', node.boot_mode)
+
+    def test_a_uefi_trait_given_by_hand_becomes_the_boot_mode(self):
+        # Before boot modes, the standard trait was how an operator
+        # marked a UEFI node: it becomes the node's boot mode, and no boot
+        # mode trait stays among the operator's (the mode reports one).
+        migration.upgrade('a7d3f5b9c2e1')
+        with db_api.engine().begin() as connection:
+            for index, traits in ((1, '["CUSTOM_A", "COMPUTE_FIRMWARE_UEFI"]'),
+                                  (2, '["COMPUTE_FIRMWARE_BIOS"]'),
+                                  (3, '["CUSTOM_B"]')):
+                row, _ = utils.node_spec_for(index)
+                row.pop('boot_mode')
+                self.insert_node(connection, row, traits=traits)
+        migration.upgrade()
+        self.assertEqual(
+            [('node-1', 'uefi', ['CUSTOM_A']), ('node-2', 'bios', []),
+             ('node-3', 'bios', ['CUSTOM_B'])],
+            [(n.name, n.boot_mode, n.traits) for n in db_api.list_nodes()])
 
     def test_upgrade_keeps_interfaces_booting_from_the_network(self):
         migration.upgrade('9d4b2e7f1a36')

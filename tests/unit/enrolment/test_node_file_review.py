@@ -63,22 +63,31 @@ class BootModeTestCase(NodeFileTestCase):
                          ignored)
 
     def test_bad_boot_modes_are_refused_with_their_place(self):
-        nodes = [utils.ironic_node(i) for i in range(4)]
+        nodes = [utils.ironic_node(i) for i in range(7)]
         nodes[0]['properties']['capabilities'] = 'boot_mode:legacy'
         nodes[1]['properties']['capabilities'] = 'boot_mode'
         nodes[2]['properties']['capabilities'] = ['boot_mode:uefi']
         nodes[3]['properties']['capabilities'] = 'boot_mode:uefi'
         nodes[3]['boot_mode'] = 'bios'
+        nodes[4]['properties']['capabilities'] = (
+            'boot_mode:uefi,boot_mode:bios')
+        nodes[5]['properties']['capabilities'] = 'boot_mode:'
+        nodes[6]['boot_mode'] = False
         error = self.refused(self.write(nodes))
         self.assertEqual([
-            "nodes[0] (node-0): boot_mode: must be uefi or bios, got "
-            "'legacy'",
+            "nodes[0] (node-0): properties.capabilities.boot_mode: must be "
+            "uefi or bios, got 'legacy'",
             'nodes[1] (node-1): properties.capabilities: must be '
             '"key:value" pairs separated by commas, got \'boot_mode\'',
             'nodes[2] (node-2): properties.capabilities: must be '
-            '"key:value,..." or a mapping',
-            'nodes[3] (node-3): boot_mode: differs from '
-            'properties.capabilities boot_mode; give one of them'],
+            '"key:value,..." or a mapping, got [\'boot_mode:uefi\']',
+            "nodes[3] (node-3): boot_mode: 'bios' differs from "
+            "properties.capabilities boot_mode 'uefi'; give one of them",
+            "nodes[4] (node-4): properties.capabilities: gives 'boot_mode' "
+            "twice",
+            "nodes[5] (node-5): properties.capabilities.boot_mode: must be "
+            "uefi or bios, got ''",
+            'nodes[6] (node-6): boot_mode: must be uefi or bios, got False'],
             error.errors)
 
 

@@ -102,6 +102,8 @@ class IPMIPowerTestCase(base.TestCase):
             self.assertIn('Options apply to all future boots' if persistent
                           else 'Options apply to only next boot',
                           shown.stdout)
+        self.assertEqual([['hd', True, True], ['hd', False, True]],
+                         self.bmc()['overrides'][-2:])
         # A BIOS node's override is for the legacy path again.
         self.power.set_boot_device(self.node, 'pxe', persistent=True)
         self.assertFalse(self.bmc()['boot_efi'])

@@ -92,9 +92,13 @@ class ResourcesTestCase(testtools.TestCase):
                          resources.traits(node()))
         self.assertEqual(['COMPUTE_FIRMWARE_BIOS'],
                          resources.traits(node(traits=[], boot_mode='bios')))
-        # Given by hand too: once.
+        # Given by hand before boot modes existed: the boot mode decides.
         self.assertEqual(['COMPUTE_FIRMWARE_BIOS'], resources.traits(
             node(traits=['COMPUTE_FIRMWARE_BIOS'], boot_mode='bios')))
+        self.assertEqual(['CUSTOM_R1', 'COMPUTE_FIRMWARE_BIOS'],
+                         resources.traits(node(
+                             traits=['COMPUTE_FIRMWARE_UEFI', 'CUSTOM_R1'],
+                             boot_mode='bios')))
         self.assertEqual('bios', resources.node_resources(
             node(boot_mode='bios'))['stats']['boot_mode'])
 

@@ -229,10 +229,15 @@ class MachineTestCase(base.TestCase):
                           boot_mode='efi')
 
     def test_nvram_made_once_and_kept(self):
-        if not os.path.exists(machine.OVMF_VARS):
-            self.fail('%s missing (Debian: ovmf; run_tests.sh installs it)'
-                      % machine.OVMF_VARS)
         directory = self.useFixture(fixtures.TempDir()).path
+        firmware = os.path.join(directory, 'firmware')
+        os.mkdir(firmware)
+        for name, data in (('OVMF_CODE', b'code'), ('OVMF_VARS', b'vars')):
+            path = os.path.join(firmware, name + '.fd')
+            with open(path, 'wb') as f:
+                f.write(data)
+            self.useFixture(fixtures.MonkeyPatch(
+                'nova_bm.testing.machine.%s' % name, path))
         uefi = machine.Machine(directory, 'm', 'u', 1 << 20,
                                boot_mode='uefi')
         uefi._make_nvram()
@@ -250,6 +255,7 @@ class MachineTestCase(base.TestCase):
         self.useFixture(fixtures.MonkeyPatch('sys.stderr', stderr))
         bmc = fakebmc.FakeBmc.__new__(fakebmc.FakeBmc)
         bmc.port = 6230
+        bmc.ignored_overrides = 0
         for mode, efi, device, obeyed in (
                 ('uefi', True, 'network', 'network'),
                 ('uefi', False, 'network', 'default'),
@@ -259,6 +265,7 @@ class MachineTestCase(base.TestCase):
             bmc.machine = types.SimpleNamespace(boot_mode=mode)
             bmc.boot_device, bmc.boot_efi = device, efi
             self.assertEqual(obeyed, bmc._override(), (mode, efi, device))
+        self.assertEqual(2, bmc.ignored_overrides)
         self.assertIn('BMC 6230: UEFI firmware ignores a boot override to '
                       'network for the legacy boot path', stderr.getvalue())
         self.assertIn('BIOS firmware ignores a boot override to hd for the '
