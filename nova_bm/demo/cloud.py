@@ -137,7 +137,8 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
 
     def setUp(self):
         self.progress.begin('start Nova: API, conductor, scheduler '
-                            '(nova-bm-scheduler, exact filters), placement')
+                            '(nova-bm-scheduler, exact and boot mode '
+                            'filters), placement')
         # Nova's harness takes its cell and database locks in both orders;
         # one order (nova_bm.testing.nova_harness).
         self.useFixture(nova_harness.ConsistentCellLockOrder())

@@ -160,9 +160,11 @@ class LabUefiTestCase(test_deploy.LabDeployTestCase):
 
         # A BMC that forgot the disk boot: the machine boots the network,
         # iPXE gets the node's local boot script. Under UEFI it hands the
-        # machine back to the firmware with an error (no iPXE error on the
-        # way: no sanboot tried), and OVMF boots its next option, the
-        # disk; under BIOS it boots the first disk itself.
+        # machine back to the firmware with an error, without trying a
+        # BIOS drive (iPXE says "Could not boot: Error 0x00000001" for
+        # that error, and OVMF tries its own network boot options), and
+        # OVMF boots its next option, the disk; under BIOS it boots the
+        # first disk itself ("Booting from SAN device 0x80").
         for index, boots in ((0, 3), (1, 2)):
             name = self.node_name(index)
             self.bmc_control(name, boot_device='network',
@@ -179,9 +181,8 @@ class LabUefiTestCase(test_deploy.LabDeployTestCase):
             self.assertNotIn('no script for this machine', last_boot)
             handed_back = 'nova-bm: back to the firmware' in last_boot
             self.assertEqual(index == 0, handed_back, last_boot[-3000:])
-            if index == 0:
-                self.assertNotIn('ipxe.org/', last_boot.split(
-                    'nova-bm: boot from the disk')[-1])
+            self.assertEqual(index == 1, 'SAN device 0x80' in last_boot,
+                             last_boot[-3000:])
 
         # Delete both: each machine boots the ramdisk to be cleaned (the
         # UEFI one, again, only with the flag) and is offered again.
