@@ -20,7 +20,7 @@ from tests import deploy_ramdisk
 from tests import fleet as fleet_fixture
 from tests import lab
 from tests.functional.compute import base
-from tests.functional.compute import test_scheduler
+from tests.functional.compute import test_boot_mode
 from tests.lab import test_configdrive
 from tests.lab import test_deploy
 
@@ -36,12 +36,7 @@ class LabUefiTestCase(test_deploy.LabDeployTestCase):
     DISK = 192 * MIB
 
     def setUp(self):
-        self.flags(available_filters=[
-            'nova.scheduler.filters.all_filters',
-            'nova_bm.scheduler.filters.BootModeFilter'],
-            enabled_filters=test_scheduler.default_enabled_filters() + [
-                'BootModeFilter'],
-            group='filter_scheduler')
+        test_boot_mode.enable_boot_mode_filter(self)
         super().setUp()
 
     def machines(self):

@@ -20,18 +20,24 @@ from tests.functional.compute import test_scheduler
 MODES = ['uefi', 'bios']
 
 
+def enable_boot_mode_filter(test):
+    """Nova's default filters and nova-bm's BootModeFilter, on the
+    scheduler the test case starts (call before its setUp)."""
+    test.flags(available_filters=[
+        'nova.scheduler.filters.all_filters',
+        'nova_bm.scheduler.filters.BootModeFilter'],
+        enabled_filters=test_scheduler.default_enabled_filters() + [
+            'BootModeFilter'],
+        group='filter_scheduler')
+
+
 class BootModeTestCase(test_deploy.DeployTestCase):
 
     NODES = len(MODES)
     ENROLLED = 0
 
     def setUp(self):
-        self.flags(available_filters=[
-            'nova.scheduler.filters.all_filters',
-            'nova_bm.scheduler.filters.BootModeFilter'],
-            enabled_filters=test_scheduler.default_enabled_filters() + [
-                'BootModeFilter'],
-            group='filter_scheduler')
+        enable_boot_mode_filter(self)
         super().setUp()
         for index, mode in enumerate(MODES):
             self.enrol([index], boot_mode=mode)
