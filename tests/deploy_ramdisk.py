@@ -16,7 +16,14 @@ disks as ``disk_facts[node_name]`` says (default: one 10 GiB /dev/vda).
 ``behaviour[node_name]`` picks what it does in a deploy, and
 ``clean_behaviour[node_name]`` in a cleaning: ``ok`` (default), ``fail``
 (reports a failure), ``bad_sha`` (reports the wrong sha256), ``silent``
-(never reports), ``stay_on`` (reports, but does not power off).
+(never reports), ``stay_on`` (reports, but does not power off); in a
+cleaning also ``skip_disk`` (its erase report leaves the last disk out),
+``disk_failed`` (the last disk reported not erased, as a read-only one)
+and ``no_disks`` (erases without reporting the disks first, as a ramdisk
+older than clean modes). A cleaning erases per its ``clean_mode`` as the
+real ramdisk does on a disk without hardware secure erase: ``metadata``
+and ``express`` (a note says why no secure erase) zero both ends,
+``full`` every byte; ``erased[node_name]`` keeps its report's lines.
 """
 
 import hashlib
@@ -44,6 +51,7 @@ class FakeRamdisk:
         self.clean_behaviour = {}
         self.disks = {}
         self.disk_facts = {}
+        self.erased = {}
         self.configdrives = {}
         self.tables = {}
         self.placements = {}
@@ -128,11 +136,8 @@ class FakeRamdisk:
                     raise AssertionError('the drive is not what the '
                                          'placement says')
         else:
-            disk = bytearray(self.disks.get(name, b''))
-            disk[:16] = ERASED
-            disk[-16:] = ERASED
-            self.disks[name] = bytes(disk)
-            digest = None
+            self.clean(name, port, api, token, config, behaviour)
+            return
         if behaviour == 'fail':
             fields = {'status': 'failed', 'error': 'no disk found'}
         else:
@@ -144,6 +149,52 @@ class FakeRamdisk:
                 fields['configdrive_sha256'] = drive_digest
         status = self.post(api + '/done', token, fields)
         self.reports.append((name, config['mode'], fields['status'], status))
+        if behaviour != 'stay_on':
+            self.fleet.control(port, power='off')
+
+    def facts(self, name):
+        return self.disk_facts.get(name, 'name=%s size=%d\n'
+                                   % (DEVICE, 10 << 30))
+
+    def clean(self, name, port, api, token, config, behaviour):
+        """Erase as the real ramdisk does, and report per disk."""
+        mode = config.get('clean_mode')
+        if behaviour != 'no_disks' and self.place(api, token, name) is None:
+            self.reports.append((name, 'clean', 'disks refused', None))
+            self.fleet.control(port, power='off')
+            return
+        disk = bytearray(self.disks.get(name, b''))
+        if mode == 'full':
+            disk = bytearray(len(disk))
+        else:
+            disk[:16] = ERASED
+            disk[-16:] = ERASED
+        self.disks[name] = bytes(disk)
+        lines = []
+        for line in self.facts(name).splitlines():
+            words = dict(word.split('=', 1) for word in line.split())
+            size = int(words['size'])
+            if mode == 'full':
+                erased = 'method=overwrite bytes=%d verified=18' % size
+            else:
+                erased = 'method=metadata bytes=%d verified=2' % min(
+                    size, 82 << 20)
+                if mode == 'express':
+                    erased += ' note=not%20an%20NVMe%20disk'
+            lines.append('disk name=%s %s seconds=0.25'
+                         % (words['name'], erased))
+        if behaviour == 'skip_disk':
+            lines.pop()
+        elif behaviour == 'disk_failed':
+            lines[-1] = lines[-1].split(' method=')[0] + (
+                ' method=failed bytes=0 seconds=0.01 verified=0 '
+                'note=read-only%20disk')
+        status = ('status=failed error=no%20disk%20found'
+                  if behaviour == 'fail' else 'status=ok')
+        self.erased[name] = lines
+        code = self.post_text(api + '/done', token,
+                              '\n'.join([status] + lines) + '\n')
+        self.reports.append((name, 'clean', status.split()[0][7:], code))
         if behaviour != 'stay_on':
             self.fleet.control(port, power='off')
 
@@ -180,8 +231,7 @@ class FakeRamdisk:
         """Report the disks (``self.disk_facts[name]``, default one
         10 GiB ``/dev/vda``): the proxy's placement as ``{key: value}``
         (``table``: a list of lines), or None when it refused."""
-        facts = self.disk_facts.get(name, 'name=%s size=%d\n'
-                                    % (DEVICE, 10 << 30))
+        facts = self.facts(name)
         request = urllib.request.Request(  # noqa: S310
             api + '/disks', data=facts.encode(),
             headers={'Content-Type': 'text/plain', TOKEN_HEADER: token})
@@ -208,6 +258,17 @@ class FakeRamdisk:
     def fetch(self, url, token):
         with self.open(url, token) as response:
             return response.read()
+
+    def post_text(self, url, token, text):
+        request = urllib.request.Request(  # noqa: S310
+            url, data=text.encode(),
+            headers={'Content-Type': 'text/plain', TOKEN_HEADER: token})
+        try:
+            with urllib.request.urlopen(  # noqa: S310
+                    request, timeout=30) as response:
+                return response.status
+        except urllib.error.HTTPError as e:
+            return e.code
 
     def post(self, url, token, fields):
         data = urllib.parse.urlencode(fields).encode()

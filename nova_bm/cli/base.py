@@ -14,6 +14,7 @@ from oslo_db import exception as db_exc
 
 from nova_bm.cli import usage
 from nova_bm.common import safe_text
+from nova_bm.conf import CONF
 from nova_bm.db import api as db_api
 from nova_bm import exception
 
@@ -82,11 +83,51 @@ class ListColumn(columns.FormattableColumn):
         return list(self._value or ())
 
 
+def _size(size):
+    if size is None:
+        return '?'
+    for unit, shift in (('TiB', 40), ('GiB', 30), ('MiB', 20)):
+        if size >= 1 << shift:
+            return '%g %s' % (round(size / (1 << shift), 1), unit)
+    return '%d bytes' % size
+
+
+class LastCleaningColumn(columns.FormattableColumn):
+    """A node's last cleaning: when, the mode, the outcome, then one line
+    per disk (its identity and how it was erased) in tables; the stored
+    record in JSON/YAML. Every value came from a ramdisk: escaped."""
+
+    def human_readable(self):
+        last = self._value
+        if not last:
+            return 'never (since clean modes: no proof recorded)'
+        lines = ['%s %s, %s to %s%s' % (
+            last.get('mode'), last.get('result'), last.get('started_at'),
+            last.get('finished_at'),
+            ''.join('; ' + p for p in last.get('problems') or ()))]
+        for disk in last.get('disks') or ():
+            ident = ', '.join('%s %s' % (key, disk[key])
+                              for key in ('serial', 'wwn', 'model')
+                              if disk.get(key))
+            done = '%s, %s in %s s, %s read back' % (
+                disk.get('method'), _size(disk.get('bytes')),
+                disk.get('seconds'), disk.get('verified'))
+            if disk.get('note'):
+                done += ' (%s)' % disk['note']
+            lines.append('%s (%s%s): %s' % (
+                disk.get('name'), _size(disk.get('size')),
+                ', ' + ident if ident else '', done))
+        return '\n'.join(safe_text.escape(line) for line in lines)
+
+    def machine_readable(self):
+        return self._value
+
+
 NODE_FIELDS = ('uuid', 'name', 'service_host', 'partition_key', 'cpus',
                'memory_mb', 'local_gb', 'cpu_arch', 'resource_class', 'traits',
                'ipmi_address', 'ipmi_port', 'ipmi_username', 'ipmi_password',
-               'interfaces', 'deploy_interface', 'boot_mode',
-               'root_device_hints',
+               'interfaces', 'deploy_interface', 'boot_mode', 'clean_mode',
+               'root_device_hints', 'last_cleaning',
                'instance_uuid',
                'power_state', 'provision_state', 'maintenance',
                'maintenance_reason', 'fault', 'last_error', 'created_at',
@@ -106,6 +147,11 @@ def node_details(node):
         elif field == 'root_device_hints':
             hints = node.root_device_hints
             value = json.dumps(hints, sort_keys=True) if hints else None
+        elif field == 'clean_mode':
+            value = node.clean_mode or '%s (default)' % (
+                CONF.baremetal.automated_clean)
+        elif field == 'last_cleaning':
+            value = LastCleaningColumn(node.last_cleaning)
         elif field in ('created_at', 'updated_at'):
             stamp = getattr(node, field)
             value = stamp.isoformat() if stamp else None

@@ -1,4 +1,5 @@
-"""``nova-bm-manage node manage|provide``: Ironic's road into service.
+"""``nova-bm-manage node manage|provide|clean``: Ironic's road into
+service, and an operator's cleaning.
 
 A node is enrolled in ``[baremetal] enrolled_node_state`` (``enroll`` by
 default), never offered to tenants. ``node manage`` reads its power state
@@ -7,6 +8,12 @@ one that does not stays where it is, with the reason. ``node provide``
 offers a manageable node: ``available`` at once, or, for an ``image`` node
 with automated cleaning on, ``cleaning`` first, which its proxy runs
 before the node is offered (the same cleaning as between tenants).
+
+``node clean`` has a node's proxy erase its disks now (``--mode``: in
+that clean mode, once): an ``image`` node that is ``available`` or
+``clean failed`` (in maintenance or not) goes to ``cleaning``, out of
+maintenance; ``available`` again once its cleaning proved done, ``clean
+failed`` and maintenance otherwise. ``node show`` prints the proof.
 
 Each move is one conditional update of a node no instance holds, so a
 command never races a proxy working on the node. The owning proxies are
@@ -17,6 +24,7 @@ from cliff import lister
 
 from nova_bm.cli import announce
 from nova_bm.cli import base
+from nova_bm.common import node_fields
 from nova_bm.common import states
 from nova_bm.conf import CONF
 from nova_bm.db import api as db_api
@@ -130,7 +138,9 @@ class Provide(_LifecycleCommand):
                                     (node.maintenance_reason or 'no reason')))
                 continue
             cleaned = (node.deploy_interface == states.IMAGE
-                       and CONF.baremetal.automated_clean != 'none')
+                       and node_fields.effective_clean_mode(
+                           node, CONF.baremetal.automated_clean)
+                       != states.CLEAN_NONE)
             try:
                 node = db_api.change_provision_state(
                     node.uuid, (states.MANAGEABLE,),
@@ -146,3 +156,68 @@ class Provide(_LifecycleCommand):
                          'ok: its proxy cleans it, then it is available'
                          if cleaned else 'ok'))
         return rows, moved, []
+
+
+#: Where ``node clean`` takes a node from.
+CLEAN_FROM = (states.AVAILABLE, states.CLEAN_FAILED)
+
+
+class Clean(_LifecycleCommand):
+    """Erase image nodes' disks now: available or clean failed nodes no
+    instance holds, in maintenance or not, are cleaned by their proxy
+    (the command returns at once; node show and node list show the
+    progress and the proof). --all-failed: every clean failed node."""
+
+    ALL_FROM = (states.CLEAN_FAILED,)
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--all-failed', dest='all', action='store_true',
+                            help='Every clean failed node (of --host, if '
+                                 'given); the same as --all here.')
+        parser.add_argument(
+            '--mode', choices=node_fields.CLEAN_MODE_NAMES[:-1],
+            type=str.lower,
+            help='Erase in this mode, this once (default: the node\'s '
+                 'clean mode, else [baremetal] automated_clean): '
+                 + '; '.join('%s: %s' % pair
+                             for pair in node_fields.CLEAN_MODES[:-1])
+                 + '.')
+        return parser
+
+    def take_action(self, parsed_args):
+        self.mode = parsed_args.mode
+        return super().take_action(parsed_args)
+
+    def move(self, nodes):
+        rows, moved = [], []
+        for node in nodes:
+            if node.deploy_interface != states.IMAGE:
+                rows.append(_failed(node, 'only image nodes are cleaned '
+                                          '(this one boots from the '
+                                          'network)'))
+                continue
+            mode = node_fields.effective_clean_mode(
+                node, CONF.baremetal.automated_clean)
+            mode = self.mode or mode
+            if mode == states.CLEAN_NONE:
+                rows.append(_failed(node, 'its clean mode is none: give '
+                                          '--mode'))
+                continue
+            try:
+                node = db_api.change_provision_state(
+                    node.uuid, CLEAN_FROM, states.CLEANING,
+                    'only available and clean failed nodes no instance '
+                    'holds can be cleaned', clean_request=self.mode,
+                    out_of_maintenance=True)
+            except exception.NodeStateRefused as e:
+                rows.append(_failed(node, e))
+                continue
+            # Out of maintenance: the cleaning's outcome decides
+            # (available, or clean failed and maintenance).
+            moved.append(node)
+            rows.append((node.uuid, node.name, node.provision_state,
+                         'ok: its proxy cleans it (%s), then it is '
+                         'available' % mode))
+        return rows, moved, []
+

@@ -82,6 +82,15 @@ def _add_boot_mode_option(parser, help_more=''):
              + '.' + help_more)
 
 
+def _add_clean_mode_option(parser, help_more=''):
+    parser.add_argument(
+        '--clean-mode', choices=node_fields.CLEAN_MODE_NAMES + (
+            ('default',) if help_more else ()), type=str.lower,
+        help='How the node\'s disks are erased between tenants: '
+             + '; '.join('%s: %s' % pair for pair in node_fields.CLEAN_MODES)
+             + '. Default: [baremetal] automated_clean.' + help_more)
+
+
 def _add_root_device_option(parser, help_more=''):
     parser.add_argument(
         '--root-device', metavar='JSON',
@@ -136,6 +145,7 @@ class Create(base.CommandMixin, show.ShowOne):
         _add_hardware_options(parser, required=True)
         _add_boot_mode_option(parser,
                               ' Default: [baremetal] default_boot_mode.')
+        _add_clean_mode_option(parser)
         _add_root_device_option(parser)
         _add_ipmi_options(parser, required=True)
         parser.add_argument('--mac', action='append', default=[],
@@ -168,6 +178,7 @@ class Create(base.CommandMixin, show.ShowOne):
                       deploy_interface=parsed_args.deploy_interface,
                       root_device_hints=parsed_args.root_device,
                       boot_mode=parsed_args.boot_mode,
+                      clean_mode=parsed_args.clean_mode,
                       traits=parsed_args.trait,
                       provision_state=parsed_args.provision_state,
                       maintenance=parsed_args.maintenance,
@@ -275,6 +286,9 @@ class Update(base.CommandMixin, show.ShowOne):
             parser, ' Refused while the node is being deployed or cleaned; '
                     'an active node may be relabelled (its next rebuild '
                     'and cleaning boot by the new mode).')
+        _add_clean_mode_option(
+            parser, ' "default" follows [baremetal] automated_clean again. '
+                    'Its next cleaning runs in the new mode.')
         _add_root_device_option(parser, " '{}' removes them.")
         _add_ipmi_options(parser, required=False)
         parser.add_argument('--trait', action='append', default=[],
@@ -298,6 +312,11 @@ class Update(base.CommandMixin, show.ShowOne):
         parser.add_argument('--reason', metavar='TEXT',
                             help='Why the node is in maintenance (with '
                                  '--maintenance).')
+        parser.add_argument('--force', action='store_true',
+                            help='With --no-maintenance: take a clean '
+                                 'failed node out of maintenance without '
+                                 'a successful cleaning (logged); it is '
+                                 'cleaned again. Prefer "node clean".')
         return parser
 
     def take_action(self, parsed_args):
@@ -311,13 +330,18 @@ class Update(base.CommandMixin, show.ShowOne):
                       deploy_interface=parsed_args.deploy_interface,
                       root_device_hints=parsed_args.root_device,
                       boot_mode=parsed_args.boot_mode,
+                      clean_mode=parsed_args.clean_mode,
                       maintenance=parsed_args.maintenance,
                       maintenance_reason=parsed_args.reason)
         changes = node_spec.node_changes(values)
         if not changes:
             raise exception.Invalid(
                 'Nothing to update: give at least one option.')
-        node = db_api.update_node(parsed_args.node, changes)
+        if parsed_args.force and changes.get('maintenance') is not False:
+            raise exception.Invalid('--force goes only with '
+                                    '--no-maintenance.')
+        node = db_api.update_node(parsed_args.node, changes,
+                                  force=parsed_args.force)
         events = []
         if node.maintenance != before.maintenance:
             events.append((notifications.MAINTENANCE_ON if node.maintenance

@@ -51,6 +51,7 @@ COMMANDS = {
     'node import': node_commands.Import,
     'node manage': lifecycle_commands.Manage,
     'node provide': lifecycle_commands.Provide,
+    'node clean': lifecycle_commands.Clean,
     'node power status': power_commands.PowerStatus,
     'node power on': power_commands.PowerOn,
     'node power off': power_commands.PowerOff,

@@ -200,6 +200,35 @@ def boot_mode(value, field='boot_mode'):
     return lowered
 
 
+#: How a node's disks are erased between tenants (its clean mode).
+CLEAN_MODES = (
+    (states.CLEAN_METADATA, 'partition tables, both GPT headers, file '
+                            'system and RAID signatures, config drives'),
+    (states.CLEAN_EXPRESS, 'hardware secure erase where the device has it, '
+                           'else metadata'),
+    (states.CLEAN_FULL, 'hardware secure erase, else every byte '
+                        'overwritten'),
+    (states.CLEAN_NONE, 'not cleaned (test clouds only)'),
+)
+CLEAN_MODE_NAMES = tuple(name for name, _ in CLEAN_MODES)
+
+
+def clean_mode(value, field='clean_mode'):
+    """``metadata``, ``express``, ``full`` or ``none``."""
+    lowered = value.strip().lower() if isinstance(value, str) else value
+    if lowered not in CLEAN_MODE_NAMES:
+        raise _invalid(field, value, 'must be %s, got' % ', '.join(
+            CLEAN_MODE_NAMES))
+    return lowered
+
+
+def effective_clean_mode(node, default):
+    """The mode the node's next cleaning runs in: an operator's request
+    (``node clean --mode``), else the node's own, else ``default``
+    (``[baremetal] automated_clean``)."""
+    return node.clean_request or node.clean_mode or default
+
+
 def partition_key(value, field='partition_key'):
     """A partition key, e.g. ``rack-12`` or ``dc1:room3``."""
     if not isinstance(value, str) or not _PARTITION_KEY_RE.fullmatch(value):

@@ -72,6 +72,20 @@ DONE = 'done'
 #: Its ramdisk reported a failure, or the job became suspect.
 FAILED = 'failed'
 
+# -- how a node's disks are erased between tenants (its clean mode) ----------
+
+#: The partition tables, GPT headers, signatures and config drives.
+CLEAN_METADATA = 'metadata'
+#: Hardware secure erase where the device has it, else metadata.
+CLEAN_EXPRESS = 'express'
+#: Hardware secure erase, else every byte overwritten.
+CLEAN_FULL = 'full'
+#: No cleaning (test clouds only).
+CLEAN_NONE = 'none'
+#: The modes a cleaning runs in (``none`` runs none).
+ERASE_MODES = (CLEAN_METADATA, CLEAN_EXPRESS, CLEAN_FULL)
+CLEAN_MODES = ERASE_MODES + (CLEAN_NONE,)
+
 # -- a node's deploy_interface -----------------------------------------------
 
 #: The instance's image is written to the node's disk.

@@ -184,11 +184,10 @@ deploy_opts = [
     cfg.IntOpt(
         'deploy_timeout',
         default=1800, min=1,
-        help='Seconds a deploy or a cleaning may take from power on until '
-             'the deploy ramdisk reports that it is done. A deploy that '
-             'runs out fails (the node is powered off and released, and '
-             'Nova reschedules the instance); a cleaning that runs out '
-             'puts the node into maintenance.'),
+        help='Seconds a deploy may take from power on until the deploy '
+             'ramdisk reports that it is done. A deploy that runs out '
+             'fails (the node is powered off and released, and Nova '
+             'reschedules the instance). Cleanings have clean_timeout.'),
     cfg.IntOpt(
         'deploy_shutdown_timeout',
         default=120, min=1,
@@ -298,14 +297,42 @@ deploy_opts = [
     cfg.StrOpt(
         'automated_clean',
         default='metadata',
-        choices=[('metadata', 'before a node is given to anyone else, '
-                              'the deploy ramdisk erases the partition '
-                              'tables and file system signatures at both '
-                              'ends of every disk'),
+        choices=[('metadata', 'the deploy ramdisk erases every disk\'s '
+                              'partition tables (both GPT headers), the '
+                              'file system and RAID signatures at each '
+                              'partition\'s start and end (what wipefs -a '
+                              'removes) and any config drive: the data '
+                              'stays on the disk, unreadable to software '
+                              'that trusts the tables'),
+                 ('express', 'hardware secure erase where the device has '
+                             'it (NVMe Format with Secure Erase Settings '
+                             '1, user data erase), else metadata'),
+                 ('full', 'hardware secure erase, else every byte '
+                          'overwritten with zeros and read back at '
+                          'samples: the next tenant cannot read the '
+                          'previous one\'s data (hours per TB on spinning '
+                          'disks)'),
                  ('none', 'no cleaning: the next tenant may read the '
                           'previous one\'s data (test clouds only)')],
-        help='What happens to the disks of an "image" node after its '
-             'instance is deleted or its deploy failed.'),
+        help='How the disks of an "image" node are erased after its '
+             'instance is deleted or its deploy failed, before anyone else '
+             'gets it: the default of nodes without a clean mode of their '
+             'own (nova-bm-manage node update --clean-mode).'),
+    cfg.IntOpt(
+        'clean_timeout',
+        default=7200, min=1,
+        help='Seconds a cleaning may take from power on until the deploy '
+             'ramdisk reports it; one that does not report in time puts '
+             'the node in clean failed and maintenance. A "full" '
+             'cleaning that overwrites needs the largest disk\'s size '
+             'divided by its write rate (a 4 TB disk at 200 MB/s: 20000 s).'),
+    cfg.IntOpt(
+        'max_concurrent_cleanings',
+        default=20, min=1,
+        help='Cleanings one proxy runs at once; more wait their turn, '
+             'still reserved in placement. Each running one holds a '
+             'thread while it waits for its ramdisk, never a Nova build '
+             'worker; a waiting one holds nothing.'),
     cfg.IntOpt(
         'root_disk_min_gb',
         default=4, min=0,

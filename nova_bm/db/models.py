@@ -94,6 +94,21 @@ class Node(Base):
     from before boot modes existed are ``bios``, as they were deployed;
     new nodes get ``[baremetal] default_boot_mode``."""
 
+    clean_mode = sa.Column(sa.String(16), nullable=True)
+    """How the node's disks are erased between tenants (``metadata``,
+    ``express``, ``full``, ``none``); None: ``[baremetal]
+    automated_clean``."""
+    clean_request = sa.Column(sa.String(16), nullable=True)
+    """The mode an operator asked the next cleaning to run in
+    (``nova-bm-manage node clean --mode``); cleared when a cleaning
+    succeeds."""
+    last_cleaning = sa.Column(db_types.JsonEncodedDict(mysql_as_medium=True),
+                              nullable=True)
+    """The proof of the node's last cleaning: ``mode``, ``started_at``,
+    ``finished_at``, ``result`` (``ok`` or ``failed``), ``problems`` and
+    per disk its identity (name, size, serial, WWN, model) and what the
+    ramdisk did (method, bytes, seconds, samples read back, note)."""
+
     interfaces = orm.relationship(
         'Interface', back_populates='node', order_by='Interface.id',
         cascade='all, delete-orphan', passive_deletes=True)
@@ -204,6 +219,12 @@ class DeployJob(Base):
     disks = sa.Column(sa.Text().with_variant(mysql.MEDIUMTEXT(), 'mysql'),
                       nullable=True)
     """The disks the ramdisk reported, as JSON (validated, bounded)."""
+    clean_mode = sa.Column(sa.String(16), nullable=True)
+    """A cleaning's mode, as its ramdisk is told (None for a deploy)."""
+    erase_report = sa.Column(sa.Text().with_variant(mysql.MEDIUMTEXT(),
+                                                    'mysql'),
+                             nullable=True)
+    """A cleaning's per-disk report, as JSON (validated, bounded)."""
     configdrive_file = sa.Column(sa.String(255), nullable=True)
     """The config drive's file in the proxy's config drive directory, or
     None when the instance has none."""

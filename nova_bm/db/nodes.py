@@ -8,6 +8,7 @@ own transaction.
 """
 
 from oslo_db import exception as db_exc
+from oslo_log import log as logging
 import sqlalchemy as sa
 from sqlalchemy import orm
 
@@ -16,6 +17,8 @@ from nova_bm.common import states
 from nova_bm.db import models
 from nova_bm.db import session as db_session
 from nova_bm import exception
+
+LOG = logging.getLogger(__name__)
 
 
 def _node_query(session, ident):
@@ -295,14 +298,21 @@ HELD_FIELDS = ('resource_class', 'cpus', 'memory_mb', 'local_gb',
                'cpu_arch', 'traits')
 
 
-def update_node(ident, changes):
+def update_node(ident, changes, force=False):
     """Apply validated changes (``node_spec.node_changes``) to a node.
+
+    A node whose cleaning failed stays in maintenance until a cleaning
+    succeeds (``nova-bm-manage node clean``); with ``force`` it leaves
+    maintenance anyway and is cleaned again (``cleaning``), never made
+    available.
 
     :returns: the updated node, with its interfaces loaded.
     :raises: NodeNotFound, DuplicateNode (BMC address:port taken),
         NodeInUse (moving a node that holds an instance to another proxy,
         or changing its deploy interface), NodeBusy (changing the boot
-        mode of a node being deployed or cleaned)
+        mode of a node being deployed or cleaned), NodeStateRefused
+        (taking a ``clean failed`` node out of maintenance without
+        ``force``)
     """
     with db_session.transaction(writer=True) as session:
         # Locked: a claim between the checks and the write would change
@@ -349,6 +359,19 @@ def update_node(ident, changes):
             # Out of maintenance: the operator looked; its fault goes with
             # it (a BMC fault comes back at the next failed read).
             changes = dict(changes, maintenance_reason=None, fault=None)
+            if (node.provision_state == states.CLEAN_FAILED
+                    and node.maintenance):
+                if not force:
+                    raise exception.NodeStateRefused(
+                        node=node.name, state=node.provision_state,
+                        reason='it stays in maintenance until a cleaning '
+                               'succeeds: run "nova-bm-manage node clean '
+                               '%s" (or --force to take it out; it is '
+                               'cleaned again)' % node.name)
+                LOG.warning('Node %s taken out of maintenance by force '
+                            'after its cleaning failed; it is cleaned '
+                            'again', node.name)
+                changes['provision_state'] = states.CLEANING
         for field, value in changes.items():
             setattr(node, field, value)
         try:
@@ -380,17 +403,20 @@ def destroy_node(ident):
 
 
 def set_provision_state(ident, state, last_error=None,
-                        maintenance_reason=None, fault=None):
+                        maintenance_reason=None, fault=None, **fields):
     """Set a node's provision state, and its ``last_error`` when given.
 
     With ``maintenance_reason`` the node also goes into maintenance, with
-    ``fault`` (``states.FAULT_*``) when given.
+    ``fault`` (``states.FAULT_*``) when given; ``fields`` are further
+    columns (``last_cleaning``, ``clean_request``).
 
     :returns: the node. :raises: NodeNotFound
     """
     with db_session.transaction(writer=True) as session:
         node = get_node_in(session, ident)
         node.provision_state = state
+        for field, value in fields.items():
+            setattr(node, field, value)
         if last_error is not None:
             node.last_error = last_error
         if maintenance_reason is not None:
@@ -403,7 +429,8 @@ def set_provision_state(ident, state, last_error=None,
 
 
 def change_provision_state(ident, allowed, state, refusal,
-                           maintenance=None, **fields):
+                           maintenance=None, out_of_maintenance=False,
+                           **fields):
     """Move a node no instance holds from one of the states ``allowed``
     to ``state`` (with ``fields``), in one conditional UPDATE: of two
     concurrent callers, or a caller and the proxy, one wins.
@@ -411,8 +438,13 @@ def change_provision_state(ident, allowed, state, refusal,
     :param refusal: what the refusal says when the node is elsewhere.
     :param maintenance: when not None, the node's maintenance must be
         this too.
+    :param out_of_maintenance: take it out of maintenance too (its
+        reason, fault and last error go).
     :returns: the node. :raises: NodeNotFound, NodeStateRefused
     """
+    if out_of_maintenance:
+        fields.update(maintenance=False, maintenance_reason=None,
+                      fault=None, last_error=None)
     with db_session.transaction(writer=True) as session:
         node = get_node_in(session, ident)
         conditions = [models.Node.id == node.id,

@@ -43,6 +43,11 @@ class Malformed(ValueError):
     """The report is not what a ramdisk sends; ``str()`` says why."""
 
 
+def is_name(name):
+    """Whether ``name`` is a disk's /dev path as a ramdisk reports it."""
+    return bool(_NAME_RE.match(name)) and not _NVME_PATH_RE.match(name)
+
+
 def _text(key, raw):
     value = urllib.parse.unquote(raw, errors='replace').strip()
     if len(value) > MAX_VALUE:
@@ -80,8 +85,9 @@ def _disk(line):
     return disk
 
 
-def parse(body):
-    """The disks of a report, in the order reported.
+def parse(body, allow_none=False):
+    """The disks of a report, in the order reported (a machine without
+    disks reports none: ``allow_none`` when that is no error).
 
     :raises: Malformed
     """
@@ -92,7 +98,7 @@ def parse(body):
     except UnicodeDecodeError:
         raise Malformed('the report is not ASCII') from None
     lines = [line for line in text.splitlines() if line.strip()]
-    if not lines:
+    if not lines and not allow_none:
         raise Malformed('no disk reported')
     if len(lines) > MAX_DISKS:
         raise Malformed('more than %d disks reported' % MAX_DISKS)

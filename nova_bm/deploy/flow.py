@@ -16,8 +16,10 @@ boot the local disk, the job and its token end; then boot device disk
 (persistent), on.
 
 Cleaning (:meth:`Flow.erase`): the same boot with a ``clean`` job; the
-ramdisk erases the disks' metadata, reports and powers off; its scripts
-removed.
+ramdisk reports the machine's disks, erases each as the job's clean mode
+says, reports per disk what it did and powers off (bounded by ``[baremetal]
+clean_timeout``); the report must cover every disk the way the mode
+requires (:mod:`nova_bm.deploy.erase_report`); its scripts removed.
 
 Neither ends well on anything short of that. A job the ramdisk API found
 suspect (a second lookup, a token shown from elsewhere, a report too
@@ -34,6 +36,7 @@ with :class:`ProxyStopping` and touch nothing: the next start recovers
 the node (:mod:`nova_bm.proxy.cycle`).
 """
 
+import json
 import threading
 import time
 
@@ -43,12 +46,22 @@ from oslo_utils import timeutils
 from nova_bm.common import states
 from nova_bm.conf import CONF
 from nova_bm.db import api as db_api
+from nova_bm.deploy import erase_report
 from nova_bm.deploy import ipxe
 from nova_bm import exception
 from nova_bm.power import base as power_base
 
 LOG = logging.getLogger(__name__)
 
+#: Problems of an erase named in a node's reason (the proof has them all).
+MAX_PROBLEMS_SAID = 3
+
+
+def _summary(problems):
+    said = '; '.join(problems[:MAX_PROBLEMS_SAID])
+    if len(problems) > MAX_PROBLEMS_SAID:
+        said += '; and %d more' % (len(problems) - MAX_PROBLEMS_SAID)
+    return 'the disks were not erased as required: %s' % said
 
 
 class DeployFailed(Exception):
@@ -57,11 +70,14 @@ class DeployFailed(Exception):
     ``suspect`` whether something other than the node's ramdisk spoke for
     it (the node must then be held back, not given to anyone)."""
 
-    def __init__(self, reason, off_error=None, suspect=False):
+    def __init__(self, reason, off_error=None, suspect=False, proof=None):
         super().__init__(reason)
         self.reason = reason
         self.off_error = off_error
         self.suspect = suspect
+        #: A cleaning's per-disk proof (what the ramdisk said it did), or
+        #: None when it said nothing.
+        self.proof = proof
 
 
 class ProxyStopping(Exception):
@@ -169,27 +185,54 @@ class Flow:
 
     # -- cleaning --------------------------------------------------------
 
-    def erase(self, node, job_id):
-        """Have the deploy ramdisk erase the node's disks' metadata under
-        the job ``job_id``.
+    def erase(self, node, job_id, previous=()):
+        """Have the deploy ramdisk erase the node's disks under the job
+        ``job_id``, in the job's clean mode.
 
-        Outcome: the token holder reported the erase, the BMC then read
+        Outcome: the token holder reported every disk it found erased as
+        the mode requires (:func:`erase_report.judge`), none of the disks
+        ``previous`` (the last cleaning's) is missing, the BMC then read
         the node off, the node's scripts are gone and the job is over.
 
         :param node: with its interfaces loaded.
-        :raises: DeployFailed (the node stopped), ProxyStopping
+        :returns: the per-disk proof.
+        :raises: DeployFailed (the node stopped; its ``proof`` says what
+            the ramdisk reported), ProxyStopping
         """
         macs = interface_macs(node)
         LOG.info('Cleaning node %s', node.name)
         with self._stop_on_failure(node, macs, job_id):
             self._boot_ramdisk(node, macs, job_id)
-            job = self._wait_report(node, job_id)
+            job = self._wait_report(node, job_id,
+                                    CONF.baremetal.clean_timeout,
+                                    'clean_timeout')
+            proof, problems = self._judge_erase(job, previous)
             if job.status == states.FAILED:
                 raise DeployFailed('the deploy ramdisk failed to clean '
-                                   'the disks: %s' % job.error)
-            self._wait_off(node, job_id)
+                                   'the disks: %s' % job.error, proof=proof)
+            # Whose report it is first (a report not followed by the power
+            # off is not the ramdisk's), then what it says.
+            try:
+                self._wait_off(node, job_id)
+            except DeployFailed as e:
+                e.proof = proof
+                raise
+            if problems:
+                raise DeployFailed(_summary(problems), proof=proof)
             self.scripts.remove(macs)
             self._end_trusted(node, job_id)
+        return proof
+
+    @staticmethod
+    def _judge_erase(job, previous):
+        """``(proof, problems)`` of the job's erase report."""
+        if job.disks is None:
+            return [], ['the ramdisk reported no disks before erasing (a '
+                        'ramdisk older than this proxy: rebuild it with '
+                        'nova-bm-build-ramdisk)']
+        return erase_report.judge(job.clean_mode, json.loads(job.disks),
+                                  json.loads(job.erase_report or '[]'),
+                                  previous)
 
     # -- steps -----------------------------------------------------------
 
@@ -232,12 +275,16 @@ class Flow:
             self._current_job(node, job_id)
             raise DeployFailed('the job was ended by someone else')
 
-    def _wait_report(self, node, job_id):
-        """The job once its ramdisk reported. Holds nothing while waiting.
+    def _wait_report(self, node, job_id, timeout=None,
+                     option='deploy_timeout'):
+        """The job once its ramdisk reported, within ``timeout`` seconds
+        (default: ``[baremetal] deploy_timeout``; ``option`` names it).
+        Holds nothing while waiting.
 
         :raises: DeployFailed (timeout, job replaced), ProxyStopping
         """
-        timeout = CONF.baremetal.deploy_timeout
+        if timeout is None:
+            timeout = CONF.baremetal.deploy_timeout
         deadline = time.monotonic() + timeout
         event = self.waiters.event(node.uuid)
         while True:
@@ -250,8 +297,8 @@ class Flow:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise DeployFailed('the deploy ramdisk did not report within '
-                                   '%d s ([baremetal] deploy_timeout)'
-                                   % timeout)
+                                   '%d s ([baremetal] %s)'
+                                   % (timeout, option))
             event.wait(min(CONF.baremetal.deploy_poll_interval, remaining))
 
     def _wait_off(self, node, job_id):

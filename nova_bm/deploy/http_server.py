@@ -32,6 +32,7 @@ from oslo_log import log as logging
 
 from nova_bm.common import addresses
 from nova_bm.deploy import disk_facts
+from nova_bm.deploy import erase_report
 from nova_bm.deploy import http_limits
 from nova_bm.deploy import ipxe
 from nova_bm.deploy import ramdisk_api
@@ -46,7 +47,7 @@ _MAX_PATH = 512
 #: Largest body of each POST route.
 _MAX_BODIES = {'/api/v1/lookup': ramdisk_api.MAX_BODY,
                '/api/v1/heartbeat': ramdisk_api.MAX_BODY,
-               '/api/v1/done': ramdisk_api.MAX_BODY,
+               '/api/v1/done': erase_report.MAX_BODY,
                '/api/v1/disks': disk_facts.MAX_BODY}
 # Errors of the API (bugs a client found) are logged once a minute a route.
 _API_ERRORS = log_throttle.Throttle(keys=16)

@@ -231,9 +231,9 @@ class DeployManager:
         """See :meth:`Flow.boot_from_disk`."""
         self._flow.boot_from_disk(node, job_id)
 
-    def erase(self, node, job_id):
+    def erase(self, node, job_id, previous=()):
         """See :meth:`Flow.erase`."""
-        self._flow.erase(node, job_id)
+        return self._flow.erase(node, job_id, previous)
 
     def abandon(self, node, macs):
         """See :meth:`Flow.abandon` (a deploy no process runs any more,

@@ -15,10 +15,14 @@ handed its job's token once:
 
 ``GET /api/v1/config``
     The config again, ``text/plain``, one ``key=value`` per line:
-    ``mode`` (``deploy`` or ``clean``), ``node`` (its UUID), and for a
-    deploy ``image_url`` (``/api/v1/image``), ``image_size`` (bytes),
-    ``image_sha256``, ``root_device`` (empty until the disks are
+    ``mode`` (``deploy`` or ``clean``), ``node`` (its UUID), for a
+    cleaning ``clean_mode`` (``metadata``, ``express`` or ``full``), and
+    for a deploy ``image_url`` (``/api/v1/image``), ``image_size``
+    (bytes), ``image_sha256``, ``root_device`` (empty until the disks are
     reported) and ``configdrive`` (``yes`` or ``no``).
+``POST /api/v1/disks`` (a cleaning, before anything is erased)
+    The machine's disks (none is no error): the report must cover every
+    one of them. The answer is ``erase=<clean mode>``.
 ``POST /api/v1/disks`` (a deploy, before anything is written)
     The machine's disks (:mod:`nova_bm.deploy.disk_facts`). The proxy
     chooses the root device by the node's root device hints
@@ -43,8 +47,10 @@ handed its job's token once:
     Form-encoded (or JSON): ``status=ok`` with ``sha256`` (of what was
     written, read back; a deploy without it fails), ``device`` and, with
     a config drive, ``configdrive_sha256`` (the drive read back), or
-    ``status=failed`` with ``error``. The first report of a job is kept;
-    a later one is 409.
+    ``status=failed`` with ``error``. A cleaning's is ``text/plain``: its
+    status line and a line per disk saying how it was erased
+    (:mod:`nova_bm.deploy.erase_report`). The first report of a job is
+    kept; a later one is 409.
 
 Every call but the lookup carries the token in the ``X-Nova-BM-Token``
 header and must come from the address the lookup came from.
@@ -80,6 +86,7 @@ from nova_bm.conf import CONF
 from nova_bm.db import api as db_api
 from nova_bm.deploy import configdrive
 from nova_bm.deploy import disk_facts
+from nova_bm.deploy import erase_report
 from nova_bm.deploy import partition_table
 from nova_bm.deploy import tokens
 
@@ -206,6 +213,8 @@ def parse_report(body, content_type):
 
 def render_config(job, node, base_url):
     lines = [('mode', job.mode), ('node', node.uuid)]
+    if job.mode == states.CLEAN:
+        lines.append(('clean_mode', job.clean_mode or states.CLEAN_METADATA))
     if job.mode == states.DEPLOY:
         lines += [('image_url', '%s/api/v1/image' % base_url),
                   ('image_size', str(job.image_size)),
@@ -357,7 +366,10 @@ class RamdiskAPI:
 
     def done(self, token, body, content_type, address):
         job, node = self._job(token, address)
-        result = parse_report(body, content_type)
+        if job.mode == states.CLEAN:
+            result = self._erase_result(job, body, content_type)
+        else:
+            result = parse_report(body, content_type)
         if (result['status'] == states.DONE and job.mode == states.DEPLOY
                 and not self._image_read(job)):
             self._suspect(job, node, 'it reported the image written before '
@@ -369,25 +381,52 @@ class RamdiskAPI:
             raise Refused(409, 'this job has reported already')
         self._on_report(node.uuid)
 
-    def disks(self, token, body, address):
-        """Choose the disk the image goes to (and where the config drive
-        goes), or fail the job with the reason.
+    @staticmethod
+    def _erase_result(job, body, content_type):
+        """A cleaning's report as DeployJob columns: its status and, per
+        disk, what was done (judged against the mode by the flow). A form
+        (a ramdisk older than clean modes, or one failing before it knew
+        the disks) says only its status.
 
-        :raises: Refused (400 malformed, 404 not a deploy, 409 no disk
-            fits or disks reported already)
+        :raises: Refused (400 malformed)
+        """
+        if (content_type or '').split(';')[0].strip() != 'text/plain':
+            return parse_report(body, content_type)
+        try:
+            status, error, entries = erase_report.parse(body)
+        except erase_report.Malformed as e:
+            raise Refused(400, str(e)) from None
+        result = {'status': status,
+                  'erase_report': json.dumps(entries, separators=(',', ':'))}
+        if error is not None:
+            result['error'] = error[:MAX_ERROR]
+        return result
+
+    def disks(self, token, body, address):
+        """A deploy: choose the disk the image goes to (and where the
+        config drive goes), or fail the job with the reason. A cleaning:
+        record the disks, every one of which its report must cover.
+
+        :raises: Refused (400 malformed, 409 no disk fits or disks
+            reported already)
         """
         job, node = self._job(token, address)
-        if job.mode != states.DEPLOY:
-            raise Refused(404, 'this job writes no disk')
         try:
-            disks = disk_facts.parse(body)
+            disks = disk_facts.parse(body, allow_none=job.mode == states.CLEAN)
         except disk_facts.Malformed as e:
             raise Refused(400, str(e)) from None
         now = timeutils.utcnow()
-        disk, plan, reason = _fit(job, node, disks, self.images_dir)
         # Compact, without the facts not reported: what the column keeps.
         facts = json.dumps([{k: v for k, v in disk.items() if v is not None}
                             for disk in disks], separators=(',', ':'))
+        if job.mode == states.CLEAN:
+            if not db_api.record_disks(job.id, now, facts):
+                raise Refused(409, 'the disks were reported already')
+            LOG.info('Node %(node)s: cleaning %(disks)s',
+                     {'node': node.name,
+                      'disks': disk_facts.describe(disks)})
+            return 'erase=%s\n' % job.clean_mode
+        disk, plan, reason = _fit(job, node, disks, self.images_dir)
         if reason is not None:
             if db_api.record_disks(job.id, now, facts, error=reason):
                 LOG.error('The deploy to node %(node)s cannot go on: '

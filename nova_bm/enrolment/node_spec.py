@@ -35,6 +35,7 @@ _NORMALISERS = {
     'partition_key': node_fields.partition_key,
     'deploy_interface': node_fields.deploy_interface,
     'boot_mode': node_fields.boot_mode,
+    'clean_mode': node_fields.clean_mode,
     # Named as the CLI option and Ironic's property say it.
     'root_device_hints': lambda v, f: node_fields.root_device_hints(
         v, 'root_device'),
@@ -130,6 +131,8 @@ def node_changes(values):
                                          reason='cannot be updated')
         if field == 'partition_key' and value == '':
             changes[field] = None  # "--partition-key ''" removes the key
+        elif field == 'clean_mode' and value == 'default':
+            changes[field] = None  # [baremetal] automated_clean again
         elif field == 'maintenance':
             changes[field] = bool(value)
         elif field == 'maintenance_reason':

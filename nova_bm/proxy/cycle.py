@@ -95,6 +95,6 @@ class Cycle:
             reason = provision.off_reason(instance.uuid, off_error)
             parts.provisioner.release(
                 task, instance, reason,
-                provision_state=provision.after_doubt(reason),
+                provision_state=provision.after_doubt(task.node, reason),
                 fault=states.FAULT_POWER_OFF if reason else None)
         parts.cleanings.resume(parts.cache.refresh())

@@ -21,6 +21,7 @@ Callers (the driver) may rely on:
 from nova import exception as nova_exception
 from oslo_log import log as logging
 
+from nova_bm.common import node_fields
 from nova_bm.common import notifications
 from nova_bm.common import states
 from nova_bm.conf import CONF
@@ -65,22 +66,28 @@ class InstanceRef:
         return self.uuid if key == 'uuid' else default
 
 
-def after_use():
+def clean_mode(node):
+    """The mode the node's next cleaning runs in (``none``: none)."""
+    return node_fields.effective_clean_mode(
+        node, CONF.baremetal.automated_clean)
+
+
+def after_use(node):
     """The state of an ``image`` node its instance left."""
-    if CONF.baremetal.automated_clean == 'none':
+    if clean_mode(node) == states.CLEAN_NONE:
         return states.AVAILABLE
     return states.CLEANING
 
 
-def after_doubt(reason):
+def after_doubt(node, reason):
     """The state of an ``image`` node its instance left when ``reason``
     (power off not confirmed, a deploy that cannot be trusted) holds it
-    for an operator: ``clean failed`` when it is to be cleaned (taking it
-    out of maintenance cleans it), else what :func:`after_use` says (the
-    maintenance holds it)."""
-    if reason and after_use() == states.CLEANING:
+    for an operator: ``clean failed`` when it is to be cleaned (an
+    operator's ``node clean`` cleans it), else what :func:`after_use`
+    says (the maintenance holds it)."""
+    if reason and after_use(node) == states.CLEANING:
         return states.CLEAN_FAILED
-    return after_use()
+    return after_use(node)
 
 
 def off_reason(instance_uuid, off_error):
@@ -344,7 +351,7 @@ class Provisioner:
         # impostor wrote is not being cleaned: it waits for an operator.
         self.release(task, instance, maintenance,
                      provision_state=(states.CLEAN_FAILED if suspect
-                                      else after_doubt(maintenance)),
+                                      else after_doubt(node, maintenance)),
                      last_error=reason, fault=fault)
 
     # -- rebuild ---------------------------------------------------------
@@ -415,7 +422,8 @@ class Provisioner:
             # Not being cleaned while it may still run the tenant's system:
             # held for an operator, cleaned when maintenance ends.
             self.release(task, instance, reason,
-                         provision_state=after_doubt(reason), fault=fault)
+                         provision_state=after_doubt(node, reason),
+                         fault=fault)
         else:
             self.release(task, instance, reason, fault=fault)
         LOG.info('Node %s powered off and released', node.name,
@@ -453,14 +461,22 @@ class Provisioner:
         db_api.set_provision_state(task.node.uuid, state, **fields)
         task.reload()
 
-    def cleaned(self, task):
-        """The cleaning proved done: the node is ``available``."""
-        self._set_state(task, states.AVAILABLE)
+    def cleaned(self, task, proof=None):
+        """The cleaning proved done: the node is ``available``, its proof
+        kept (``None``: a cleaning in mode ``none``, which proves nothing
+        and keeps the last proof), the operator's requested mode spent."""
+        fields = {'clean_request': None}
+        if proof is not None:
+            fields['last_cleaning'] = proof
+        self._set_state(task, states.AVAILABLE, **fields)
         LOG.info('Node %s cleaned and available', task.node.name)
 
-    def clean_failed(self, task, reason, fault=states.FAULT_CLEAN):
-        """``clean failed`` and maintenance, with the reason."""
+    def clean_failed(self, task, reason, fault=states.FAULT_CLEAN,
+                     proof=None):
+        """``clean failed`` and maintenance, with the reason (and what the
+        ramdisk did, when it said)."""
         LOG.error('Node %(node)s goes into maintenance: %(reason)s',
                   {'node': task.node.name, 'reason': reason})
+        fields = {} if proof is None else {'last_cleaning': proof}
         self._set_state(task, states.CLEAN_FAILED, last_error=reason,
-                        maintenance_reason=reason, fault=fault)
+                        maintenance_reason=reason, fault=fault, **fields)

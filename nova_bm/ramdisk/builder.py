@@ -1,12 +1,26 @@
 """Build the deploy kernel and initramfs from Debian packages.
 
 Inputs: Debian's ``linux-image-amd64`` (its kernel and the few modules a
-deploy needs: virtio, common NICs and disk controllers) and
-``busybox-static``, fetched with ``apt-get download``, and the project's
-own ``/init`` (``nova_bm/ramdisk/init``, a busybox shell script speaking the
-deploy protocol). The initramfs is a newc cpio archive written here with
-sorted names, owner 0 and time 0, gzipped with time 0: the same packages
-and the same /init give the same bytes (``deploy.sha256`` lists them).
+deploy needs: virtio, common NICs and disk controllers),
+``busybox-static``, and ``nvme-cli`` with the packages holding the shared
+libraries it needs (``NVME_PACKAGES``), fetched with ``apt-get download``,
+and the project's own ``/init`` (``nova_bm/ramdisk/init``, a busybox shell
+script speaking the deploy protocol).
+
+Why ``nvme``: erasing an NVMe disk's user data (Format NVM with Secure
+Erase Settings, ``nvme format --ses``) and reading what the controller
+supports (``nvme id-ctrl``: OACS, FNA, SANICAP) take NVMe admin commands,
+an ioctl on the controller busybox cannot issue. Debian's ``nvme`` is
+dynamically linked: the ramdisk holds it as ``/bin/nvme``, the dynamic
+loader where its PT_INTERP says (``/lib64/ld-linux-x86-64.so.2``, a link
+into ``/lib/x86_64-linux-gnu``) and exactly the libraries of its DT_NEEDED
+closure, read from the ELF files here (not ``ldd``, which would answer for
+the build host), each copied under its soname into
+``/lib/x86_64-linux-gnu``. Busybox stays static; its applets are unchanged.
+
+The initramfs is a newc cpio archive written here with sorted names, owner
+0 and time 0, gzipped with time 0: the same packages and the same /init
+give the same bytes (``deploy.sha256`` lists them).
 """
 
 import gzip
@@ -15,10 +29,26 @@ import io
 import os
 import re
 import shutil
+import struct
 import subprocess
 import tempfile
 
 PACKAGES = ('linux-image-amd64', 'busybox-static')
+
+#: ``nvme`` and the packages of its shared libraries, a fixed list (Debian
+#: 12: libnvme1 needs libjson-c5 and libssl3's libcrypto, libnvme-mi
+#: libdbus-1-3, which needs libsystemd0 and its compression and crypto
+#: libraries). Only the libraries in nvme's DT_NEEDED closure are copied;
+#: a soname none of these packages holds fails the build, naming it.
+NVME_PACKAGES = ('nvme-cli', 'libnvme1', 'libjson-c5', 'zlib1g', 'libssl3',
+                 'libdbus-1-3', 'libsystemd0', 'libcap2', 'libgcrypt20',
+                 'libgpg-error0', 'liblz4-1', 'liblzma5', 'libzstd1',
+                 'libc6')
+NVME = 'usr/sbin/nvme'
+#: Where the libraries go in the ramdisk, and where they are looked for in
+#: the unpacked packages (Debian 12 ships both, /lib being /usr/lib).
+LIBDIR = 'lib/x86_64-linux-gnu'
+_SEARCH = (LIBDIR, 'usr/' + LIBDIR)
 
 #: Modules loaded at boot, in this order, with what they need.
 MODULES = ('virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_scsi',
@@ -57,20 +87,27 @@ def _kernel_package():
 
 
 def fetch(cache):
-    """The .deb files, downloaded into ``cache`` unless already there."""
+    """The .deb files, downloaded into ``cache`` unless already there.
+
+    :returns: paths: the kernel's, busybox's, then ``NVME_PACKAGES``' in
+        that order.
+    """
     os.makedirs(cache, exist_ok=True)
+    packages = (_kernel_package(), 'busybox-static') + NVME_PACKAGES
+
+    def found(package):
+        return sorted(n for n in os.listdir(cache)
+                      if n.startswith(package + '_') and n.endswith('.deb'))
+
+    missing = [p for p in packages if not found(p)]
+    if missing:
+        _run('apt-get', 'download', *missing, cwd=cache)
     debs = []
-    for package in (_kernel_package(), 'busybox-static'):
-        found = sorted(n for n in os.listdir(cache)
-                       if n.startswith(package + '_') and n.endswith('.deb'))
-        if not found:
-            _run('apt-get', 'download', package, cwd=cache)
-            found = sorted(n for n in os.listdir(cache)
-                           if n.startswith(package + '_')
-                           and n.endswith('.deb'))
-        if not found:
+    for package in packages:
+        names = found(package)
+        if not names:
             raise BuildError('apt-get download %s gave no .deb' % package)
-        debs.append(os.path.join(cache, found[-1]))
+        debs.append(os.path.join(cache, names[-1]))
     return debs
 
 
@@ -93,8 +130,144 @@ def _closure(dep_lines, wanted):
     return sorted(paths)
 
 
+def _elf_dynamic(path):
+    """``(PT_INTERP or None, [DT_NEEDED sonames])`` of an x86-64 ELF file,
+    read from its program headers and dynamic section."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    if data[:6] != b'\x7fELF\x02\x01':
+        raise BuildError('%s is not a 64-bit little-endian ELF file'
+                         % os.path.basename(path))
+    try:
+        (phoff,) = struct.unpack_from('<Q', data, 0x20)
+        phentsize, phnum = struct.unpack_from('<HH', data, 0x36)
+        loads, dynamic, interp = [], None, None
+        for i in range(phnum):
+            kind, _, offset, vaddr, _, filesz = struct.unpack_from(
+                '<IIQQQQ', data, phoff + i * phentsize)
+            if kind == 1:  # PT_LOAD
+                loads.append((vaddr, offset, filesz))
+            elif kind == 2:  # PT_DYNAMIC
+                dynamic = (offset, filesz)
+            elif kind == 3:  # PT_INTERP
+                interp = data[offset:offset + filesz].split(b'\0')[0]
+                interp = interp.decode()
+        needed, strtab = [], None
+        if dynamic:
+            offset, size = dynamic
+            for entry in range(offset, offset + size - 15, 16):
+                tag, value = struct.unpack_from('<qQ', data, entry)
+                if tag == 0:  # DT_NULL
+                    break
+                if tag == 1:  # DT_NEEDED: an offset in DT_STRTAB
+                    needed.append(value)
+                elif tag == 5:  # DT_STRTAB: an address, not an offset
+                    strtab = value
+        names = []
+        if needed:
+            (base,) = [offset + strtab - vaddr
+                       for vaddr, offset, filesz in loads
+                       if vaddr <= strtab < vaddr + filesz]
+            for value in needed:
+                start = base + value
+                names.append(data[start:data.index(b'\0', start)].decode())
+    except (struct.error, ValueError, TypeError, UnicodeDecodeError):
+        raise BuildError('%s: cannot read its ELF dynamic section'
+                         % os.path.basename(path)) from None
+    return interp, names
+
+
+def _library_closure(needs, names, binary='nvme'):
+    """The sonames ``names`` (what ``binary`` needs) lead to, sorted.
+
+    ``needs(soname)``: the sonames that library needs, or None when no
+    package holds it (then BuildError, naming it).
+    """
+    by = {}
+    todo = [(name, None) for name in names]
+    while todo:
+        name, parent = todo.pop(0)
+        if name in by:
+            continue
+        by[name] = parent
+        more = needs(name)
+        if more is None:
+            raise BuildError('%s needs %s%s, in none of the packages fetched '
+                             '(%s)' % (binary, name,
+                                       ' (for %s)' % parent if parent else '',
+                                       ', '.join(NVME_PACKAGES)))
+        todo.extend((n, name) for n in more)
+    return sorted(by)
+
+
+def _inside(tree, path):
+    """``path`` as the target system would find it in ``tree`` (an
+    unpacked package), following its links, absolute ones inside ``tree``;
+    None when that is no file."""
+    parts, done = path.strip('/').split('/'), []
+    for _ in range(1000):
+        if not parts:
+            break
+        part = parts.pop(0)
+        if part in ('', '.'):
+            continue
+        if part == '..':
+            done = done[:-1]
+            continue
+        here = os.path.join(tree, *done, part)
+        if os.path.islink(here):
+            target = os.readlink(here)
+            if target.startswith('/'):
+                done = []
+            parts = target.split('/') + parts
+        else:
+            done.append(part)
+    full = os.path.join(tree, *done)
+    return full if not parts and os.path.isfile(full) else None
+
+
+def _copy(source, target):
+    """A copy, executable (0700 when staged; 0755 in the archive) if the
+    source is."""
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    shutil.copyfile(source, target)
+    os.chmod(target, 0o700 if os.stat(source).st_mode & 0o111 else 0o600)
+
+
+def _stage_nvme(debs, root, work):
+    """``/bin/nvme``, its dynamic loader and its libraries' closure."""
+    tree = os.path.join(work, 'nvme')
+    for deb in debs:
+        _run('dpkg-deb', '-x', deb, tree)
+    binary = _inside(tree, NVME)
+    if binary is None:
+        raise BuildError('nvme-cli has no %s' % NVME)
+    interp, needed = _elf_dynamic(binary)
+    if not interp:
+        raise BuildError('%s has no PT_INTERP' % NVME)
+    found = {}
+
+    def lookup(soname):
+        for directory in _SEARCH:
+            path = _inside(tree, '%s/%s' % (directory, soname))
+            if path:
+                found[soname] = path
+                return _elf_dynamic(path)[1]
+        return None
+
+    loader = os.path.basename(interp)
+    for soname in _library_closure(lookup, needed + [loader]):
+        _copy(found[soname], os.path.join(root, LIBDIR, soname))
+    _copy(binary, os.path.join(root, 'bin', 'nvme'))
+    if os.path.dirname(interp).strip('/') != LIBDIR:
+        link = os.path.join(root, interp.lstrip('/'))
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        os.symlink(os.path.relpath(os.path.join(root, LIBDIR, loader),
+                                   os.path.dirname(link)), link)
+
+
 def _stage(debs, root, work):
-    kernel_deb, busybox_deb = debs
+    kernel_deb, busybox_deb, *nvme_debs = debs
     unpacked = os.path.join(work, 'kernel')
     _run('dpkg-deb', '-x', kernel_deb, unpacked)
     _run('dpkg-deb', '-x', busybox_deb, os.path.join(work, 'busybox'))
@@ -119,6 +292,7 @@ def _stage(debs, root, work):
         shutil.copyfile(source, os.path.join(root, target))
         os.chmod(os.path.join(root, target), 0o700)
     os.symlink('busybox', os.path.join(root, 'bin', 'sh'))
+    _stage_nvme(nvme_debs, root, work)
     with open(os.path.join(root, 'etc', 'nbm-modules'), 'w') as f:
         f.write('\n'.join(MODULES) + '\n')
     return os.path.join(unpacked, 'boot', 'vmlinuz-%s' % version), version

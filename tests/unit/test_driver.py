@@ -552,8 +552,17 @@ class InstanceOperationsTestCase(DriverTestCase):
         self.driver.sync_power_states()
         self.assertEqual('power off not confirmed',
                          db_api.get_node('node-2').fault)
-        db_api.update_node('node-2', {'maintenance': False})
-        self.assertIsNone(db_api.get_node('node-2').fault)
+        # Out of maintenance only by a cleaning, or by force: then it is
+        # cleaned again.
+        error = self.assertRaises(exception.NodeStateRefused,
+                                  db_api.update_node, 'node-2',
+                                  {'maintenance': False})
+        self.assertIn('nova-bm-manage node clean node-2', str(error))
+        node = db_api.update_node('node-2', {'maintenance': False},
+                                  force=True)
+        self.assertEqual(('cleaning', False, None),
+                         (node.provision_state, node.maintenance,
+                          node.fault))
 
     def test_power_off_soft_then_hard(self):
         self.driver.power_off(self.instance_, timeout=30)

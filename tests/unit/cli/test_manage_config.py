@@ -280,7 +280,7 @@ class IronicNamesTestCase(ConfigTestCase):
         self.refused('did you mean "node list" (without "baremetal")?',
                      'baremetal', 'node', 'list')
         self.refused('did you mean "node list"?', 'node', 'lsit')
-        self.refused('the node commands are: create, delete,', 'node',
+        self.refused('the node commands are: clean, create, delete,', 'node',
                      'frob')
         # "node power on" is a command: it runs (and finds no such node).
         code, out, err = self.manage('node', 'power', 'on', 'nope')

@@ -133,10 +133,9 @@ class AttackBase(base.DbTestCase):
         """What nova-bm's ramdisk does, from its own address."""
         token, config = self.lookup(RAMDISK)
         self.assertIsNotNone(token, config)
-        if config['mode'] == 'deploy':
-            self.assertEqual(200, self.http(
-                'POST', '/api/v1/disks', RAMDISK, token,
-                b'name=/dev/sda size=%d\n' % (8 << 30))[0])
+        self.assertEqual(200, self.http(
+            'POST', '/api/v1/disks', RAMDISK, token,
+            b'name=/dev/sda size=%d\n' % (8 << 30))[0])
         if image and config['mode'] == 'deploy':
             status, data = self.http('GET', '/api/v1/image', RAMDISK, token)
             self.assertEqual((200, IMAGE_BYTES), (status, data))
@@ -144,6 +143,9 @@ class AttackBase(base.DbTestCase):
             fields = {'status': 'ok'}
             if config['mode'] == 'deploy':
                 fields['sha256'] = config['image_sha256']
+            else:
+                fields = (b'status=ok\ndisk name=/dev/sda method=metadata '
+                          b'bytes=86016000 seconds=1.5 verified=3\n')
             self.assertEqual(204, self.http('POST', '/api/v1/done', RAMDISK,
                                             token, fields)[0])
             self.power.states['node-1'] = power_base.POWER_OFF

@@ -21,6 +21,10 @@ from tests import utils
 
 IMAGE = image_cache.CachedImage('img.raw', '/nowhere', 1000, 'ab' * 32)
 RAMDISK_ADDRESS = '10.0.0.7'
+DISKS = 'name=/dev/sda size=%d serial=S1\n' % (8 << 30)
+#: A cleaning ramdisk's report of DISKS erased.
+ERASED = ('status=ok\ndisk name=/dev/sda method=metadata bytes=86016000 '
+          'seconds=1.5 verified=3\n')
 
 
 class FlowTestCase(base.DbTestCase):
@@ -60,13 +64,14 @@ class FlowTestCase(base.DbTestCase):
                                      RAMDISK_ADDRESS)
             token = answer.split('\n', 1)[0].split('=', 1)[1]
             self.config = answer.split('\n', 1)[1]
-            if 'mode=deploy' in self.config:
-                self.api.disks(token, b'name=/dev/sda size=%d' % (8 << 30),
-                               RAMDISK_ADDRESS)
+            self.answer = self.api.disks(
+                token, DISKS.encode(), RAMDISK_ADDRESS)
             if 'mode=deploy' in self.config and read_image:
                 _, on_sent = self.api.image(token, RAMDISK_ADDRESS)
                 on_sent()
-            self.api.done(token, report.encode(), None, RAMDISK_ADDRESS)
+            self.api.done(token, report.encode(),
+                          'text/plain' if report.startswith('status=ok\n')
+                          else None, RAMDISK_ADDRESS)
             self.token = token
             if power_off:
                 self.power.states['node-1'] = power_base.POWER_OFF
@@ -180,13 +185,38 @@ class FlowTestCase(base.DbTestCase):
         self.assertEqual('the job was ended by someone else', error.reason)
 
     def test_cleaning(self):
-        self.ramdisk('status=ok')
+        self.ramdisk(ERASED)
         self.assertTrue(self.proxy.clean(self.node))
-        self.assertIn('mode=clean', self.config)
+        self.assertIn('mode=clean\n', self.config)
+        self.assertIn('clean_mode=metadata\n', self.config)
+        self.assertEqual('erase=metadata\n', self.answer)
         self.assertNotIn('image_url', self.config)
-        self.assertEqual('available',
-                         db_api.get_node('node-1').provision_state)
+        node = db_api.get_node('node-1')
+        self.assertEqual('available', node.provision_state)
+        self.assertEqual(('metadata', 'ok', []),
+                         (node.last_cleaning['mode'],
+                          node.last_cleaning['result'],
+                          node.last_cleaning['problems']))
+        self.assertEqual([{'name': '/dev/sda', 'size': 8 << 30,
+                           'serial': 'S1', 'wwn': None, 'model': None,
+                           'method': 'metadata', 'bytes': 86016000,
+                           'seconds': 1.5, 'verified': 3, 'note': None}],
+                         node.last_cleaning['disks'])
         self.assertIsNone(self.scripts.read(self.mac))
+
+        # A report that leaves a disk out holds the node back, with the
+        # proof of what it did say.
+        self.ramdisk('status=ok\n')
+        self.assertFalse(self.proxy.clean(self.node))
+        node = db_api.get_node('node-1')
+        self.assertEqual(('clean failed', True), (node.provision_state,
+                                                  node.maintenance))
+        self.assertIn('/dev/sda was not reported erased',
+                      node.maintenance_reason)
+        self.assertEqual(('failed', 'failed'),
+                         (node.last_cleaning['result'],
+                          node.last_cleaning['disks'][0]['method']))
+        db_api.update_node('node-1', {'maintenance': False}, force=True)
 
         self.ramdisk('status=failed&error=disk+busy')
         self.assertFalse(self.proxy.clean(self.node))

@@ -13,6 +13,7 @@ import urllib.request
 import fixtures
 from nova import exception as nova_exception
 
+from nova_bm.deploy import erase_report
 from nova_bm.deploy import http_server
 from nova_bm.deploy import image_cache
 from nova_bm.deploy import ipxe
@@ -393,8 +394,10 @@ class HTTPServerTestCase(base.TestCase):
         self.assertEqual(404, self.request(
             '/api/v1/lookup', data=b'macs=52:54:00:00:00:02')[0])
         big = b'x' * (ramdisk_api.MAX_BODY + 1)
-        self.assertEqual(413, self.request('/api/v1/done', self.token,
-                                           big)[0])
+        # A cleaning's report has a line per disk: more room.
+        self.assertEqual(413, self.request(
+            '/api/v1/done', self.token,
+            b'x' * (erase_report.MAX_BODY + 1))[0])
         self.assertEqual(413, self.request('/api/v1/lookup', None, big)[0])
         self.assertEqual(404, self.request('/api/v1/other', self.token,
                                            b'')[0])
