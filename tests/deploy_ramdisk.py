@@ -189,8 +189,13 @@ class FakeRamdisk:
             lines[-1] = lines[-1].split(' method=')[0] + (
                 ' method=failed bytes=0 seconds=0.01 verified=0 '
                 'note=read-only%20disk')
-        status = ('status=failed error=no%20disk%20found'
-                  if behaviour == 'fail' else 'status=ok')
+        status = 'status=ok'
+        if behaviour == 'fail':
+            status = 'status=failed error=no%20disk%20found'
+        elif behaviour == 'disk_failed':
+            # As the real one: the others erased, then the failure.
+            status = 'status=failed error=not%%20erased:%%20%s' % (
+                lines[-1].split()[1].split('/')[-1])
         self.erased[name] = lines
         code = self.post_text(api + '/done', token,
                               '\n'.join([status] + lines) + '\n')

@@ -2,9 +2,13 @@
 
 Writes ``deploy.kernel``, ``deploy.initramfs`` and ``deploy.sha256`` into
 ``--output`` (default: the current directory) from Debian's
-``linux-image-amd64`` and ``busybox-static`` (downloaded with ``apt-get
-download`` into ``--cache``, reused when there) and nova-bm's own /init.
-Point ``[baremetal] deploy_kernel`` and ``deploy_ramdisk`` at the files.
+``linux-image-amd64``, ``busybox-static``, and ``nvme-cli`` with the
+packages of its shared libraries (``builder.NVME_PACKAGES``: the
+cleanings' NVMe secure erase), all downloaded with ``apt-get download``
+into ``--cache`` and reused when there, and nova-bm's own /init. The
+initramfs holds ``/bin/nvme`` with exactly the libraries of its
+``DT_NEEDED`` closure (about 7.6 MB in all). Point ``[baremetal]
+deploy_kernel`` and ``deploy_ramdisk`` at the files.
 """
 
 import argparse

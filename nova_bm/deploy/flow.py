@@ -70,14 +70,17 @@ class DeployFailed(Exception):
     ``suspect`` whether something other than the node's ramdisk spoke for
     it (the node must then be held back, not given to anyone)."""
 
-    def __init__(self, reason, off_error=None, suspect=False, proof=None):
+    def __init__(self, reason, off_error=None, suspect=False, proof=None,
+                 problems=()):
         super().__init__(reason)
         self.reason = reason
         self.off_error = off_error
         self.suspect = suspect
         #: A cleaning's per-disk proof (what the ramdisk said it did), or
-        #: None when it said nothing.
+        #: None when it said nothing; ``problems``: each way its report
+        #: fell short, one line each.
         self.proof = proof
+        self.problems = list(problems)
 
 
 class ProxyStopping(Exception):
@@ -209,16 +212,18 @@ class Flow:
             proof, problems = self._judge_erase(job, previous)
             if job.status == states.FAILED:
                 raise DeployFailed('the deploy ramdisk failed to clean '
-                                   'the disks: %s' % job.error, proof=proof)
+                                   'the disks: %s' % job.error, proof=proof,
+                                   problems=problems)
             # Whose report it is first (a report not followed by the power
             # off is not the ramdisk's), then what it says.
             try:
                 self._wait_off(node, job_id)
             except DeployFailed as e:
-                e.proof = proof
+                e.proof, e.problems = proof, problems
                 raise
             if problems:
-                raise DeployFailed(_summary(problems), proof=proof)
+                raise DeployFailed(_summary(problems), proof=proof,
+                                   problems=problems)
             self.scripts.remove(macs)
             self._end_trusted(node, job_id)
         return proof

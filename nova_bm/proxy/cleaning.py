@@ -88,7 +88,8 @@ def run_cleaning(provisioner, task, steps):
         if e.off_error:
             reason += '; power off not confirmed: %s' % e.off_error
             fault = states.FAULT_POWER_OFF
-        proof = _proof(mode, started, e.proof or [], 'failed', [e.reason])
+        proof = _proof(mode, started, e.proof or [], 'failed',
+                       e.problems or [e.reason])
         provisioner.clean_failed(task, reason, fault, proof=proof)
         return False
     provisioner.cleaned(task, _proof(mode, started, disks, 'ok'))
@@ -98,7 +99,8 @@ def run_cleaning(provisioner, task, steps):
 class Cleanings:
     """The cleanings this proxy runs, and those waiting their turn.
 
-    :param parts: the proxy: ``task(node)``, ``deploys``, ``provisioner``.
+    :param parts: the proxy: ``task(node)``, ``deploys``, ``provisioner``,
+        ``cache`` (its ``host``).
     """
 
     def __init__(self, parts):
@@ -150,7 +152,10 @@ class Cleanings:
     def _clean(self, uuid):
         try:
             node = db_api.get_node(uuid, with_interfaces=True)
-            if needs_cleaning(node):  # still: it waited its turn
+            # Still, and still ours: it may have waited its turn while an
+            # operator or another proxy took it.
+            if (needs_cleaning(node)
+                    and node.service_host == self._parts.cache.host):
                 run_cleaning(self._parts.provisioner,
                              self._parts.task(node), self._parts.deploys)
         except deploy_flow.ProxyStopping:

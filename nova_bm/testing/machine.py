@@ -33,12 +33,16 @@ the machine's directory (made at the first power on)::
                                # (nvme: None means the name)
      'wwn': 0x5000c50015ea71ac,  # scsi only: 64 bits, or None
      'rotation_rate': 1,       # scsi only: 1 is an SSD, 0x401-0xfffe rpm
-     'model': 'FASTDISK'}      # scsi only (INQUIRY product): 1-16 chars
+     'model': 'FASTDISK',      # scsi only (INQUIRY product): 1-16 chars
+     'readonly': True}         # the guest cannot write it (QEMU's
+                               # readonly=on): False (default) or True
 
 virtio is a ``virtio-blk-pci``, scsi a ``scsi-hd`` on one
 ``virtio-scsi-pci`` (target = its rank among the scsi disks, lun 0), nvme
-an ``nvme`` controller with one namespace. SeaBIOS boots only its first
-hard disk: the disks get ``bootindex`` 1..N in list order (so the first
+an ``nvme`` controller with one namespace. QEMU opens a ``readonly``
+disk's file read-only and fails every write of the guest to it, as a disk
+whose controller refuses writes does. SeaBIOS boots only its first hard
+disk: the disks get ``bootindex`` 1..N in list order (so the first
 disk is BIOS drive 0x80, whatever its bus), the NIC 0 (network first) or
 N+1 (after the disks). QEMU's ``-boot`` cannot be mixed with
 ``bootindex``, so a one-time network boot starts with the NIC at 0 and,
@@ -80,7 +84,7 @@ BUSES = ('virtio', 'scsi', 'nvme')
 #: is what virtio-blk and NVMe keep of a serial.
 _WORD = re.compile(r'[A-Za-z0-9._-]{1,20}\Z')
 _DISK_KEYS = frozenset(('name', 'bytes', 'bus', 'serial', 'wwn',
-                        'rotation_rate', 'model'))
+                        'rotation_rate', 'model', 'readonly'))
 _SCSI_ONLY = ('wwn', 'rotation_rate', 'model')
 _NIC_ID = 'nic0'
 
@@ -156,9 +160,16 @@ def check_disks(disks):
         if model is not None:
             # The 16 bytes of a SCSI INQUIRY product identification.
             _word(name, 'model', model, 16)
+        readonly = disk.get('readonly')
+        if readonly is None:
+            readonly = False
+        if not isinstance(readonly, bool):
+            raise ValueError('disk %r: readonly must be True or False, not '
+                             '%r' % (name, readonly))
         checked.append({'name': name, 'bytes': size, 'bus': bus,
                         'serial': serial, 'wwn': wwn,
-                        'rotation_rate': rotation_rate, 'model': model})
+                        'rotation_rate': rotation_rate, 'model': model,
+                        'readonly': readonly})
     return checked
 
 
@@ -328,8 +339,9 @@ class Machine:
         scsi = 0
         for index, disk in enumerate(self._layout, start=1):
             drive = 'drive-%s' % disk['name']
-            command += ['-drive', 'if=none,id=%s,file=%s,format=raw' % (
-                drive, _option(self.disk_paths[disk['name']]))]
+            command += ['-drive', 'if=none,id=%s,file=%s,format=raw%s' % (
+                drive, _option(self.disk_paths[disk['name']]),
+                ',readonly=on' if disk['readonly'] else '')]
             if disk['bus'] == 'virtio':
                 device = ['virtio-blk-pci']
             elif disk['bus'] == 'nvme':

@@ -100,6 +100,16 @@ class DeployTestCase(base.BareMetalCloudTestCase):
                                 % self.mac(index).replace(':', '-'))
         return None if text == ipxe.NO_SCRIPT else text
 
+    def report_clean(self, index):
+        """Report for a cleaning ramdisk that stayed silent: its disks,
+        each erased, then the power off."""
+        name = self.node_name(index)
+        api, token, config = self.ramdisk.tokens[name]
+        self.ramdisk.clean(name, self.fleet.ports[index], api, token, config,
+                           'ok')
+        self.assertEqual((name, 'clean', 'ok', 204),
+                         self.ramdisk.reports[-1])
+
     def reserved(self, index):
         return self.inventory_of(self.node_name(index))[
             base.PLACEMENT_RC]['reserved']
@@ -158,13 +168,6 @@ class ImageDeployTestCase(DeployTestCase):
         self.assertEqual(0, self.reserved(0))
         self.assertEqual('off', self.bmc(self.node_name(0))['power'])
         self.assertIsNone(self.script(0))
-
-    def report_clean(self, index):
-        """Report for a cleaning ramdisk that stayed silent."""
-        api, token, _ = self.ramdisk.tokens[self.node_name(index)]
-        self.assertEqual(204, self.ramdisk.post(api + '/done', token,
-                                                {'status': 'ok'}))
-        self.fleet.fleet.control(self.fleet.ports[index], power='off')
 
     def test_wrong_or_old_token_is_refused_and_changes_nothing(self):
         self.start_proxy()
