@@ -208,7 +208,7 @@ class Clean(_LifecycleCommand):
                 node = db_api.change_provision_state(
                     node.uuid, CLEAN_FROM, states.CLEANING,
                     'only available and clean failed nodes no instance '
-                    'holds can be cleaned', clean_request=self.mode,
+                    'holds can be cleaned', clean_request=mode,
                     out_of_maintenance=True)
             except exception.NodeStateRefused as e:
                 rows.append(_failed(node, e))

@@ -224,8 +224,8 @@ def clean_mode(value, field='clean_mode'):
 
 def effective_clean_mode(node, default):
     """The mode the node's next cleaning runs in: an operator's request
-    (``node clean --mode``), else the node's own, else ``default``
-    (``[baremetal] automated_clean``)."""
+    (``node clean``, which records the mode it chose), else the node's
+    own, else ``default`` (``[baremetal] automated_clean``)."""
     return node.clean_request or node.clean_mode or default
 
 

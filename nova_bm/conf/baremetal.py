@@ -323,9 +323,11 @@ deploy_opts = [
         default=7200, min=1,
         help='Seconds a cleaning may take from power on until the deploy '
              'ramdisk reports it; one that does not report in time puts '
-             'the node in clean failed and maintenance. A "full" '
-             'cleaning that overwrites needs the largest disk\'s size '
-             'divided by its write rate (a 4 TB disk at 200 MB/s: 20000 s).'),
+             'the node in clean failed and maintenance. The ramdisk '
+             'erases the disks one after another: a "full" cleaning that '
+             'overwrites needs the sum of the disks\' sizes divided by '
+             'their write rate, plus the boot (two 4 TB disks at 200 '
+             'MB/s: 40000 s).'),
     cfg.IntOpt(
         'max_concurrent_cleanings',
         default=20, min=1,

@@ -30,6 +30,9 @@ The boot mode (``uefi`` or ``bios``) is Ironic's ``boot_mode``
 capability, in ``properties.capabilities`` as Ironic writes it
 (``"boot_mode:uefi,secure_boot:false"``) or as a mapping, or the node's own
 ``boot_mode`` key; without one, ``[baremetal] default_boot_mode``.
+The clean mode is the node's ``clean_mode`` (``metadata``, ``express``,
+``full`` or ``none``), or Ironic's ``automated_clean`` (``false`` is
+``none``); without one, ``[baremetal] automated_clean``.
 ``deploy_interface`` is ``image`` or ``netboot``; Ironic's ``direct`` is
 read as ``image`` and its ``ramdisk`` as ``netboot``. ``provision_state``,
 ``maintenance`` and ``maintenance_reason`` are passed to
@@ -86,8 +89,8 @@ _LIFECYCLE_KEYS = ('provision_state', 'maintenance', 'maintenance_reason')
 _NODE_KEYS = frozenset([
     'name', 'uuid', 'driver', 'resource_class', 'traits', 'driver_info',
     'properties', 'ports', 'portgroups', 'service_host', 'partition_key',
-    'conductor_group', 'deploy_interface', 'boot_mode']) | frozenset(
-        _LIFECYCLE_KEYS)
+    'conductor_group', 'deploy_interface', 'boot_mode', 'clean_mode',
+    'automated_clean']) | frozenset(_LIFECYCLE_KEYS)
 _CHASSIS_KEYS = frozenset(['nodes'])
 _PORTGROUP_KEYS = frozenset(['ports'])
 
@@ -413,6 +416,7 @@ def _read_node(node, defaults):
         props, silenced = {}, silenced | _PROPERTIES_KEYS
     boot_mode = _boot_mode(node, props, result)
     values = {
+        'clean_mode': _clean_mode(node, result),
         'boot_mode': default_boot_mode if boot_mode is None else boot_mode,
         'uuid': node.get('uuid'),
         'name': node.get('name'),
@@ -499,6 +503,30 @@ def _boot_mode(node, props, result):
                                  safe_text.quote(modes[0]))))
         return None
     return modes[0] if modes else None
+
+
+def _clean_mode(node, result):
+    """The node's clean mode: its ``clean_mode``, or Ironic's
+    ``automated_clean`` (false: ``none``; true: the default mode). None:
+    not given, or refused (an error is noted)."""
+    mode, automated = node.get('clean_mode'), node.get('automated_clean')
+    if automated is not None and not isinstance(automated, bool):
+        result.errors.append(('automated_clean', 'must be true or false'))
+        return None
+    if mode is None:
+        return states.CLEAN_NONE if automated is False else None
+    try:
+        mode = node_fields.clean_mode(mode)
+    except exception.InvalidField as e:
+        result.errors.append(('clean_mode', e.kwargs['reason']))
+        return None
+    if automated is not None and (automated is False) != (
+            mode == states.CLEAN_NONE):
+        result.errors.append(('clean_mode', '%s contradicts automated_clean '
+                                            '%s; give one of them'
+                              % (mode, str(automated).lower())))
+        return None
+    return mode
 
 
 def _section(node, key, known, result):
