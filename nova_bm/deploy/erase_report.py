@@ -80,7 +80,12 @@ class Malformed(ValueError):
 
 def _value(key, raw):
     value = urllib.parse.unquote(raw, errors='replace').strip()
-    limit = MAX_NOTE if key in ('note', 'error') else disk_facts.MAX_VALUE
+    if key == 'error' and len(value) > MAX_NOTE:
+        # The ramdisk's failure names every disk it could not erase: cut,
+        # never refused (the per-disk lines say it all).
+        value = value[:MAX_NOTE] + '…'
+    limit = MAX_NOTE + 1 if key == 'error' else (
+        MAX_NOTE if key == 'note' else disk_facts.MAX_VALUE)
     if len(value) > limit:
         raise Malformed('%s is longer than %d characters' % (key, limit))
     if not value.isprintable():
