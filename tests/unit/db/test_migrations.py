@@ -111,3 +111,23 @@ class MigrationTestCase(testscenarios.WithScenarios, base.TestCase):
         error = self.assertRaises(exception.DatabaseNotReady,
                                   db_api.list_nodes)
         self.assertIn('db sync', str(error))
+
+    def test_clean_failed_out_of_maintenance_is_cleaned_again(self):
+        # Before clean modes, taking a clean failed node out of
+        # maintenance had it cleaned again: it is "cleaning" now; one still
+        # in maintenance waits for "node clean". No node has a proof yet.
+        migration.upgrade('b8e2d4f6a1c3')
+        with db_api.engine().begin() as connection:
+            for index, maintenance in ((1, False), (2, True)):
+                row, _ = utils.node_spec_for(index)
+                self.insert_node(connection, row)
+                connection.execute(sa.text(
+                    "UPDATE bm_nodes SET provision_state = 'clean failed', "
+                    "maintenance = :m WHERE name = :n"),
+                    {'m': maintenance, 'n': row['name']})
+        migration.upgrade()
+        self.assertEqual(
+            [('node-1', 'cleaning', None, None, None),
+             ('node-2', 'clean failed', None, None, None)],
+            [(n.name, n.provision_state, n.clean_mode, n.clean_request,
+              n.last_cleaning) for n in db_api.list_nodes()])

@@ -32,3 +32,12 @@ def upgrade():
                                               nullable=True))
     op.add_column('bm_deploy_jobs', sa.Column('erase_report', _text(),
                                               nullable=True))
+    # A "clean failed" node an operator took out of maintenance was to be
+    # cleaned again; from now on "cleaning" says so ("clean failed" waits
+    # for "nova-bm-manage node clean").
+    nodes = sa.table('bm_nodes', sa.column('provision_state', sa.String(16)),
+                     sa.column('maintenance', sa.Boolean))
+    op.execute(nodes.update().where(
+        nodes.c.provision_state == 'clean failed',
+        nodes.c.maintenance == sa.false()).values(
+            provision_state='cleaning'))
