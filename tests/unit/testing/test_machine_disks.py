@@ -128,6 +128,23 @@ class DisksTestCase(base.TestCase):
         self.assertIn('wwn=0x0000000000001234',
                       ' '.join(m.command('default', False)))
 
+    def test_a_readonly_disk(self):
+        m = self.machine([
+            {'name': 'vda', 'bytes': 1 << 20},
+            {'name': 'ro', 'bytes': 1 << 20, 'readonly': True},
+            {'name': 'rw', 'bytes': 1 << 20, 'bus': 'nvme',
+             'readonly': False}])
+        self.assertEqual([False, True, False],
+                         [d['readonly'] for d in m.disks])
+        self.assertEqual([
+            'if=none,id=drive-vda,file=/m/disk-vda.img,format=raw',
+            'if=none,id=drive-ro,file=/m/disk-ro.img,format=raw,'
+            'readonly=on',
+            'if=none,id=drive-rw,file=/m/disk-rw.img,format=raw',
+        ], devices(m.command('default', False), '-drive'))
+        self.assertIn('virtio-blk-pci,drive=drive-ro,id=disk-ro,bootindex=2',
+                      devices(m.command('default', False)))
+
     def test_commas_in_a_path_are_doubled(self):
         m = self.machine(directory='/m,x')
         self.assertIn('if=none,id=drive-a,file=/m,,x/disk-a.img,format=raw',
@@ -228,6 +245,9 @@ class RefusalsTestCase(base.TestCase):
         for bad in (-1, 0x10000, '1'):
             self.refused(self.disk(bus='scsi', rotation_rate=bad),
                          'rotation_rate')
+        for bad in (1, 0, 'on', 'yes'):
+            self.refused(self.disk(readonly=bad),
+                         'readonly must be True or False')
 
     def test_lists(self):
         self.refused([], 'non-empty list')
@@ -302,14 +322,16 @@ class CommandLineTestCase(base.TestCase):
         self.assertEqual([
             {'name': 'a', 'bytes': 64 << 20, 'bus': 'virtio',
              'serial': 'AAA', 'wwn': None, 'rotation_rate': None,
-             'model': None},
+             'model': None, 'readonly': False},
             {'name': 'b', 'bytes': 256 << 20, 'bus': 'scsi',
              'serial': 'BBB', 'wwn': None, 'rotation_rate': None,
-             'model': None},
+             'model': None, 'readonly': False},
             {'name': 'c', 'bytes': 128 << 20, 'bus': 'nvme', 'serial': 'c',
-             'wwn': None, 'rotation_rate': None, 'model': None},
+             'wwn': None, 'rotation_rate': None, 'model': None,
+             'readonly': False},
             {'name': 'd', 'bytes': 1 << 20, 'bus': 'virtio', 'serial': None,
-             'wwn': None, 'rotation_rate': None, 'model': None},
+             'wwn': None, 'rotation_rate': None, 'model': None,
+             'readonly': False},
         ], machines['disks'])
 
     def test_disk_mb_as_ever(self):
