@@ -235,7 +235,10 @@ class Flow:
             return [], ['the ramdisk reported no disks before erasing (a '
                         'ramdisk older than this proxy: rebuild it with '
                         'nova-bm-build-ramdisk)']
-        return erase_report.judge(job.clean_mode, json.loads(job.disks),
+        # A job of a proxy before clean modes (none left after a restart:
+        # the cleaning starts again) was told metadata.
+        mode = job.clean_mode or states.CLEAN_METADATA
+        return erase_report.judge(mode, json.loads(job.disks),
                                   json.loads(job.erase_report or '[]'),
                                   previous)
 

@@ -402,7 +402,7 @@ class LabCleanFailedTestCase(LabCleaningTestCase):
         self.assert_no_metadata('vda')
         with open(self.disk_file('vdb'), 'rb') as f:
             self.assertEqual(read_only, hashlib.sha256(f.read()).hexdigest())
-        self.assertIn('nova-bm-ramdisk: /dev/vdb: failed',
+        self.assertIn('nova-bm-ramdisk: /dev/vdb not erased',
                       self.console(0))
         shown = self.show()
         self.assertEqual(states.CLEAN_FAILED, shown['provision_state'])

@@ -120,7 +120,7 @@ class RamdiskTestCase(base.TestCase):
             data = f.read()
         self.assertEqual(bytes(16 * MIB), data[:16 * MIB])
         self.assertEqual(bytes(16 * MIB), data[-16 * MIB:])
-        self.assertIn('nova-bm-ramdisk: erased /dev/vda', console)
+        self.assertIn('nova-bm-ramdisk: /dev/vda erased by metadata', console)
 
     def test_config_drive_after_a_gpt_image(self):
         # The real ramdisk writes the drive and the three GPT edits (the
@@ -176,8 +176,8 @@ class RamdiskTestCase(base.TestCase):
             f.write(b'not a config drive' * 1000)
         job, console = self.run_job('clean')
         self.assertEqual('done', job.status, console[-2000:])
-        self.assertIn('nova-bm-ramdisk: erased the config drive in vda2',
-                      console)
+        self.assertIn('nova-bm-ramdisk: the config drive in vda2 goes with '
+                      'the metadata', console)
         self.assertEqual(bytes(20 * MIB),
                          table_tests.pread(self.disk, start * 512, 20 * MIB))
         # What is not a config drive, between the ends, is left.
