@@ -216,7 +216,8 @@ def missing_packages():
 def _stage(debs, root, work, label):
     """Kernel, modules and busybox from the packages into ``root``;
     :returns: the kernel's path."""
-    kernel_deb, busybox_deb = debs
+    # The deploy ramdisk's packages: the kernel and busybox come first.
+    kernel_deb, busybox_deb = debs[:2]
     unpacked = os.path.join(work, 'kernel')
     builder._run('dpkg-deb', '-x', kernel_deb, unpacked)
     builder._run('dpkg-deb', '-x', busybox_deb, os.path.join(work, 'busybox'))

@@ -189,7 +189,7 @@ class LabDeployLifecycleTestCase(LabDeployTestCase):
             disk = self.disk(index)
             self.assertEqual(bytes(ERASED), disk[:ERASED])
             self.assertEqual(bytes(ERASED), disk[-ERASED:])
-            self.assertIn('nova-bm-ramdisk: erased /dev/vda',
+            self.assertIn('nova-bm-ramdisk: /dev/vda erased by metadata',
                           self.console(index))
             self.assertEqual('off', self.bmc(self.node_name(index))['power'])
             self.assertIsNone(self.node(self.node_name(index)).instance_uuid)

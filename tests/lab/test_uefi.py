@@ -188,7 +188,7 @@ class LabUefiTestCase(test_deploy.LabDeployTestCase):
             disk = self.disk(index)
             self.assertEqual(bytes(16 * MIB), disk[:16 * MIB])
             self.assertEqual(bytes(66 * MIB), disk[-66 * MIB:])
-            self.assertIn('nova-bm-ramdisk: erased /dev/vda',
+            self.assertIn('nova-bm-ramdisk: /dev/vda erased by metadata',
                           self.console(index))
             bmc = self.bmc(self.node_name(index))
             self.assertEqual('off', bmc['power'])
