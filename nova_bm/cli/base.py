@@ -99,8 +99,15 @@ class LastCleaningColumn(columns.FormattableColumn):
 
     def human_readable(self):
         last = self._value
-        if not last:
-            return 'never (since clean modes: no proof recorded)'
+        if not last or 'mode' not in last:
+            said = 'never (since clean modes: no proof recorded)'
+            if last and last.get('disks_forgotten_at'):
+                said += '; known disks forgotten at %s' % (
+                    last['disks_forgotten_at'])
+            return safe_text.escape(said)
+        if last.get('disks_forgotten_at'):
+            last = dict(last, problems=list(last.get('problems') or ()) + [
+                'known disks forgotten at %s' % last['disks_forgotten_at']])
         lines = ['%s %s, %s to %s%s' % (
             last.get('mode'), last.get('result'), last.get('started_at'),
             last.get('finished_at'),

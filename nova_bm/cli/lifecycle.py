@@ -21,6 +21,7 @@ told at once on the message bus (:mod:`nova_bm.cli.announce`).
 """
 
 from cliff import lister
+from oslo_utils import timeutils
 
 from nova_bm.cli import announce
 from nova_bm.cli import base
@@ -183,10 +184,16 @@ class Clean(_LifecycleCommand):
                  + '; '.join('%s: %s' % pair
                              for pair in node_fields.CLEAN_MODES[:-1])
                  + '.')
+        parser.add_argument(
+            '--forget-disks', action='store_true',
+            help='Forget the disks the node is known to have (each disk '
+                 'seen at a cleaning must be there at the next, or that '
+                 'cleaning fails): after a disk was removed on purpose.')
         return parser
 
     def take_action(self, parsed_args):
         self.mode = parsed_args.mode
+        self.forget = parsed_args.forget_disks
         return super().take_action(parsed_args)
 
     def move(self, nodes):
@@ -197,19 +204,24 @@ class Clean(_LifecycleCommand):
                                           '(this one boots from the '
                                           'network)'))
                 continue
-            mode = node_fields.effective_clean_mode(
-                node, CONF.baremetal.automated_clean)
-            mode = self.mode or mode
-            if mode == states.CLEAN_NONE:
+            if self.mode is None and node.clean_mode == states.CLEAN_NONE:
                 rows.append(_failed(node, 'its clean mode is none: give '
                                           '--mode'))
                 continue
+            fields = {}
+            if self.forget:
+                fields['last_cleaning'] = dict(
+                    node.last_cleaning or {}, known_disks=[],
+                    disks_forgotten_at=timeutils.utcnow().isoformat())
             try:
+                # Its proxy resolves the mode when none is given: the
+                # default is the proxy's [baremetal] automated_clean. A
+                # request of an earlier, failed cleaning goes.
                 node = db_api.change_provision_state(
                     node.uuid, CLEAN_FROM, states.CLEANING,
                     'only available and clean failed nodes no instance '
-                    'holds can be cleaned', clean_request=mode,
-                    out_of_maintenance=True)
+                    'holds can be cleaned', clean_request=self.mode,
+                    out_of_maintenance=True, **fields)
             except exception.NodeStateRefused as e:
                 rows.append(_failed(node, e))
                 continue
@@ -218,6 +230,6 @@ class Clean(_LifecycleCommand):
             moved.append(node)
             rows.append((node.uuid, node.name, node.provision_state,
                          'ok: its proxy cleans it (%s), then it is '
-                         'available' % mode))
+                         'available' % (self.mode or node.clean_mode
+                                         or 'its default mode')))
         return rows, moved, []
-

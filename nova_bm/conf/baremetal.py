@@ -187,7 +187,9 @@ deploy_opts = [
         help='Seconds a deploy may take from power on until the deploy '
              'ramdisk reports that it is done. A deploy that runs out '
              'fails (the node is powered off and released, and Nova '
-             'reschedules the instance). Cleanings have clean_timeout.'),
+             'reschedules the instance). A cleaning\'s ramdisk must look '
+             'itself up within it too; its report is bounded by '
+             'clean_timeout.'),
     cfg.IntOpt(
         'deploy_shutdown_timeout',
         default=120, min=1,

@@ -55,6 +55,7 @@ from nova_bm.db.jobs import record_job_call
 from nova_bm.db.jobs import start_job
 from nova_bm.db.jobs import suspect_job
 from nova_bm.db.nodes import change_provision_state
+from nova_bm.db.nodes import end_cleaning
 from nova_bm.db.nodes import count_nodes
 from nova_bm.db.nodes import create_node
 from nova_bm.db.nodes import create_nodes
@@ -89,7 +90,7 @@ CLEANING = states.CLEANING
 CLEAN_FAILED = states.CLEAN_FAILED
 
 __all__ = [
-    'change_provision_state',
+    'change_provision_state', 'end_cleaning',
     # session: the engine (migrations, tests) and its configuration
     'check_connection_url', 'dispose', 'engine',
     # nodes

@@ -368,10 +368,17 @@ def update_node(ident, changes, force=False):
                                'succeeds: run "nova-bm-manage node clean '
                                '%s" (or --force to take it out; it is '
                                'cleaned again)' % node.name)
+                if changes.get('clean_mode', node.clean_mode) == (
+                        states.CLEAN_NONE):
+                    raise exception.NodeStateRefused(
+                        node=node.name, state=node.provision_state,
+                        reason='its clean mode is none: nothing would '
+                               'erase it; give it another clean mode')
                 LOG.warning('Node %s taken out of maintenance by force '
                             'after its cleaning failed; it is cleaned '
                             'again', node.name)
                 changes['provision_state'] = states.CLEANING
+                changes['clean_request'] = None
         for field, value in changes.items():
             setattr(node, field, value)
         try:
@@ -426,6 +433,23 @@ def set_provision_state(ident, state, last_error=None,
             node.fault = fault
         session.flush()
         return node
+
+
+def end_cleaning(ident, state, **fields):
+    """A cleaning's outcome: a node still ``cleaning`` (no instance) moves
+    to ``state`` with ``fields``, in one conditional UPDATE, so that a
+    cleaning an operator or a restart superseded changes nothing.
+
+    :returns: True when the node moved. :raises: NodeNotFound
+    """
+    with db_session.transaction(writer=True) as session:
+        node = get_node_in(session, ident)
+        return bool(session.query(models.Node).filter(
+            models.Node.id == node.id,
+            models.Node.provision_state == states.CLEANING,
+            models.Node.instance_uuid.is_(None)).update(
+                dict(fields, provision_state=state),
+                synchronize_session=False))
 
 
 def change_provision_state(ident, allowed, state, refusal,

@@ -89,6 +89,13 @@ def _value(key, raw):
     if len(value) > limit:
         raise Malformed('%s is longer than %d characters' % (key, limit))
     if not value.isprintable():
+        if key in ('note', 'error'):
+            # Words of the ramdisk's tools: escaped (and cut again: an
+            # escape is longer), never the reason a whole report (and
+            # its proof) is lost.
+            value = safe_text.escape(value)
+            return value if len(value) <= limit else value[:MAX_NOTE] + '…'
+
         raise Malformed('%s holds unprintable characters' % key)
     return value
 
@@ -204,13 +211,17 @@ def judge(mode, disks, entries, previous=()):
     :param disks: the machine's disks as the same job reported them
         (:func:`disk_facts.parse`).
     :param entries: the erase report's disk lines (:func:`parse`).
-    :param previous: the disks of the node's last cleaning (its proof):
-        one missing now was not erased.
+    :param previous: the disks the node is known to have (by WWN or
+        serial; :func:`known_disks`): one missing now was not erased.
     :returns: ``(proof, problems)``: one dict per reported disk (its
         identity and what was done) and one line per shortfall.
     """
     by_name = {entry['name']: entry for entry in entries}
     proof, problems = [], []
+    if not disks:
+        # An image node has at least the disk its image went to: none
+        # seen is a controller the ramdisk could not drive.
+        problems.append('the ramdisk found no disk to erase')
     for disk in disks:
         entry = by_name.pop(disk['name'], None)
         record = {key: disk.get(key) for key in ('name', 'size', 'serial',
@@ -231,8 +242,21 @@ def judge(mode, disks, entries, previous=()):
     for disk in previous or ():
         # Only disks known by WWN or serial: names may move across boots.
         if identity(disk)[0] == 'id' and identity(disk) not in present:
-            problems.append('%s (%s) was seen at the last cleaning and is '
-                            'missing now' % (disk.get('name'),
+            problems.append('%s (%s) was seen at an earlier cleaning and '
+                            'is missing now' % (disk.get('name'),
                                              disk.get('serial')
                                              or disk.get('wwn')))
     return proof, problems
+
+
+def known_disks(previous, proof):
+    """The disks a node is known to have after a cleaning whose proof is
+    ``proof``: ``previous`` and every disk it saw, by WWN or serial (a
+    disk seen once must be erased before the node is available again;
+    only an operator forgets one: ``node clean --forget-disks``)."""
+    known = {}
+    for disk in list(previous or ()) + list(proof or ()):
+        if identity(disk)[0] == 'id':
+            known[identity(disk)] = {key: disk.get(key)
+                                     for key in ('name', 'serial', 'wwn')}
+    return [known[key] for key in sorted(known, key=str)]

@@ -206,9 +206,12 @@ class Flow:
         LOG.info('Cleaning node %s', node.name)
         with self._stop_on_failure(node, macs, job_id):
             self._boot_ramdisk(node, macs, job_id)
+            # A ramdisk that never boots gives its slot back as soon as a
+            # deploy's would: its lookup is due within deploy_timeout.
             job = self._wait_report(node, job_id,
                                     CONF.baremetal.clean_timeout,
-                                    'clean_timeout')
+                                    'clean_timeout',
+                                    CONF.baremetal.deploy_timeout)
             proof, problems = self._judge_erase(job, previous)
             if job.status == states.FAILED:
                 raise DeployFailed('the deploy ramdisk failed to clean '
@@ -284,16 +287,18 @@ class Flow:
             raise DeployFailed('the job was ended by someone else')
 
     def _wait_report(self, node, job_id, timeout=None,
-                     option='deploy_timeout'):
+                     option='deploy_timeout', lookup_timeout=None):
         """The job once its ramdisk reported, within ``timeout`` seconds
-        (default: ``[baremetal] deploy_timeout``; ``option`` names it).
-        Holds nothing while waiting.
+        (default: ``[baremetal] deploy_timeout``; ``option`` names it),
+        and, with ``lookup_timeout``, looked itself up within that many
+        (``deploy_timeout``). Holds nothing while waiting.
 
         :raises: DeployFailed (timeout, job replaced), ProxyStopping
         """
         if timeout is None:
             timeout = CONF.baremetal.deploy_timeout
-        deadline = time.monotonic() + timeout
+        start = time.monotonic()
+        deadline = start + timeout
         event = self.waiters.event(node.uuid)
         while True:
             event.clear()
@@ -302,12 +307,21 @@ class Flow:
             job = self._current_job(node, job_id)
             if job.status != states.WAITING:
                 return job
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            now = time.monotonic()
+            due = deadline
+            if (lookup_timeout is not None and job.token_hash is None
+                    and start + lookup_timeout < deadline):
+                due = start + lookup_timeout
+                if now >= due:
+                    raise DeployFailed(
+                        'the deploy ramdisk did not look itself up within '
+                        '%d s of power on ([baremetal] deploy_timeout)'
+                        % lookup_timeout)
+            if now >= deadline:
                 raise DeployFailed('the deploy ramdisk did not report within '
                                    '%d s ([baremetal] %s)'
                                    % (timeout, option))
-            event.wait(min(CONF.baremetal.deploy_poll_interval, remaining))
+            event.wait(min(CONF.baremetal.deploy_poll_interval, due - now))
 
     def _wait_off(self, node, job_id):
         """The ramdisk powers the node off after its report: a report

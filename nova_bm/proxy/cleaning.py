@@ -12,6 +12,8 @@ reserved in placement until it is clean. Callers may rely on:
   the owned nodes at every resource cycle: a node left in ``cleaning`` (a
   restart, an operator's ``node clean``) is cleaned; a node in ``clean
   failed`` waits for an operator;
+* a node's disks, once seen (by WWN or serial), must be there at every
+  later cleaning (``known_disks`` of its proof, kept through failures);
 * a node is ``available`` only when :meth:`Flow.erase
   <nova_bm.deploy.flow.Flow.erase>` returned: its ramdisk reported every
   disk erased as the node's clean mode requires, with the job's token, and
@@ -29,6 +31,7 @@ from oslo_utils import timeutils
 from nova_bm.common import states
 from nova_bm.conf import CONF
 from nova_bm.db import api as db_api
+from nova_bm.deploy import erase_report
 from nova_bm.deploy import flow as deploy_flow
 from nova_bm.proxy import provision
 
@@ -40,20 +43,21 @@ def needs_cleaning(node):
             and not node.maintenance and node.instance_uuid is None)
 
 
-def _proof(mode, started, disks, result, problems=()):
+def _proof(mode, started, disks, result, problems, known):
     return {'mode': mode, 'started_at': started.isoformat(),
             'finished_at': timeutils.utcnow().isoformat(),
-            'result': result, 'problems': list(problems), 'disks': disks}
+            'result': result, 'problems': list(problems), 'disks': disks,
+            'known_disks': erase_report.known_disks(known, disks)}
 
 
-def _previous_disks(node):
-    """The disks of the node's last successful cleaning, which must still
-    be there; none after an operator's ``node clean`` (who may have
-    changed the disks)."""
+def _known_disks(node):
+    """The disks the node is known to have, which must all be there: each
+    seen at a cleaning since clean modes (kept through failed ones), until
+    an operator's ``node clean --forget-disks``."""
     last = node.last_cleaning or {}
-    if node.clean_request or last.get('result') != 'ok':
-        return ()
-    return last.get('disks') or ()
+    if 'known_disks' in last:
+        return last['known_disks']
+    return last.get('disks') or () if last.get('result') == 'ok' else ()
 
 
 def run_cleaning(provisioner, task, steps):
@@ -78,10 +82,10 @@ def run_cleaning(provisioner, task, steps):
         provisioner.clean_failed(task, e.reason)
         return False
     started = timeutils.utcnow()
-    previous = _previous_disks(node)
+    known = _known_disks(node)
     job = provisioner.start_job(task, states.CLEAN, clean_mode=mode)
     try:
-        disks = steps.erase(task.node, job.id, previous)
+        disks = steps.erase(task.node, job.id, known)
     except deploy_flow.DeployFailed as e:
         reason = 'cleaning (%s) failed: %s' % (mode, e.reason)
         fault = states.FAULT_CLEAN
@@ -89,10 +93,10 @@ def run_cleaning(provisioner, task, steps):
             reason += '; power off not confirmed: %s' % e.off_error
             fault = states.FAULT_POWER_OFF
         proof = _proof(mode, started, e.proof or [], 'failed',
-                       e.problems or [e.reason])
+                       e.problems or [e.reason], known)
         provisioner.clean_failed(task, reason, fault, proof=proof)
         return False
-    provisioner.cleaned(task, _proof(mode, started, disks, 'ok'))
+    provisioner.cleaned(task, _proof(mode, started, disks, 'ok', (), known))
     return True
 
 
@@ -123,8 +127,14 @@ class Cleanings:
             if needs_cleaning(node):
                 self.start(node)
 
+    def _may_start(self):
+        """Deploys are started and not stopping (a proxy that stops starts
+        no cleaning: the next start finds the nodes in cleaning)."""
+        deploys = self._parts.deploys
+        return deploys.started() and not deploys.stopping()
+
     def start(self, node):
-        if not self._parts.deploys.started():
+        if not self._may_start():
             return
         with self._lock:
             if node.uuid in self._threads:
@@ -172,7 +182,7 @@ class Cleanings:
                 del self._threads[uuid]
             thread = None
             while (self._queue and thread is None
-                   and self._parts.deploys.started()
+                   and self._may_start()
                    and len(self._threads)
                    < CONF.baremetal.max_concurrent_cleanings):
                 waiting, name = self._queue.popitem(last=False)

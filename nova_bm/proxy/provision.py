@@ -468,15 +468,29 @@ class Provisioner:
         fields = {'clean_request': None}
         if proof is not None:
             fields['last_cleaning'] = proof
-        self._set_state(task, states.AVAILABLE, **fields)
-        LOG.info('Node %s cleaned and available', task.node.name)
+        if self._end_cleaning(task, states.AVAILABLE, **fields):
+            LOG.info('Node %s cleaned and available', task.node.name)
 
     def clean_failed(self, task, reason, fault=states.FAULT_CLEAN,
                      proof=None):
         """``clean failed`` and maintenance, with the reason (and what the
         ramdisk did, when it said)."""
-        LOG.error('Node %(node)s goes into maintenance: %(reason)s',
-                  {'node': task.node.name, 'reason': reason})
         fields = {} if proof is None else {'last_cleaning': proof}
-        self._set_state(task, states.CLEAN_FAILED, last_error=reason,
-                        maintenance_reason=reason, fault=fault, **fields)
+        if self._end_cleaning(task, states.CLEAN_FAILED, last_error=reason,
+                              maintenance=True, maintenance_reason=reason,
+                              fault=fault, **fields):
+            LOG.error('Node %(node)s goes into maintenance: %(reason)s',
+                      {'node': task.node.name, 'reason': reason})
+
+    @staticmethod
+    def _end_cleaning(task, state, **fields):
+        """Only a node still ``cleaning`` takes its cleaning's outcome: an
+        operator's command or a restart may have superseded it."""
+        moved = db_api.end_cleaning(task.node.uuid, state, **fields)
+        task.reload()
+        if not moved:
+            LOG.warning('The cleaning of node %(node)s ended (%(state)s), '
+                        'but the node is %(now)s now: left as it is',
+                        {'node': task.node.name, 'state': state,
+                         'now': task.node.provision_state})
+        return moved

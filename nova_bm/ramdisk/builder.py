@@ -51,8 +51,15 @@ LIBDIR = 'lib/x86_64-linux-gnu'
 _SEARCH = (LIBDIR, 'usr/' + LIBDIR)
 
 #: Modules loaded at boot, in this order, with what they need.
+#: The storage controllers' drivers: a controller none of them takes
+#: fails a cleaning (its disks cannot be erased), so the common ones are
+#: here: SATA (AHCI, Intel PIIX/ICH IDE), NVMe, and the SAS/RAID HBAs of
+#: Broadcom/LSI (mpt3sas, megaraid_sas, mpi3mr), HPE (hpsa), Microchip
+#: (smartpqi) and Adaptec (aacraid).
 MODULES = ('virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_scsi',
-           'e1000', 'e1000e', 'igb', 'ixgbe', 'nvme', 'ahci', 'sd_mod')
+           'e1000', 'e1000e', 'igb', 'ixgbe', 'nvme', 'ahci', 'ata_piix',
+           'mpt3sas', 'megaraid_sas', 'mpi3mr', 'hpsa', 'smartpqi',
+           'aacraid', 'sd_mod')
 
 KERNEL = 'deploy.kernel'
 INITRAMFS = 'deploy.initramfs'

@@ -174,15 +174,21 @@ class RamdiskTestCase(base.TestCase):
             f.write(drive)
             f.seek(other * 512)
             f.write(b'not a config drive' * 1000)
+            # Mid-partition, beyond its first MiB (its signatures').
+            f.seek(other * 512 + 4 * MIB)
+            f.write(b'not a config drive' * 1000)
         job, console = self.run_job('clean')
         self.assertEqual('done', job.status, console[-2000:])
         self.assertIn('nova-bm-ramdisk: the config drive in vda2 goes with '
                       'the metadata', console)
         self.assertEqual(bytes(20 * MIB),
                          table_tests.pread(self.disk, start * 512, 20 * MIB))
-        # What is not a config drive, between the ends, is left.
+        # The other partition's first MiB (where file systems keep their
+        # signatures) is zeroed; what lies beyond it is left.
+        self.assertEqual(bytes(MIB),
+                         table_tests.pread(self.disk, other * 512, MIB))
         self.assertEqual(b'not a config drive', table_tests.pread(
-            self.disk, other * 512, 18))
+            self.disk, other * 512 + 4 * MIB, 18))
 
     def test_firmware_ipxe_follows_the_proxys_scripts_to_the_ramdisk(self):
         # The node's own firmware: DHCP hands its iPXE boot.ipxe, which

@@ -82,13 +82,33 @@ class CleanTestCase(base.ManageTestCase):
         self.create(2)
         code, rows, err = self.rows('node', 'clean', 'node-1', 'node-2')
         self.assertEqual(0, code, err)
-        self.assertIn('express', rows['node-1']['Result'])
-        self.assertIn('metadata', rows['node-2']['Result'])
+        self.assertEqual('ok: its proxy cleans it (express), then it is '
+                         'available', rows['node-1']['Result'])
+        # The default is the proxy's [baremetal] automated_clean, which
+        # this command cannot know: the proxy resolves it.
+        self.assertEqual('ok: its proxy cleans it (its default mode), then '
+                         'it is available', rows['node-2']['Result'])
         self.assertEqual('express', self.effective('node-1'))
         self.assertEqual('metadata', self.effective('node-2'))
         for name in ('node-1', 'node-2'):
-            self.assertEqual(states.CLEANING,
-                             db_api.get_node(name).provision_state)
+            node = db_api.get_node(name)
+            self.assertEqual((states.CLEANING, None),
+                             (node.provision_state, node.clean_request))
+
+    def test_a_stale_request_goes_without_mode(self):
+        # The request of an earlier, failed cleaning is not this one's.
+        self.create(1, '--clean-mode', 'express')
+        db_api.set_provision_state('node-1', states.CLEANING,
+                                   clean_request='full')
+        self.clean_failed('node-1')
+        self.assertEqual('full', db_api.get_node('node-1').clean_request)
+        code, rows, err = self.rows('node', 'clean', 'node-1')
+        self.assertEqual(0, code, err)
+        self.assertIn('(express)', rows['node-1']['Result'])
+        node = db_api.get_node('node-1')
+        self.assertEqual((states.CLEANING, None, 'express'),
+                         (node.provision_state, node.clean_request,
+                          node.clean_mode))
 
     def test_a_clean_failed_node_in_maintenance_leaves_it(self):
         self.create(1)
@@ -154,10 +174,19 @@ class CleanTestCase(base.ManageTestCase):
         self.assertOneRefused('node-1', '--mode')
         self.assertEqual(states.AVAILABLE,
                          db_api.get_node('node-1').provision_state)
-        # [baremetal] automated_clean none, the node without a mode.
+        self.assertIsNone(db_api.get_node('node-1').clean_request)
+        # Only the node's own none: a node without a mode has its
+        # proxy's default (this command's [baremetal] automated_clean is
+        # not the proxy's), resolved by the proxy.
         self.conf.config(automated_clean='none', group='baremetal')
         self.create(2)
-        self.assertOneRefused('node-2', '--mode')
+        code, rows, err = self.rows('node', 'clean', 'node-2')
+        self.assertEqual(0, code, err)
+        self.assertIn('its default mode', rows['node-2']['Result'])
+        node = db_api.get_node('node-2')
+        self.assertEqual((states.CLEANING, None),
+                         (node.provision_state, node.clean_request))
+        db_api.set_provision_state('node-2', states.AVAILABLE)
         # With --mode: cleaned, in it.
         code, rows, err = self.rows('node', 'clean', 'node-1', 'node-2',
                                     '--mode', 'metadata')
@@ -166,8 +195,62 @@ class CleanTestCase(base.ManageTestCase):
             node = db_api.get_node(name)
             self.assertEqual((states.CLEANING, 'metadata'),
                              (node.provision_state, node.clean_request))
+            self.assertIn('(metadata)', rows[name]['Result'])
         # The node's own mode stays none.
         self.assertEqual('none', db_api.get_node('node-1').clean_mode)
+        # A clean failed node of mode none needs --mode too.
+        self.clean_failed('node-1')
+        self.assertOneRefused('node-1', 'its clean mode is none: give '
+                                        '--mode')
+        self.assertEqual((states.CLEAN_FAILED, True), (
+            db_api.get_node('node-1').provision_state,
+            db_api.get_node('node-1').maintenance))
+
+    def test_forget_disks(self):
+        self.create(1)
+        failed = dict(PROOF, result='failed', problems=['sdb is missing'],
+                      known_disks=[{'name': '/dev/sdb', 'serial': 'GONE',
+                                    'wwn': None}])
+        db_api.set_provision_state('node-1', states.CLEANING)
+        self.clean_failed('node-1')
+        db_api.update_node('node-1', {'last_cleaning': failed})
+        code, rows, err = self.rows('node', 'clean', 'node-1',
+                                    '--forget-disks')
+        self.assertEqual(0, code, err)
+        node = db_api.get_node('node-1')
+        self.assertEqual((states.CLEANING, False),
+                         (node.provision_state, node.maintenance))
+        last = dict(node.last_cleaning)
+        forgotten_at = last.pop('disks_forgotten_at')
+        self.assertTrue(forgotten_at.startswith('20'), forgotten_at)
+        # The record of the last cleaning is kept; no disk is known.
+        self.assertEqual(dict(failed, known_disks=[]), last)
+
+        # A node never cleaned: a record of the forgetting alone.
+        self.create(2)
+        self.assertManage('node', 'clean', 'node-2', '--forget-disks',
+                          '--mode', 'full')
+        node = db_api.get_node('node-2')
+        self.assertEqual((states.CLEANING, 'full', []),
+                         (node.provision_state, node.clean_request,
+                          node.last_cleaning['known_disks']))
+        self.assertIn('disks_forgotten_at', node.last_cleaning)
+
+        # Refused: nothing forgotten.
+        self.create(3)
+        known = dict(PROOF, known_disks=[{'name': '/dev/sda',
+                                          'serial': 'S1', 'wwn': None}])
+        db_api.claim_node('node-3', 'inst-3')
+        db_api.set_provision_state('node-3', states.ACTIVE,
+                                   last_cleaning=known)
+        self.assertOneRefused('node-3', 'inst-3', '--forget-disks')
+        self.assertEqual(known, db_api.get_node('node-3').last_cleaning)
+        # Without it, the known disks stay.
+        self.create(4)
+        db_api.set_provision_state('node-4', states.AVAILABLE,
+                                   last_cleaning=known)
+        self.assertManage('node', 'clean', 'node-4')
+        self.assertEqual(known, db_api.get_node('node-4').last_cleaning)
 
     def test_all_failed_takes_only_the_clean_failed_nodes(self):
         self.create(1)
@@ -250,6 +333,31 @@ class CleanTestCase(base.ManageTestCase):
         self.assertEqual((states.CLEANING, False, None, None),
                          (node.provision_state, node.maintenance,
                           node.maintenance_reason, node.fault))
+
+    def test_force_refused_when_the_clean_mode_is_none(self):
+        # Nothing would erase it: it would be available uncleaned.
+        self.create(1, '--clean-mode', 'none')
+        self.clean_failed('node-1')
+        for extra in ((), ('--clean-mode', 'none')):
+            code, out, err = self.manage('node', 'update', 'node-1',
+                                         '--no-maintenance', '--force',
+                                         *extra)
+            self.assertNotEqual(0, code)
+            lines = err.strip().splitlines()
+            self.assertEqual(1, len(lines), err)
+            self.assertIn('its clean mode is none', lines[0])
+            self.assertNotIn('Traceback', out + err)
+            node = db_api.get_node('node-1')
+            self.assertEqual((states.CLEAN_FAILED, True, 'none'),
+                             (node.provision_state, node.maintenance,
+                              node.clean_mode))
+        # Another mode in the same command: cleaned again, in it.
+        self.assertManage('node', 'update', 'node-1', '--no-maintenance',
+                          '--force', '--clean-mode', 'express')
+        node = db_api.get_node('node-1')
+        self.assertEqual((states.CLEANING, False, 'express', None),
+                         (node.provision_state, node.maintenance,
+                          node.clean_mode, node.clean_request))
 
     def test_no_maintenance_of_other_nodes_needs_no_force(self):
         self.create(1, '--maintenance')

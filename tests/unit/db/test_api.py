@@ -323,6 +323,118 @@ class LifecycleTestCase(base.DbTestCase):
                          (node.power_state, node.fault))
 
 
+class CleaningOutcomeTestCase(base.DbTestCase):
+    """A cleaning's outcome (end_cleaning) and a clean failed node taken
+    out of maintenance by force, on every backend."""
+
+    PROOF = {'mode': 'metadata', 'result': 'ok', 'problems': [],
+             'disks': [{'name': '/dev/sda', 'serial': 'S1'}],
+             'known_disks': [{'name': '/dev/sda', 'serial': 'S1',
+                              'wwn': None}]}
+
+    def setUp(self):
+        super().setUp()
+        db_api.create_nodes([node_spec.new_node(
+            utils.node_values(1, deploy_interface='image'), [])])
+        db_api.set_provision_state('node-1', 'cleaning',
+                                   clean_request='full')
+
+    def test_a_node_still_cleaning_takes_the_outcome(self):
+        self.assertTrue(db_api.end_cleaning(
+            'node-1', 'available', clean_request=None,
+            last_cleaning=self.PROOF))
+        node = db_api.get_node('node-1')
+        self.assertEqual(('available', None, self.PROOF, False),
+                         (node.provision_state, node.clean_request,
+                          node.last_cleaning, node.maintenance))
+        db_api.set_provision_state('node-1', 'cleaning')
+        self.assertTrue(db_api.end_cleaning(
+            'node-1', 'clean failed', last_error='r', maintenance=True,
+            maintenance_reason='r', fault='clean failed'))
+        node = db_api.get_node('node-1')
+        self.assertEqual(('clean failed', True, 'r', 'clean failed',
+                          self.PROOF),
+                         (node.provision_state, node.maintenance,
+                          node.maintenance_reason, node.fault,
+                          node.last_cleaning))
+
+    def test_a_node_moved_out_of_cleaning_is_left_as_it_is(self):
+        # An operator took it elsewhere meanwhile: a late outcome (ok or
+        # failed) changes nothing.
+        for state in ('available', 'manageable', 'clean failed'):
+            db_api.set_provision_state('node-1', state)
+            before = db_api.get_node('node-1')
+            for outcome, fields in (
+                    ('available', {'clean_request': None,
+                                   'last_cleaning': self.PROOF}),
+                    ('clean failed', {'maintenance': True,
+                                      'maintenance_reason': 'late',
+                                      'last_error': 'late',
+                                      'last_cleaning': self.PROOF})):
+                self.assertFalse(db_api.end_cleaning('node-1', outcome,
+                                                     **fields))
+                node = db_api.get_node('node-1')
+                self.assertEqual(
+                    (state, 'full', False, None, None, None),
+                    (node.provision_state, node.clean_request,
+                     node.maintenance, node.maintenance_reason,
+                     node.last_error, node.last_cleaning))
+                self.assertEqual(before.updated_at, node.updated_at)
+        # Held by an instance: left alone too.
+        db_api.set_provision_state('node-1', 'cleaning',
+                                   instance_uuid='inst-1')
+        self.assertFalse(db_api.end_cleaning('node-1', 'available',
+                                             clean_request=None))
+        node = db_api.get_node('node-1')
+        self.assertEqual(('cleaning', 'inst-1', 'full'),
+                         (node.provision_state, node.instance_uuid,
+                          node.clean_request))
+        self.assertRaises(exception.NodeNotFound, db_api.end_cleaning,
+                          'node-9', 'available')
+
+    def clean_failed(self, **fields):
+        db_api.set_provision_state('node-1', 'clean failed',
+                                   last_error='r', maintenance_reason='r',
+                                   fault='clean failed', **fields)
+
+    def test_force_out_of_maintenance_cleans_again_unless_mode_none(self):
+        self.clean_failed(clean_mode='none')
+        error = self.assertRaises(
+            exception.NodeStateRefused, db_api.update_node, 'node-1',
+            {'maintenance': False}, force=True)
+        self.assertIn('its clean mode is none', str(error))
+        node = db_api.get_node('node-1')
+        self.assertEqual(('clean failed', True, 'none', 'full'),
+                         (node.provision_state, node.maintenance,
+                          node.clean_mode, node.clean_request))
+        # Nor with mode none given in the same changes.
+        self.clean_failed(clean_mode='express')
+        error = self.assertRaises(
+            exception.NodeStateRefused, db_api.update_node, 'node-1',
+            {'maintenance': False, 'clean_mode': 'none'}, force=True)
+        self.assertIn('its clean mode is none', str(error))
+        self.assertEqual(('clean failed', True, 'express'), (
+            db_api.get_node('node-1').provision_state,
+            db_api.get_node('node-1').maintenance,
+            db_api.get_node('node-1').clean_mode))
+        # Another mode in the same changes: cleaned again, in its own
+        # mode (the request of the failed cleaning goes).
+        self.clean_failed(clean_mode='none')
+        node = db_api.update_node(
+            'node-1', {'maintenance': False, 'clean_mode': 'metadata'},
+            force=True)
+        self.assertEqual(('cleaning', False, None, None, 'metadata', None),
+                         (node.provision_state, node.maintenance,
+                          node.maintenance_reason, node.fault,
+                          node.clean_mode, node.clean_request))
+        # The node's mode unset (the proxy's default): cleaned again.
+        self.clean_failed(clean_mode=None, clean_request='express')
+        node = db_api.update_node('node-1', {'maintenance': False},
+                                  force=True)
+        self.assertEqual(('cleaning', None),
+                         (node.provision_state, node.clean_request))
+
+
 class InterfaceTestCase(base.DbTestCase):
 
     def setUp(self):

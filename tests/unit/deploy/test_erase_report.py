@@ -77,11 +77,9 @@ class ParseTestCase(testtools.TestCase):
         self.assertEqual((states.FAILED, 'no reason given'), (status, error))
 
     def test_an_error_with_control_characters_never_comes_through(self):
-        try:
-            _, error, _ = erase_report.parse(
-                b'status=failed error=a%1b[2Jb%0aforged\n')
-        except erase_report.Malformed:
-            return
+        # Escaped: the report (and its disk lines) still count.
+        _, error, _ = erase_report.parse(
+            b'status=failed error=a%1b[2Jb%0aforged\n')
         self.assertNotIn('\x1b', error)
         self.assertNotIn('\n', error)
 
@@ -174,16 +172,36 @@ class ParseTestCase(testtools.TestCase):
         # Encoded, a note is longer on the wire: its decoded length counts.
         self.assertEqual(erase_report.MAX_NOTE, len(erase_report.parse(
             body(line(note='%41' * erase_report.MAX_NOTE)))[2][0]['note']))
-        for hostile in ('a%1b[2Jb', 'a%0ab', 'a%0db', 'a%00b', 'a%7fb',
-                        'a%09b', 'a%c2%9bb', 'a%e2%80%aeb'):
-            self.assertMalformed(body(line(note=hostile)), 'unprintable')
+        # Words of the ramdisk's tools: an unprintable one is escaped
+        # (the report and its proof still count), never kept raw.
+        for hostile, escaped in (('a%1b[2Jb', 'a\\x1b[2Jb'),
+                                 ('a%0ab', 'a\\nb'), ('a%0db', 'a\\rb'),
+                                 ('a%00b', 'a\\x00b'), ('a%7fb', 'a\\x7fb'),
+                                 ('a%09b', 'a\\tb'),
+                                 ('a%c2%9bb', 'a\\x9bb'),
+                                 ('a%e2%80%aeb', 'a\\u202eb')):
+            status, _, entries = erase_report.parse(body(line(note=hostile)))
+            self.assertEqual(states.DONE, status)
+            self.assertEqual(escaped, entries[0]['note'], hostile)
+            self.assertTrue(entries[0]['note'].isprintable())
+        # Escaped within its bound: the longest note all unprintable.
+        note = erase_report.parse(body(line(
+            note='%1b' * erase_report.MAX_NOTE)))[2][0]['note']
+        # (an escape is four characters: cut again, marked).
+        self.assertEqual('\\x1b' * (erase_report.MAX_NOTE // 4) + '…', note)
+        # Any other field holding one is still refused.
+        self.assertMalformed(body(line(name='/dev/sd%1ba')), 'unprintable')
+        self.assertMalformed(body(line(method='meta%0adata')), 'unprintable')
 
     def test_error_is_bounded(self):
         # Cut, never refused: the report's disk lines still count.
         _, error, _ = erase_report.parse(
             b'status=failed error=' + b'x' * (erase_report.MAX_NOTE + 50))
         self.assertEqual('x' * erase_report.MAX_NOTE + '…', error)
-        self.assertMalformed(b'status=failed error=a%1bb\n', 'unprintable')
+        # Escaped, never refused either.
+        self.assertEqual(
+            ('failed', 'a\\x1bb\\nforged'),
+            erase_report.parse(b'status=failed error=a%1bb%0aforged\n')[:2])
 
     def test_at_most_max_disks(self):
         lines = [line(name='/dev/sd%d' % i)
@@ -259,8 +277,27 @@ class JudgeTestCase(testtools.TestCase):
             for method in ('nvme-format', 'overwrite'):
                 self.assertEqual([], erase_report.judge(
                     mode, [disk()], [entry(method=method, nbytes=8 * GIB)])[1])
-        # No disk, no report: nothing to fall short of.
-        self.assertEqual(([], []), erase_report.judge('full', [], []))
+
+    def test_no_disk_is_a_problem(self):
+        # An image node has at least its image's disk: none seen is a
+        # controller the ramdisk could not drive, never an erase done.
+        for mode in MODES:
+            self.assertEqual(
+                ([], ['the ramdisk found no disk to erase']),
+                erase_report.judge(mode, [], []))
+            # Nor do entries for no reported disk make it one.
+            proof, problems = erase_report.judge(mode, [],
+                                                 [self.good(mode)])
+            self.assertEqual([], proof)
+            self.assertEqual('the ramdisk found no disk to erase',
+                             problems[0])
+            self.assertIn('not reported as a disk', problems[1])
+        # Known disks missing too: each said.
+        _, problems = erase_report.judge(
+            states.CLEAN_METADATA, [], [], [disk(serial='S1')])
+        self.assertEqual(['the ramdisk found no disk to erase',
+                          '/dev/sda (S1) was seen at an earlier cleaning '
+                          'and is missing now'], problems)
 
     def test_a_disk_not_reported_is_a_problem_and_proved_failed(self):
         disks = [disk('/dev/sda', serial='S1'), disk('/dev/sdb', serial='S2')]
@@ -378,14 +415,50 @@ class JudgeTestCase(testtools.TestCase):
         ]
         _, problems = erase_report.judge(states.CLEAN_METADATA, now, entries,
                                          gone)
-        self.assertEqual(2, len(problems), problems)
-        self.assertIn('GONE-1', problems[0])
-        self.assertIn('missing', problems[0])
-        self.assertIn('0x5000c500dead', problems[1])
+        self.assertEqual(
+            ['/dev/sdc (GONE-1) was seen at an earlier cleaning and is '
+             'missing now',
+             '/dev/sdd (0x5000c500dead) was seen at an earlier cleaning '
+             'and is missing now'], problems)
         # None and () are no previous disks.
         for nothing in (None, ()):
             self.assertEqual([], erase_report.judge(
                 states.CLEAN_METADATA, now, entries, nothing)[1])
+
+    def test_known_disks_are_the_union_by_wwn_or_serial(self):
+        previous = [{'name': '/dev/sdb', 'serial': 'S1', 'wwn': None},
+                    {'name': '/dev/sdc', 'serial': 'GONE', 'wwn': None}]
+        proof = [
+            # S1 under another name now: one disk, its name of now.
+            dict(disk('/dev/sda', serial='S1', model='QEMU'),
+                 method='metadata', note=None),
+            dict(disk('/dev/nvme0n1', serial='NV1', wwn='0x5000c5001'),
+                 method='nvme-format'),
+            # Neither: nothing names it at the next boot.
+            dict(disk('/dev/vda'), method='metadata'),
+        ]
+        self.assertEqual(
+            [{'name': '/dev/nvme0n1', 'serial': 'NV1',
+              'wwn': '0x5000c5001'},
+             {'name': '/dev/sdc', 'serial': 'GONE', 'wwn': None},
+             {'name': '/dev/sda', 'serial': 'S1', 'wwn': None}],
+            erase_report.known_disks(previous, proof))
+        # Sorted, whatever the order they came in; each once.
+        self.assertEqual(erase_report.known_disks(previous, proof),
+                         erase_report.known_disks(
+                             list(reversed(previous)) + previous,
+                             list(reversed(proof))))
+        for nothing in (None, ()):
+            self.assertEqual([], erase_report.known_disks(nothing, nothing))
+            self.assertEqual(previous[1:], erase_report.known_disks(
+                nothing, previous[1:]))
+        # What judge takes: the known disks, all there, no problem.
+        known = erase_report.known_disks(previous[:1], proof)
+        now = [disk('/dev/sdb', serial='S1'),
+               disk('/dev/sda', serial='NV1', wwn='0x5000c5001')]
+        self.assertEqual([], erase_report.judge(
+            states.CLEAN_METADATA, now,
+            [entry('/dev/sdb'), entry('/dev/sda')], known)[1])
 
     def test_identity_comes_from_the_disk_report(self):
         # The erase report cannot name a disk's serial, WWN, model or size:

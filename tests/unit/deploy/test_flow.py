@@ -4,6 +4,7 @@ layer and a ramdisk played through the ramdisk API's own code (no HTTP:
 tests/unit/deploy/test_pieces has that)."""
 
 import threading
+import time
 
 import fixtures
 
@@ -49,9 +50,10 @@ class FlowTestCase(base.DbTestCase):
         self.node = db_api.get_node('node-1', with_interfaces=True)
         self.mac = utils.mac(1)
 
-    def ramdisk(self, report, power_off=True, read_image=True):
+    def ramdisk(self, report, power_off=True, read_image=True, delay=0):
         """Answer the next boot of node-1's ramdisk with ``report``, from
-        ``RAMDISK_ADDRESS``: look up, read the image, report."""
+        ``RAMDISK_ADDRESS``: look up, (``delay`` seconds later) read the
+        image, report."""
         def run():
             while True:
                 script = self.scripts.read(self.mac) or ''
@@ -63,6 +65,8 @@ class FlowTestCase(base.DbTestCase):
             answer = self.api.lookup(('macs=' + self.mac).encode(), None,
                                      RAMDISK_ADDRESS)
             token = answer.split('\n', 1)[0].split('=', 1)[1]
+            if delay and done.wait(delay):
+                return
             self.config = answer.split('\n', 1)[1]
             self.answer = self.api.disks(
                 token, DISKS.encode(), RAMDISK_ADDRESS)
@@ -225,6 +229,39 @@ class FlowTestCase(base.DbTestCase):
                                                   node.maintenance))
         self.assertIn('disk busy', node.maintenance_reason)
         self.assertIsNone(db_api.get_job('node-1'))
+
+    def test_a_cleaning_ramdisk_looks_itself_up_within_deploy_timeout(self):
+        # A ramdisk that never boots (no lookup) gives the node back at
+        # deploy_timeout, though clean_timeout is longer.
+        self.conf.config(deploy_timeout=1, clean_timeout=60,
+                         group='baremetal')
+        started = time.monotonic()
+        self.assertFalse(self.proxy.clean(self.node))
+        self.assertLess(time.monotonic() - started, 30)
+        node = db_api.get_node('node-1')
+        self.assertEqual(('clean failed', True), (node.provision_state,
+                                                  node.maintenance))
+        self.assertIn('the deploy ramdisk did not look itself up within '
+                      '1 s of power on ([baremetal] deploy_timeout)',
+                      node.maintenance_reason)
+        self.assert_stopped()
+
+        # One that looked itself up has clean_timeout for its report.
+        db_api.update_node('node-1', {'maintenance': False}, force=True)
+        self.ramdisk(ERASED, delay=1.5)
+        self.assertTrue(self.proxy.clean(self.node))
+        self.assertEqual('available',
+                         db_api.get_node('node-1').provision_state)
+
+        # clean_timeout the shorter: it alone counts, and says so.
+        self.conf.config(deploy_timeout=30, clean_timeout=1,
+                         group='baremetal')
+        db_api.set_provision_state('node-1', 'cleaning')
+        self.assertFalse(self.proxy.clean(self.node))
+        self.assertIn('the deploy ramdisk did not report within 1 s '
+                      '([baremetal] clean_timeout)',
+                      db_api.get_node('node-1').maintenance_reason)
+        self.assert_stopped()
 
     def test_node_without_interfaces(self):
         db_api.delete_interface(self.mac)

@@ -3,9 +3,12 @@ others waiting in order; and one cleaning (run_cleaning): its clean mode,
 its proof, its failure. A real node database (every backend), the
 proxy's provisioner and task, and erases the test holds and lets go."""
 
+import logging
 import threading
 import time
 import types
+
+import fixtures
 
 from nova_bm.common import states
 from nova_bm.db import api as db_api
@@ -29,6 +32,11 @@ def wait_for(predicate, what, timeout=WAIT):
         time.sleep(0.01)
 
 
+def known_of(node):
+    """The disks the node is known to have after proof_of(node)."""
+    return [{'name': '/dev/sda', 'serial': 'S-%s' % node, 'wwn': None}]
+
+
 def proof_of(node):
     return [{'name': '/dev/sda', 'size': 8 << 30, 'serial': 'S-%s' % node,
              'wwn': None, 'model': None, 'method': 'metadata',
@@ -37,11 +45,13 @@ def proof_of(node):
 
 
 class FakeDeploys:
-    """The proxy's deploys: ``started()`` and an ``erase`` that blocks
-    until the test lets that node's erase go (``finish``)."""
+    """The proxy's deploys: ``started()``, ``stopping()`` and an
+    ``erase`` that blocks until the test lets that node's erase go
+    (``finish``)."""
 
     def __init__(self):
         self.is_started = True
+        self.is_stopping = False
         self.lock = threading.Lock()
         self.calls = []      # (node name, job's clean mode, previous)
         self.now = set()     # nodes whose erase runs
@@ -52,6 +62,9 @@ class FakeDeploys:
 
     def started(self):
         return self.is_started
+
+    def stopping(self):
+        return self.is_stopping
 
     def gate(self, name):
         with self.lock:
@@ -275,6 +288,29 @@ class QueueTestCase(CleaningTestBase):
         self.assertEqual(['node-1', 'node-2'],
                          sorted(self.deploys.erased()))
 
+    def test_a_stopping_proxy_starts_no_cleaning(self):
+        self.cleanings.resume(self.nodes('node-1', 'node-2', 'node-3'))
+        wait_for(lambda: len(self.deploys.erased()) == 2, 'two erases')
+        self.assertEqual(['node-3'], self.waiting())
+        # Stopping (its deploys still started): a cleaning that ends
+        # starts no queued one, and a resume starts none.
+        self.deploys.is_stopping = True
+        self.deploys.finish('node-1')
+        wait_for(lambda: self.running() == ['node-2'], 'node-1 to end')
+        self.cleanings.resume(self.nodes('node-3', 'node-4'))
+        time.sleep(0.2)
+        self.assertEqual(['node-1', 'node-2'],
+                         sorted(self.deploys.erased()))
+        self.assertEqual(['node-2'], self.running())
+        # The one that ended keeps its outcome; those not started are
+        # left in cleaning for the next start.
+        self.assertEqual(states.AVAILABLE,
+                         self.node('node-1').provision_state)
+        for name in ('node-3', 'node-4'):
+            self.assertEqual(states.CLEANING,
+                             self.node(name).provision_state)
+            self.assertIsNone(db_api.get_job(name))
+
     def test_nodes_that_need_no_cleaning_are_left_alone(self):
         db_api.set_provision_state('node-1', states.AVAILABLE)
         db_api.update_node('node-2', {'maintenance': True})
@@ -372,15 +408,25 @@ class RunCleaningTestCase(CleaningTestBase):
                          (last['mode'], last['result'], last['problems'],
                           last['disks']))
         self.assertLessEqual(last['started_at'], last['finished_at'])
-        # An operator's request: the disks may have changed, none is
-        # required to be there still.
+        # The disks it saw, by serial or WWN: the node is known to have
+        # them from now on.
+        self.assertEqual(known_of('node-1'), last['known_disks'])
+        # Its first cleaning: no disk was known yet.
         self.assertEqual([], self.deploys.calls[0][2])
 
-        # The next cleaning: the last one's disks must still be there.
+        # The next cleaning: the known disks must still be there.
         self.again()
         self.assertTrue(self.clean())
-        self.assertEqual(proof_of('node-1'), self.deploys.calls[1][2])
+        self.assertEqual(known_of('node-1'), self.deploys.calls[1][2])
         self.assertEqual('metadata', self.node('node-1').last_cleaning['mode'])
+        # An operator's request (node clean --mode) requires them all the
+        # same: only --forget-disks forgets them.
+        self.again(clean_request='express')
+        self.assertTrue(self.clean())
+        self.assertEqual(known_of('node-1'), self.deploys.calls[2][2])
+        self.assertEqual(('express', None),
+                         (self.node('node-1').last_cleaning['mode'],
+                          self.node('node-1').clean_request))
 
     def test_a_failure_holds_the_node_with_its_proof(self):
         said = proof_of('node-1')
@@ -422,15 +468,124 @@ class RunCleaningTestCase(CleaningTestBase):
         self.assertEqual(('failed', []), (node.last_cleaning['result'],
                                           node.last_cleaning['disks']))
 
-    def test_a_failed_cleaning_is_no_proof_for_the_next(self):
+    def previous(self):
+        return [previous for _, _, previous in self.deploys.calls]
+
+    def test_a_failed_cleaning_keeps_the_known_disks(self):
+        self.assertTrue(self.clean())
+        self.again()
+        # A failed cleaning that saw a disk more (not erased): it is known
+        # from now on, with the disks known before.
+        seen = proof_of('node-1') + [dict(
+            proof_of('node-1')[0], name='/dev/sdb', serial=None,
+            wwn='0x5000c500beef', method='failed', note='busy')]
+        self.assertFalse(self.clean(failure=deploy_flow.DeployFailed(
+            'no', proof=seen)))
+        last = self.node('node-1').last_cleaning
+        both = [{'name': '/dev/sdb', 'serial': None,
+                 'wwn': '0x5000c500beef'}] + known_of('node-1')
+        self.assertEqual(('failed', seen), (last['result'], last['disks']))
+        self.assertEqual(both, last['known_disks'])
+        # A failure the ramdisk said nothing of forgets none of them.
+        db_api.update_node('node-1', {'maintenance': False}, force=True)
+        self.assertFalse(self.clean(failure=deploy_flow.DeployFailed(
+            'the deploy ramdisk did not report')))
+        last = self.node('node-1').last_cleaning
+        self.assertEqual(('failed', [], both),
+                         (last['result'], last['disks'], last['known_disks']))
+        # Nor does one that failed before any erase (no interface).
+        db_api.update_node('node-1', {'maintenance': False}, force=True)
+        interfaces = self.node('node-1').interfaces
+        for interface in interfaces:
+            db_api.delete_interface(interface.address)
+        self.assertFalse(self.clean(release=False))
+        self.assertEqual(both,
+                         self.node('node-1').last_cleaning['known_disks'])
+        db_api.add_interface('node-1', utils.mac(1))
+        # Taken out by force (cleaned again): each known disk is required.
+        db_api.update_node('node-1', {'maintenance': False}, force=True)
+        self.assertTrue(self.clean(failure=None))
+        self.assertEqual([[], known_of('node-1'), both, both],
+                         self.previous())
+        # The ok one that did not see sdb (here, the fake does not judge)
+        # keeps it known all the same.
+        self.assertEqual(both,
+                         self.node('node-1').last_cleaning['known_disks'])
+
+    def test_an_operators_node_clean_requires_the_known_disks(self):
+        # A cleaning failed (sdb known); the operator runs "node clean"
+        # (no --mode): the next cleaning still requires every known disk.
+        seen = proof_of('node-1') + [dict(proof_of('node-1')[0],
+                                          name='/dev/sdb', serial='S-other')]
+        self.deploys.results['node-1'] = seen
         self.assertTrue(self.clean())
         self.again()
         self.assertFalse(self.clean(failure=deploy_flow.DeployFailed(
             'no', proof=[])))
-        db_api.update_node('node-1', {'maintenance': False}, force=True)
+        node = db_api.change_provision_state(
+            'node-1', (states.CLEAN_FAILED,), states.CLEANING, 'refused',
+            clean_request=None, out_of_maintenance=True)
         self.assertTrue(self.clean())
-        self.assertEqual([[], proof_of('node-1'), []],
-                         [previous for _, _, previous in self.deploys.calls])
+        known = [{'name': '/dev/sda', 'serial': 'S-node-1', 'wwn': None},
+                 {'name': '/dev/sdb', 'serial': 'S-other', 'wwn': None}]
+        self.assertEqual([[], known, known], self.previous())
+        # Until the operator forgets them (node clean --forget-disks).
+        db_api.set_provision_state(
+            'node-1', states.CLEANING,
+            last_cleaning=dict(node.last_cleaning, known_disks=[]))
+        self.deploys.results['node-1'] = proof_of('node-1')
+        self.assertTrue(self.clean())
+        self.assertEqual([], self.previous()[3])
+        self.assertEqual(known[:1],
+                         self.node('node-1').last_cleaning['known_disks'])
+
+    def test_a_proof_of_an_earlier_proxy_without_known_disks(self):
+        # Before known_disks: the disks of an ok last cleaning are known,
+        # none of a failed one.
+        older = {'mode': 'metadata', 'result': 'ok', 'problems': [],
+                 'started_at': '2026-01-01T00:00:00',
+                 'finished_at': '2026-01-01T00:01:00',
+                 'disks': proof_of('node-1')}
+        self.again(last_cleaning=older)
+        self.assertTrue(self.clean())
+        self.again(last_cleaning=dict(older, result='failed'))
+        self.assertTrue(self.clean())
+        self.assertEqual([proof_of('node-1'), []], self.previous())
+
+    def test_an_outcome_of_a_node_no_longer_cleaning_changes_nothing(self):
+        # The erase runs; meanwhile the node left cleaning (an operator,
+        # another proxy's outcome): the late outcome leaves it as it is.
+        logs = self.useFixture(fixtures.FakeLogger(level=logging.WARNING))
+        for failure in (None, deploy_flow.DeployFailed(
+                'no', proof=proof_of('node-1'))):
+            outcome = []
+            thread = threading.Thread(target=lambda out: out.append(
+                self.clean(release=False)), args=(outcome,))
+            thread.start()
+            wait_for(lambda: self.deploys.now, 'the erase to start')
+            db_api.set_provision_state('node-1', states.MANAGEABLE)
+            self.deploys.finish('node-1', failure)
+            thread.join(WAIT)
+            self.deploys.gates.pop('node-1', None)
+            self.deploys.failures.pop('node-1', None)
+            self.assertEqual(1, len(outcome))
+            node = self.node('node-1')
+            self.assertEqual(
+                (states.MANAGEABLE, False, None, None, None, None),
+                (node.provision_state, node.maintenance,
+                 node.maintenance_reason, node.fault, node.last_error,
+                 node.last_cleaning))
+            self.assertIn('node-1', logs.output)
+            self.assertIn('left as it is', logs.output)
+            self.again()
+        # A node an instance holds by then is left alone too.
+        db_api.set_provision_state('node-1', states.CLEANING,
+                                   instance_uuid='inst-1')
+        self.assertTrue(self.clean())
+        node = self.node('node-1')
+        self.assertEqual((states.CLEANING, 'inst-1', None),
+                         (node.provision_state, node.instance_uuid,
+                          node.last_cleaning))
 
     def test_a_node_without_interfaces_fails_without_a_job(self):
         for interface in self.node('node-1').interfaces:
