@@ -191,13 +191,18 @@ BOOT_MODE_TRAITS = {states.UEFI: 'COMPUTE_FIRMWARE_UEFI',
                     states.BIOS: 'COMPUTE_FIRMWARE_BIOS'}
 
 
+def _one_of(names, value, field, joined):
+    """``value`` lower-cased and stripped, if it is one of ``names``."""
+    lowered = value.strip().lower() if isinstance(value, str) else value
+    if lowered not in names:
+        raise _invalid(field, value, 'must be %s, got' % joined)
+    return lowered
+
+
 def boot_mode(value, field='boot_mode'):
     """``uefi`` or ``bios`` (any case, as Ironic's capability is read)."""
-    lowered = value.strip().lower() if isinstance(value, str) else value
-    if lowered not in BOOT_MODE_NAMES:
-        raise _invalid(field, value, 'must be %s, got' % ' or '.join(
-            BOOT_MODE_NAMES))
-    return lowered
+    return _one_of(BOOT_MODE_NAMES, value, field,
+                   ' or '.join(BOOT_MODE_NAMES))
 
 
 #: How a node's disks are erased between tenants (its clean mode).
@@ -214,12 +219,9 @@ CLEAN_MODE_NAMES = tuple(name for name, _ in CLEAN_MODES)
 
 
 def clean_mode(value, field='clean_mode'):
-    """``metadata``, ``express``, ``full`` or ``none``."""
-    lowered = value.strip().lower() if isinstance(value, str) else value
-    if lowered not in CLEAN_MODE_NAMES:
-        raise _invalid(field, value, 'must be %s, got' % ', '.join(
-            CLEAN_MODE_NAMES))
-    return lowered
+    """``metadata``, ``express``, ``full`` or ``none`` (any case)."""
+    return _one_of(CLEAN_MODE_NAMES, value, field,
+                   ', '.join(CLEAN_MODE_NAMES))
 
 
 def effective_clean_mode(node, default):

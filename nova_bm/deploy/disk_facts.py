@@ -85,19 +85,28 @@ def _disk(line):
     return disk
 
 
+def report_lines(body, limit, malformed=Malformed):
+    """The non-blank lines of a ramdisk's text report of at most
+    ``limit`` bytes of ASCII, stripped.
+
+    :raises: ``malformed``
+    """
+    if len(body) > limit:
+        raise malformed('the report is larger than %d bytes' % limit)
+    try:
+        text = body.decode('ascii')
+    except UnicodeDecodeError:
+        raise malformed('the report is not ASCII') from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
 def parse(body, allow_none=False):
     """The disks of a report, in the order reported (a machine without
     disks reports none: ``allow_none`` when that is no error).
 
     :raises: Malformed
     """
-    if len(body) > MAX_BODY:
-        raise Malformed('the report is larger than %d bytes' % MAX_BODY)
-    try:
-        text = body.decode('ascii')
-    except UnicodeDecodeError:
-        raise Malformed('the report is not ASCII') from None
-    lines = [line for line in text.splitlines() if line.strip()]
+    lines = report_lines(body, MAX_BODY)
     if not lines and not allow_none:
         raise Malformed('no disk reported')
     if len(lines) > MAX_DISKS:

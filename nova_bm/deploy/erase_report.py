@@ -141,13 +141,7 @@ def parse(body):
 
     :raises: Malformed
     """
-    if len(body) > MAX_BODY:
-        raise Malformed('the report is larger than %d bytes' % MAX_BODY)
-    try:
-        text = body.decode('ascii')
-    except UnicodeDecodeError:
-        raise Malformed('the report is not ASCII') from None
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = disk_facts.report_lines(body, MAX_BODY, Malformed)
     if not lines:
         raise Malformed('the report is empty')
     head = _words(lines[0], ('status', 'error'))
