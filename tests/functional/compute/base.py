@@ -16,6 +16,7 @@ import time
 import fixtures
 from nova import context as nova_context
 from nova import objects
+from nova.tests.functional.api import client as api_client
 from nova.tests.functional import integrated_helpers
 
 from nova_bm.db import api as db_api
@@ -192,6 +193,23 @@ class BareMetalCloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         return super()._wait_for_state_change(
             server, expected_status, max_retries,
             wait_for_fault_key=wait_for_fault_key)
+
+    def _wait_until_deleted(self, server, timeout=120):
+        """Nova's helper, waiting up to 2 minutes instead of 20 s: a
+        delete powers the node off over IPMI and unbinds its ports, which
+        takes longer on a busy machine."""
+        initially_in_error = server.get('status') == 'ERROR'
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                server = self.api.get_server(server['id'])
+            except api_client.OpenStackApiNotFoundException:
+                return
+            if not initially_in_error and server['status'] == 'ERROR':
+                self.fail('Server went to error state instead of '
+                          'disappearing.')
+            time.sleep(0.5)
+        self.fail('Server failed to delete within %d s.' % timeout)
 
     def boot(self, name, expected_state='ACTIVE'):
         return self._create_server(
