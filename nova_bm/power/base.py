@@ -98,3 +98,31 @@ class PowerInterface(metaclass=abc.ABCMeta):
     def get_boot_device(self, node):
         """Return ``{'boot_device': …, 'persistent': bool, 'efi': bool}``
         (``efi``: the override is for the EFI boot path)."""
+
+    # Optional: an implementation that cannot read a system GUID (or a
+    # wrapper that does not pass it on) leaves these as they are.
+
+    def get_system_guid(self, node):
+        """The GUID the node's BMC reports for its machine (IPMI's Get
+        System GUID): a lower-case canonical UUID string, read in the
+        SMBIOS byte order; match a machine's SMBIOS UUID against it with
+        :func:`nova_bm.common.system_uuid.product_uuids`.
+
+        :raises: BmcError when the BMC does not answer, refuses, or
+            answers something that is not a GUID.
+        :raises: NotImplementedError when this implementation cannot.
+        """
+        raise NotImplementedError(
+            '%s cannot read system GUIDs' % type(self).__name__)
+
+    def get_system_guids(self, nodes):
+        """Ask many BMCs for their system GUIDs at once.
+
+        :returns: ``{node.uuid: GUID string | BmcError |
+            InvalidBmcParameters}``, one entry per node; as
+            :meth:`get_power_states`, a failing BMC does not delay the
+            others.
+        :raises: NotImplementedError when this implementation cannot.
+        """
+        raise NotImplementedError(
+            '%s cannot read system GUIDs' % type(self).__name__)

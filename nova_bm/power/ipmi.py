@@ -114,6 +114,12 @@ class IPMIPower(base.PowerInterface):
     def get_power_states(self, nodes):
         return self._call_many(nodes, ipmi_messages.get_power_state)
 
+    def get_system_guid(self, node):
+        return self._call(node, ipmi_messages.get_system_guid())
+
+    def get_system_guids(self, nodes):
+        return self._call_many(nodes, ipmi_messages.get_system_guid)
+
     def check_access_many(self, nodes):
         """Log into many BMCs at once: ``{node.uuid: None | error}``."""
         return self._call_many(nodes, ipmi_messages.logon_check)

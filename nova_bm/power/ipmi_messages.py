@@ -6,6 +6,7 @@ loop sends them, the unit tests check them against the spec's tables.
 """
 
 import collections
+import uuid
 
 from nova_bm.power import base
 
@@ -31,6 +32,10 @@ _SET_BOOT_OPTIONS = 0x08
 _GET_BOOT_OPTIONS = 0x09
 _APP = 0x06
 _GET_DEVICE_ID = 0x01
+# IPMI 2.0 §22.14 Get System GUID: 16 bytes of GUID after the completion
+# code.
+_GET_SYSTEM_GUID = 0x37
+_GUID_BYTES = 16
 
 CONTROL_POWER_OFF = 0
 CONTROL_POWER_ON = 1
@@ -139,3 +144,32 @@ def logon_check():
     """
     return Request('logon', [Command(_APP, _GET_DEVICE_ID, (), 'logon',
                                      OPERATOR)])
+
+
+def _system_guid(responses):
+    data = responses[0]
+    if len(data) < _GUID_BYTES:
+        # The IPMI loop turns this into BmcCommandRefused ("malformed").
+        raise ValueError('a system GUID is %d bytes, not %d'
+                         % (_GUID_BYTES, len(data)))
+    return str(uuid.UUID(bytes_le=bytes(data[:_GUID_BYTES])))
+
+
+def get_system_guid():
+    """Get System GUID (IPMI 2.0 §22.14): the machine's GUID as a
+    lower-case canonical UUID string.
+
+    Read in the SMBIOS byte order (its first three fields little-endian,
+    the last two as sent): the order of most BMCs (ipmitool's ipmi_mc.h:
+    "Most implementations like AMI MegaRAC do it the SMBIOS way", which its
+    ``mc guid`` prefers), of pyghmi's server (``Bmc`` answers
+    ``uuid.bytes_le``) and its client (``util.decode_wireformat_uuid``),
+    and of nova-bm's fake BMCs. On such a BMC the string is the one Linux
+    prints in ``/sys/class/dmi/id/product_uuid`` and dmidecode as the
+    system UUID. Other BMCs use other orders: match with
+    :func:`nova_bm.common.system_uuid.product_uuids`. A response shorter
+    than 16 bytes fails the request (``BmcCommandRefused``, malformed
+    response).
+    """
+    return Request('get system guid', [Command(
+        _APP, _GET_SYSTEM_GUID, (), 'get system guid')], _system_guid)

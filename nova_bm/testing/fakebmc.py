@@ -5,7 +5,7 @@ Shared by the tests, the demo and ``nova-bm-fakebmc``. Each BMC is a
 boot device (with its persistent flag); pyghmi's client, ``ipmitool -I
 lanplus`` and FreeIPMI's ``ipmipower`` all talk to it.
 
-Three things pyghmi's own server does not do, and this one does:
+What pyghmi's own server does not do, and this one does:
 
 * cipher suites: pyghmi 1.6.19's server always answers an RMCP+ open
   session request with suite 3 (SHA-1) and a *success* status, even when
@@ -20,10 +20,19 @@ Three things pyghmi's own server does not do, and this one does:
   reject the credentials, answer the next N chassis commands "node busy",
   accept power commands without changing the power state ("stuck"),
   forget every session (as a BMC reset does), send SOL packets nobody
-  asked for, of any size, as fast as told (``sol_flood``: a hostile BMC).
+  asked for, of any size, as fast as told (``sol_flood``: a hostile BMC),
+  answer Get System GUID in another byte order, short, or not at all
+  (``guid_encoding``).
+* a system GUID (Get System GUID, which pyghmi's leaves to a subclass):
+  its machine's SMBIOS UUID, or one derived from its port
+  (``machine.system_uuid_for_port``).
 * machines (``--machines DIR``): each BMC drives a QEMU machine
   (``nova_bm.testing.machine``), whose real state is the power state read
   over IPMI; without them a BMC keeps a power state of its own.
+* simulated machines (``--simulate URL``), without QEMU: a BMC powered on
+  to boot from the network runs a simulated boot and deploy ramdisk
+  against the proxy at URL (``nova_bm.testing.simulated_ramdisk``), which
+  powers the BMC off when it is done; enough for a thousand of them.
 
 It also takes the power layer's fixes for two pyghmi I/O races
 (``nova_bm.power.ipmi_session``), which otherwise leave a whole worker deaf
@@ -47,6 +56,8 @@ import socket
 import sys
 import threading
 import time
+import urllib.parse
+import uuid
 
 from pyghmi.ipmi import bmc as pyghmi_bmc
 from pyghmi.ipmi.private import constants as pyghmi_constants
@@ -57,6 +68,7 @@ from nova_bm.power import ipmi_session
 from nova_bm.common import safe_text
 from nova_bm.testing import fakesol
 from nova_bm.testing import machine as lab_machine
+from nova_bm.testing import simulated_ramdisk
 
 # RMCP+ status code (IPMI 2.0 table 13-15).
 _NO_CIPHER_SUITE_MATCH = 0x11
@@ -82,9 +94,28 @@ _SET_SESSION_PRIVILEGE = (0x06, 0x3b)
 _SOL_COMMANDS = {(0x06, 0x48): 'activate', (0x06, 0x49): 'deactivate',
                  (0x06, 0x4a): 'activation_status',
                  (0x06, 0x4b): 'instance_info'}
+_GET_SYSTEM_GUID = (0x06, 0x37)  # IPMI 2.0 §22.14
+_INVALID_COMMAND = 0xc1  # completion code
+#: How a BMC may answer Get System GUID: in the byte orders of real BMCs
+#: (see ``nova_bm.common.system_uuid.product_uuids``), the SMBIOS one
+#: (most BMCs, pyghmi's, the default), the UUID's bytes as they are, or
+#: all 16 reversed (IPMI 2.0 §20.8 read literally, as OpenBMC does); or
+#: broken: 8 bytes of it (``short``), or "invalid command" (``unsupported``,
+#: None here: a BMC without the command).
+GUID_ENCODINGS = {
+    'smbios': lambda guid: guid.bytes_le,
+    'rfc4122': lambda guid: guid.bytes,
+    'ipmi': lambda guid: guid.bytes[::-1],
+    'short': lambda guid: guid.bytes_le[:8],
+    'unsupported': lambda guid: None,
+}
 
 DEFAULT_USERNAME = 'admin'
 DEFAULT_PASSWORD = 'password'
+#: What ``Fleet``'s ``simulate`` may say (see there).
+SIMULATE_KEYS = ('base_url', 'delay', 'kernel_delay', 'timeout', 'cpus',
+                 'memory_mb', 'disks', 'extra_nics', 'behaviour',
+                 'behaviour_by_port', 'own_address')
 
 
 class Faults:
@@ -100,6 +131,8 @@ class Faults:
         # The account's privilege limit: 2 is a read-only (USER) account.
         self.privilege_limit = _ADMINISTRATOR
         self.sol_disabled = False
+        # How it answers Get System GUID (GUID_ENCODINGS).
+        self.guid_encoding = 'smbios'
         # (characters, seconds): a SOL packet of that many characters sent
         # every that many seconds to the SOL client, unasked and whatever
         # it acknowledges; more than 255 is a packet IPMI cannot have.
@@ -111,6 +144,7 @@ class Faults:
                 'stuck': self.stuck,
                 'privilege_limit': self.privilege_limit,
                 'sol_disabled': self.sol_disabled,
+                'guid_encoding': self.guid_encoding,
                 'sol_flood': (None if self.sol_flood is None
                               else list(self.sol_flood))}
 
@@ -208,7 +242,9 @@ class FakeServerSession(serversession.ServerSession):
 
 
 class FakeBmc(pyghmi_bmc.Bmc):
-    """One BMC: a power state and a boot device, answered over IPMI."""
+    """One BMC: a power state and a boot device, answered over IPMI, and
+    a system GUID: its machine's SMBIOS UUID, else
+    ``machine.system_uuid_for_port(port)``."""
 
     def __init__(self, username, password, port, address, faults,
                  machine=None):
@@ -216,6 +252,9 @@ class FakeBmc(pyghmi_bmc.Bmc):
         self.password = password
         self.faults = faults
         self.machine = machine
+        #: The system GUID, a lower-case canonical UUID.
+        self.system_uuid = (lab_machine.system_uuid_for_port(port)
+                            if machine is None else machine.system_uuid)
         # Serial over LAN (nova_bm.testing.fakesol), set by the worker.
         self.console = None
         self.power = 'off'
@@ -235,7 +274,12 @@ class FakeBmc(pyghmi_bmc.Bmc):
         self.open_requests = {}
         # Chassis controls obeyed, by kind: on, off, shutdown, reset, cycle.
         self.actions = {}
-        super().__init__({username: password}, port=port, address=address)
+        #: The simulated machine behind a BMC without one (``Fleet``'s
+        #: ``simulate``), set by the worker; None otherwise.
+        self.simulation = None
+        # pyghmi also puts its BMC's GUID in RAKP 2: one GUID per BMC.
+        super().__init__({username: password}, port=port, address=address,
+                         bmcuuid=uuid.UUID(self.system_uuid))
 
     # pyghmi creates server sessions from here; use ours.
     def sessionless_data(self, data, sockaddr, judged=False):
@@ -279,9 +323,18 @@ class FakeBmc(pyghmi_bmc.Bmc):
         return True
 
     def handle_raw_request(self, request, session):
-        handler = _SOL_COMMANDS.get((request['netfn'], request['command']))
+        command = (request['netfn'], request['command'])
+        handler = _SOL_COMMANDS.get(command)
         if handler is not None and self.console is not None:
             return getattr(self.console, handler)(request, session)
+        if command == _GET_SYSTEM_GUID:
+            # pyghmi 1.6.19's Bmc answers it too, in the SMBIOS order;
+            # here, in the order the BMC is told to use.
+            data = GUID_ENCODINGS[self.faults.guid_encoding](
+                self.get_system_guid())
+            if data is None:
+                return session.send_ipmi_response(code=_INVALID_COMMAND)
+            return session.send_ipmi_response(data=list(data))
         if self.faults.busy and request['netfn'] == _CHASSIS_NETFN:
             self.faults.busy -= 1
             return session.send_ipmi_response(code=_NODE_BUSY)
@@ -292,6 +345,10 @@ class FakeBmc(pyghmi_bmc.Bmc):
         for handlers in list(ipmisession.Session.bmc_handlers.values()):
             if isinstance(handlers, dict):
                 handlers.pop(self.port, None)
+
+    def get_system_guid(self):
+        """(pyghmi's hook for Get System GUID.)"""
+        return uuid.UUID(self.system_uuid)
 
     def get_power_state(self):
         if self.machine is not None:
@@ -306,9 +363,28 @@ class FakeBmc(pyghmi_bmc.Bmc):
         if self.faults.stuck:
             return
         if self.machine is None:
-            self.power = 'on'
+            was, self.power = self.power, 'on'
+            self.power_changed(was)
             return
         return self._start_machine()
+
+    def power_changed(self, was):
+        """A BMC without a machine went from power ``was`` to
+        ``self.power``: its simulated machine (if any) boots at power on,
+        as its boot device says (a one-time one lasts that boot), and
+        loses power at power off."""
+        if self.simulation is None:
+            return
+        if self.power != 'on':
+            self.simulation.power_lost()
+        elif was != 'on':
+            self._simulate_boot()
+
+    def _simulate_boot(self):
+        device = self.boot_device
+        if not self.boot_persistent:
+            self.boot_device = 'default'
+        self.simulation.boot(device)
 
     def _override(self):
         """The boot device the machine's firmware obeys: the override
@@ -353,6 +429,7 @@ class FakeBmc(pyghmi_bmc.Bmc):
         if self.machine is not None:
             self.machine.power_off()
         self.power = 'off'
+        self.power_changed('off')
 
     def power_shutdown(self):
         self._count('shutdown')
@@ -361,6 +438,7 @@ class FakeBmc(pyghmi_bmc.Bmc):
         if self.machine is None:
             # A soft off: the "operating system" obeys at once.
             self.power = 'off'
+            self.power_changed('off')
             return
         if self.get_power_state() != 'on':
             return _NOT_IN_PRESENT_STATE
@@ -374,6 +452,8 @@ class FakeBmc(pyghmi_bmc.Bmc):
         self._count('reset')
         if self.machine is not None:
             self._in_background(self.machine.reset)
+        elif self.simulation is not None:
+            self._simulate_boot()
 
     def power_cycle(self):
         if self.get_power_state() != 'on':
@@ -382,6 +462,8 @@ class FakeBmc(pyghmi_bmc.Bmc):
         if self.machine is not None:
             self.machine.power_off()
             return self._start_machine()
+        if self.simulation is not None:
+            self._simulate_boot()
 
     def _in_background(self, action):
         def run():
@@ -421,6 +503,7 @@ class FakeBmc(pyghmi_bmc.Bmc):
 
     def state(self):
         state = {'port': self.port, 'power': self.get_power_state(),
+                 'system_uuid': self.system_uuid,
                  'boot_device': self.boot_device,
                  'boot_persistent': self.boot_persistent,
                  'boot_efi': self.boot_efi,
@@ -437,12 +520,151 @@ class FakeBmc(pyghmi_bmc.Bmc):
                             'flooded': console.flooded,
                             'received': console.received.decode(
                                 'utf-8', 'replace')}
+        if self.simulation is not None:
+            state['simulation'] = self.simulation.state()
         if self.machine is not None:
             state['machine'] = {'mac': self.machine.mac,
+                                'extra_macs': list(self.machine.extra_nics),
+                                'cpus': self.machine.cpus,
                                 'directory': self.machine.directory,
                                 'boots': self.machine.boots,
                                 'power_ons': list(self.machine.power_ons)}
         return state
+
+
+class Simulation:
+    """The simulated machine behind a BMC without one (``Fleet``'s
+    ``simulate``): each power on with the boot device ``network`` runs
+    one boot (:class:`simulated_ramdisk.SimulatedMachine`) in a thread of
+    its own, which ends with the boot; booting any other device does
+    nothing (the machine sits in its firmware or its disk's system). Its
+    ramdisk's power off is the BMC's; a power off (or reset) over IPMI
+    ends the running boot at its next step, and that boot then neither
+    reports nor powers anything off. At most one boot runs per BMC (an
+    ended one may still finish the HTTP call it is in, bounded by the
+    timeout).
+
+    :param settings: ``Fleet``'s ``simulate`` dict, checked.
+    """
+
+    #: Outcomes and errors a BMC's state() lists (the last ones).
+    KEPT = 16
+
+    def __init__(self, bmc, settings):
+        self._bmc = bmc
+        port = bmc.port
+        self.behaviour = (settings.get('behaviour_by_port') or {}).get(
+            port, settings.get('behaviour', 'ok'))
+        self._settings = settings
+        self._hardware = simulated_ramdisk.Hardware(
+            [lab_machine.mac_for_port(port)] + [
+                lab_machine.mac_for_port(port, nic)
+                for nic in range(1, settings.get('extra_nics', 0) + 1)],
+            bmc.system_uuid, cpus=settings.get('cpus', 8),
+            memory_mb=settings.get('memory_mb', 16384),
+            disks=settings.get('disks') or simulated_ramdisk.disk_line(
+                '/dev/vda', simulated_ramdisk.DEFAULT_DISK_BYTES,
+                rotational=0, serial='SIM-%d' % port))
+        self._source = (simulated_ramdisk.loopback_address(port)
+                        if settings.get('own_address') else None)
+        self._lock = threading.Lock()
+        # The running boot's "power lost" event, or None.
+        self._running = None
+        self.boots = 0
+        self.outcomes = collections.deque(maxlen=self.KEPT)
+        self.errors = collections.deque(maxlen=self.KEPT)
+
+    def boot(self, device):
+        """Power on (or a reset) with the boot device ``device``."""
+        with self._lock:
+            self._end()
+            if device != 'network':
+                return
+            stopped = threading.Event()
+            self._running = stopped
+            self.boots += 1
+        threading.Thread(target=self._run, args=(stopped,), daemon=True,
+                         name='simulated-boot-%d' % self._bmc.port).start()
+
+    def power_lost(self):
+        with self._lock:
+            self._end()
+
+    def _end(self):
+        if self._running is not None:
+            self._running.set()
+            self._running = None
+
+    def _run(self, stopped):
+        settings = self._settings
+        machine = simulated_ramdisk.SimulatedMachine(
+            settings['base_url'], self._hardware,
+            firmware_delay=settings.get('delay', 0.0),
+            kernel_delay=settings.get('kernel_delay', 0.0),
+            behaviour=self.behaviour,
+            timeout=settings.get('timeout',
+                                 simulated_ramdisk.DEFAULT_TIMEOUT),
+            source_address=self._source,
+            power_off=lambda: self._ramdisk_off(stopped), stopped=stopped)
+        outcome = machine.boot()
+        self.outcomes.append(outcome)
+        self.errors.extend(machine.errors)
+        with self._lock:
+            if self._running is stopped:
+                self._running = None
+
+    def _ramdisk_off(self, stopped):
+        """The ramdisk's ``poweroff -f``: the BMC reads the machine off,
+        unless this boot had lost power already."""
+        with self._lock:
+            if self._running is stopped:
+                self._running = None
+                stopped.set()
+                self._bmc.power = 'off'
+
+    def state(self):
+        return {'boots': self.boots, 'running': self._running is not None,
+                'behaviour': self.behaviour,
+                'outcomes': list(self.outcomes),
+                'errors': list(self.errors)}
+
+
+def check_simulate(simulate):
+    """``Fleet``'s ``simulate``, checked. :raises ValueError:"""
+    if not isinstance(simulate, dict):
+        raise ValueError('simulate must be a dict')
+    unknown = sorted(set(simulate) - set(SIMULATE_KEYS))
+    if unknown:
+        raise ValueError('simulate: unknown key %s' % unknown[0])
+    url = urllib.parse.urlsplit(simulate.get('base_url') or '')
+    if url.scheme not in ('http', 'https') or not url.hostname:
+        raise ValueError('simulate: base_url must be an http:// URL, not %r'
+                         % simulate.get('base_url'))
+    for key in ('delay', 'kernel_delay', 'timeout'):
+        value = simulate.get(key, 0)
+        if isinstance(value, bool) or not isinstance(
+                value, (int, float)) or value < 0:
+            raise ValueError('simulate: %s must be a number of seconds, not '
+                             '%r' % (key, value))
+    behaviours = [simulate.get('behaviour', 'ok')] + list(
+        (simulate.get('behaviour_by_port') or {}).values())
+    for behaviour in behaviours:
+        if behaviour not in simulated_ramdisk.BEHAVIOURS:
+            raise ValueError('simulate: behaviour must be one of %s, not %r'
+                             % (', '.join(simulated_ramdisk.BEHAVIOURS),
+                                behaviour))
+    extra_nics = simulate.get('extra_nics', 0)
+    if isinstance(extra_nics, bool) or not isinstance(extra_nics, int) or (
+            not 0 <= extra_nics <= lab_machine.MAX_EXTRA_NICS):
+        raise ValueError('simulate: extra_nics must be an integer from 0 to '
+                         '%d, not %r' % (lab_machine.MAX_EXTRA_NICS,
+                                         extra_nics))
+    settings = dict(simulate)
+    if 'own_address' not in settings:
+        # Its own 127.x source address per machine when the proxy is on
+        # loopback too (a machine of its own to the proxy's caps).
+        settings['own_address'] = url.hostname.startswith('127.')
+    return settings
 
 
 class _ReplyFilter:
@@ -474,9 +696,10 @@ class _ReplyFilter:
 
 
 def _serve(address, ports, username, password, control_path, ready,
-           machines=None):
+           machines=None, simulate=None):
     """One worker process: serve ``ports`` until SIGTERM, each BMC with a
-    machine when ``machines`` (``Fleet``'s argument) says so."""
+    machine when ``machines`` (``Fleet``'s argument) says so, or a
+    simulated one when ``simulate`` does."""
     bmcs = {}
 
     def stop(*_):
@@ -499,6 +722,8 @@ def _serve(address, ports, username, password, control_path, ready,
             bmc = FakeBmc(username, password, port, address, faults,
                           machine=_machine(machines, port))
             bmc.console = fakesol.FakeConsole(bmc, hub)
+            if simulate and bmc.machine is None:
+                bmc.simulation = Simulation(bmc, simulate)
             reply_filter.faults_by_socket[bmc.serversocket] = faults
             bmcs[port] = bmc
     except OSError as e:
@@ -528,20 +753,40 @@ def _serve(address, ports, username, password, control_path, ready,
             print('nova-bm-fakebmc: ignoring %r' % e, file=sys.stderr)
 
 
+def _by_port(machines, key, port, default=None):
+    """The machine spec ``key`` for ``port``: ``<key>_by_port`` for that
+    port, else ``key`` (every machine's), else ``default``."""
+    value = (machines.get(key + '_by_port') or {}).get(port)
+    if value is None:
+        value = machines.get(key)
+    return default if value is None else value
+
+
+def _extra_macs(machines, port):
+    """``extra_macs_by_port`` for ``port``, else ``extra_nics`` MACs from
+    ``mac_for_port``."""
+    extra_macs = (machines.get('extra_macs_by_port') or {}).get(port)
+    if extra_macs is not None:
+        return extra_macs
+    return [lab_machine.mac_for_port(port, nic)
+            for nic in range(1, machines.get('extra_nics', 0) + 1)]
+
+
 def _machine(machines, port):
     if not machines:
         return None
-    disks = (machines.get('disks_by_port') or {}).get(port)
-    boot_mode = (machines.get('boot_mode_by_port') or {}).get(
-        port, machines.get('boot_mode', 'bios'))
     return lab_machine.Machine(
         os.path.join(machines['directory'], str(port)),
         lab_machine.mac_for_port(port), machines['boot_url'],
         machines.get('disk_bytes', 64 << 20),
         memory_mb=machines.get('memory_mb', 512),
         accel=machines.get('accel', 'tcg'), console_wait=True,
-        disks=disks if disks is not None else machines.get('disks'),
-        boot_mode=boot_mode)
+        disks=_by_port(machines, 'disks', port),
+        boot_mode=_by_port(machines, 'boot_mode', port, 'bios'),
+        cpus=_by_port(machines, 'cpus', port, 1),
+        system_uuid=(machines.get('system_uuid_by_port') or {}).get(
+            port, lab_machine.system_uuid_for_port(port)),
+        extra_macs=_extra_macs(machines, port))
 
 
 def _control_loop(server, bmcs):
@@ -561,8 +806,16 @@ def _control(request, bmcs):
     bmc = bmcs.get(request.get('port'))
     if bmc is None:
         return {'error': 'no BMC on port %s' % request.get('port')}
+    if 'ramdisk' in request and (
+            bmc.simulation is None
+            or request['ramdisk'] not in simulated_ramdisk.BEHAVIOURS):
+        return {'error': 'ramdisk: a behaviour of a simulated machine (%s)'
+                % ', '.join(simulated_ramdisk.BEHAVIOURS)}
+    if request.get('guid_encoding', 'smbios') not in GUID_ENCODINGS:
+        return {'error': 'guid_encoding must be one of %s, not %r' % (
+            ', '.join(GUID_ENCODINGS), request['guid_encoding'])}
     for key in ('drop', 'delay', 'loss', 'reject', 'busy', 'stuck',
-                'privilege_limit', 'sol_disabled'):
+                'privilege_limit', 'sol_disabled', 'guid_encoding'):
         if key in request:
             setattr(bmc.faults, key, request[key])
     if 'sol_flood' in request:
@@ -586,7 +839,10 @@ def _control(request, bmcs):
     elif request.get('power') == 'off' and bmc.machine is not None:
         bmc.power_off()
     elif 'power' in request:
-        bmc.power = request['power']
+        was, bmc.power = bmc.power, request['power']
+        bmc.power_changed(was)
+    if 'ramdisk' in request:
+        bmc.simulation.behaviour = request['ramdisk']
     return bmc.state()
 
 
@@ -599,7 +855,8 @@ class Fleet:
 
     def __init__(self, count, base_port, address='127.0.0.1',
                  username=DEFAULT_USERNAME, password=DEFAULT_PASSWORD,
-                 workers=None, control_dir=None, machines=None):
+                 workers=None, control_dir=None, machines=None,
+                 simulate=None):
         """``machines``: None (BMCs only) or a dict: ``directory`` (one
         sub-directory per BMC port), ``boot_url`` (what DHCP hands the
         machines' iPXE), and optionally ``disk_bytes`` (64 MiB),
@@ -610,8 +867,15 @@ class Fleet:
         for those ports instead of ``disks``); ``boot_mode`` (``bios``,
         SeaBIOS, or ``uefi``, OVMF) and ``boot_mode_by_port`` (``{port:
         mode}``, for those ports instead) or ``boot_modes`` (a list, one
-        mode per machine in port order). A fleet of one machine
-        with three disks::
+        mode per machine in port order). Hardware that tells machines
+        apart (see ``nova_bm.testing.machine``): ``cpus`` (1) and
+        ``cpus_by_port``; ``system_uuid_by_port`` (``{port: UUID}``; the
+        others get ``machine.system_uuid_for_port(port)``, which their
+        BMCs answer to Get System GUID); ``extra_nics`` (a count: every
+        machine gets that many NICs more, NIC ``n``'s MAC
+        ``machine.mac_for_port(port, n)``) and ``extra_macs_by_port``
+        (``{port: [MAC, ...]}``, for those ports instead). A fleet of one
+        machine with three disks::
 
             Fleet(1, port, machines={
                 'directory': root, 'boot_url': url, 'disks': [
@@ -624,7 +888,38 @@ class Fleet:
                      'serial': 'CCC'}]})
 
         Disk ``b`` is then ``<directory>/<port>/disk-b.img``. The disks
-        are checked here: :raises ValueError: bad disks."""
+        and the hardware are checked here: :raises ValueError: bad disks,
+        boot modes, CPUs, UUIDs or NICs (two NICs of the fleet with one
+        MAC among them), or a bad ``simulate``.
+
+        ``simulate``: None, or instead of ``machines``, a simulated machine
+        behind every BMC (:class:`Simulation`): at each power on with the
+        boot device ``network`` it boots as a machine would from
+        ``base_url`` (the proxy's deploy server root, where its
+        ``boot.ipxe`` is) into a simulated deploy ramdisk
+        (:mod:`nova_bm.testing.simulated_ramdisk`) that looks itself up,
+        reports and powers the machine off. Its NICs' MACs are
+        ``machine.mac_for_port(port, n)``, its system UUID the BMC's. Keys
+        (all but ``base_url`` optional): ``delay`` (seconds of firmware
+        power-on self test, 0) and ``kernel_delay`` (seconds of kernel
+        boot, 0), ``timeout`` (of each HTTP call, 30), ``cpus`` (8),
+        ``memory_mb`` (16384), ``disks`` (disk report lines, default one
+        10 GiB ``/dev/vda``), ``extra_nics`` (0), ``behaviour`` (``ok``,
+        ``silent`` or ``garbage``: ``simulated_ramdisk.BEHAVIOURS``) and
+        ``behaviour_by_port``, ``own_address`` (each machine calls from
+        ``simulated_ramdisk.loopback_address(port)``; by default when
+        ``base_url`` is on 127.0.0.0/8). ``control(port, ramdisk=...)``
+        changes a BMC's behaviour; ``state(port)['simulation']`` says
+        how its boots ended.
+
+        A boot runs in a thread of the worker process serving the BMC,
+        one per running boot: 1,000 BMCs booting at once are 1,000 short
+        threads over the workers, each mostly waiting for the proxy."""
+        if simulate is not None:
+            if machines:
+                raise ValueError('give machines or simulate, not both')
+            simulate = check_simulate(simulate)
+        self.simulate = simulate
         if machines:
             # Refused here, not in a worker process that would only die.
             for disks in ([machines.get('disks')] + list(
@@ -647,6 +942,7 @@ class Fleet:
                 if mode not in lab_machine.BOOT_MODES:
                     raise ValueError('boot mode must be bios or uefi, not '
                                      '%r' % (mode,))
+            _check_hardware(machines, range(base_port, base_port + count))
         self.machines = machines
         self.count = count
         self.base_port = base_port
@@ -680,7 +976,7 @@ class Fleet:
             process = context.Process(
                 target=_serve, daemon=True,
                 args=(self.address, chunk, self.username, self.password,
-                      path, ready, self.machines))
+                      path, ready, self.machines, self.simulate))
             process.start()
             self._processes.append(process)
         try:
@@ -735,7 +1031,8 @@ class Fleet:
 
         Faults: ``drop``, ``delay``, ``loss``, ``reject``, ``busy``,
         ``stuck``, ``privilege_limit``, ``sol_disabled``, ``sol_flood``
-        (``[characters, seconds]``, or None to stop); actions:
+        (``[characters, seconds]``, or None to stop), ``guid_encoding``
+        (a key of ``GUID_ENCODINGS``); actions:
         ``sol_drop``, ``forget_sessions``, ``power``, ``boot_device``,
         ``boot_persistent``, ``boot_efi``.
         """
@@ -759,6 +1056,39 @@ class Fleet:
     def machine_directory(self, port):
         """Where the machine behind ``port`` keeps its disk and console."""
         return os.path.join(self.machines['directory'], str(port))
+
+
+def _check_hardware(machines, ports):
+    """The CPUs, system UUIDs and extra NICs of ``machines`` (``Fleet``'s
+    argument), checked as ``Machine`` would, and no MAC twice in the fleet
+    (one node's interface would be taken for another's).
+    :raises ValueError:"""
+    for cpus in ([machines.get('cpus', 1)] + list(
+            (machines.get('cpus_by_port') or {}).values())):
+        lab_machine.check_cpus(cpus)
+    for system_uuid in (machines.get('system_uuid_by_port') or {}).values():
+        lab_machine.check_system_uuid(system_uuid)
+    extra_nics = machines.get('extra_nics', 0)
+    if isinstance(extra_nics, bool) or not isinstance(extra_nics, int) or (
+            not 0 <= extra_nics <= lab_machine.MAX_EXTRA_NICS):
+        raise ValueError('extra_nics must be an integer from 0 to %d, not '
+                         '%r' % (lab_machine.MAX_EXTRA_NICS, extra_nics))
+    for port, extra_macs in (machines.get('extra_macs_by_port')
+                             or {}).items():
+        try:
+            lab_machine.check_extra_macs(extra_macs,
+                                         lab_machine.mac_for_port(port))
+        except ValueError as e:
+            raise ValueError('port %s: %s' % (port, e)) from None
+    owners = {}
+    for port in ports:
+        for mac in [lab_machine.mac_for_port(port)] + [
+                m.lower() for m in _extra_macs(machines, port)]:
+            if mac in owners:
+                raise ValueError('extra_macs: %s is the MAC of a NIC of '
+                                 'the machines on ports %d and %d'
+                                 % (mac, owners[mac], port))
+            owners[mac] = port
 
 
 def free_port_range(count, address='127.0.0.1', start=20000, end=32768):
@@ -847,6 +1177,14 @@ def main(argv=None):
                             'virtio (default), scsi or nvme.')
     lab.add_argument('--memory-mb', type=int, default=512,
                      help='Memory of each machine (default 512).')
+    lab.add_argument('--cpus', type=int, default=1,
+                     help='CPUs of each machine (default 1, at most %d).'
+                          % lab_machine.MAX_CPUS)
+    lab.add_argument('--extra-nics', type=int, default=0, metavar='N',
+                     help='Give each machine N NICs more (at most %d), on '
+                          'wires of their own without DHCP (DIR/<port>/'
+                          'nicN.sock); NIC N\'s MAC is printed.'
+                          % lab_machine.MAX_EXTRA_NICS)
     lab.add_argument('--accel', default='tcg', choices=('tcg', 'kvm'),
                      help='QEMU accelerator (default tcg).')
     lab.add_argument('--boot-mode', default='bios',
@@ -856,8 +1194,31 @@ def main(argv=None):
                           'NVRAM is DIR/<port>/OVMF_VARS.fd). Each obeys '
                           'only boot overrides of its own boot type (the '
                           'EFI flag set or not).')
+    simulated = parser.add_argument_group(
+        'simulated machines', 'Instead of --machines: behind each BMC a '
+        'simulated machine that, powered on to boot from the network, '
+        'fetches its script from the proxy and runs a simulated deploy '
+        'ramdisk (looks itself up, reports, powers off): no QEMU; its MAC '
+        'and system UUID are printed.')
+    simulated.add_argument('--simulate', metavar='URL',
+                           help="The proxy's deploy server root as the "
+                                'machines reach it, e.g. '
+                                'http://127.0.0.1:8089.')
+    simulated.add_argument('--simulate-delay', type=float, default=0.0,
+                           metavar='SECONDS',
+                           help='Seconds from power on to iPXE (the '
+                                "firmware's self test; default 0).")
     args = parser.parse_args(argv)
     machines = None
+    simulate = None
+    if args.simulate is not None:
+        if args.machines is not None:
+            parser.error('give --machines or --simulate, not both')
+        try:
+            simulate = check_simulate({'base_url': args.simulate,
+                                       'delay': args.simulate_delay})
+        except ValueError as e:
+            parser.error('--simulate: %s' % safe_text.escape(str(e)))
     if args.machines is not None:
         if not args.boot_url:
             parser.error('--machines needs --boot-url')
@@ -874,6 +1235,12 @@ def main(argv=None):
         if args.disk_mb < 1 or args.memory_mb < 64:
             parser.error('--disk-mb must be at least 1 and --memory-mb at '
                          'least 64')
+        if not 1 <= args.cpus <= lab_machine.MAX_CPUS:
+            parser.error('--cpus must be from 1 to %d'
+                         % lab_machine.MAX_CPUS)
+        if not 0 <= args.extra_nics <= lab_machine.MAX_EXTRA_NICS:
+            parser.error('--extra-nics must be from 0 to %d'
+                         % lab_machine.MAX_EXTRA_NICS)
         disks = None
         if args.disks:
             try:
@@ -890,7 +1257,8 @@ def main(argv=None):
                     'boot_url': args.boot_url,
                     'disk_bytes': args.disk_mb << 20,
                     'memory_mb': args.memory_mb, 'accel': args.accel,
-                    'boot_mode': args.boot_mode}
+                    'boot_mode': args.boot_mode, 'cpus': args.cpus,
+                    'extra_nics': args.extra_nics}
         if disks:
             machines['disks'] = disks
     if args.control_dir is not None and not (
@@ -905,7 +1273,8 @@ def main(argv=None):
                      % (args.base_port, args.base_port + args.count - 1))
     fleet = Fleet(args.count, args.base_port, args.address, args.username,
                   args.password, workers=args.workers,
-                  control_dir=args.control_dir, machines=machines)
+                  control_dir=args.control_dir, machines=machines,
+                  simulate=simulate)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stopped.set())
     signal.signal(signal.SIGINT, lambda *a: stopped.set())
@@ -919,9 +1288,21 @@ def main(argv=None):
              args.base_port + args.count - 1, args.username), flush=True)
     if machines:
         for port in fleet.ports:
-            print('nova-bm-fakebmc: BMC %d drives a machine with MAC %s in '
-                  '%s' % (port, fleet.mac(port),
-                          fleet.machine_directory(port)), flush=True)
+            extra = ''.join(
+                ', NIC %d %s' % (nic, lab_machine.mac_for_port(port, nic))
+                for nic in range(1, args.extra_nics + 1))
+            print('nova-bm-fakebmc: BMC %d drives a machine with MAC %s%s '
+                  '(system UUID %s) in %s' % (
+                      port, fleet.mac(port), extra,
+                      lab_machine.system_uuid_for_port(port),
+                      fleet.machine_directory(port)), flush=True)
+    if simulate:
+        for port in fleet.ports:
+            print('nova-bm-fakebmc: BMC %d has a simulated machine with MAC '
+                  '%s (system UUID %s), booting from %s' % (
+                      port, fleet.mac(port),
+                      lab_machine.system_uuid_for_port(port),
+                      simulate['base_url']), flush=True)
     stopped.wait()
     fleet.stop()
     return 0

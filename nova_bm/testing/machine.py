@@ -59,6 +59,23 @@ OVMF takes its boot order from the devices' ``bootindex`` (QEMU's
 ``bootindex`` layout, its one default disk included. Its NIC's option ROM
 carries iPXE for UEFI (QEMU's ``efi-virtio.rom``), as a real server's NIC
 carries the vendor's UEFI PXE.
+
+Hardware that tells machines apart (what an inspection reports): ``cpus``
+(QEMU's ``-smp``), ``system_uuid`` (``-uuid``: the SMBIOS system UUID,
+Linux's ``/sys/class/dmi/id/product_uuid``, and what the machine's fake
+BMC answers to Get System GUID; by default :func:`system_uuid_for_port`
+of the port whose MAC it has) and ``extra_macs``: more ``virtio-net-pci``
+NICs, after NIC 0. An extra NIC boots nothing: it has no ``bootindex`` and
+no option ROM (``romfile=``): SeaBIOS runs NIC 0's iPXE only, which boots
+from its own NIC only (it lists the others), and OVMF boots what
+``bootindex`` lists. Nor has its wire a DHCP server: it is QEMU's
+``-netdev dgram`` (QEMU 7.2 or later) over two UNIX datagram sockets in
+the machine's directory, ``nic<N>.sock``, QEMU's end (a datagram sent
+there is an Ethernet frame the guest receives: :meth:`Machine.send_frame`,
+for an LLDP frame, say) and ``nic<N>.peer``, where QEMU sends the guest's
+frames (dropped unless something has bound it). UNIX sockets, rather than
+UDP ports, cannot collide between machines or test processes, and live
+where the machine's other sockets do.
 """
 
 import ctypes
@@ -71,6 +88,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 
 QEMU = 'qemu-system-x86_64'
 BOOT_MODES = ('bios', 'uefi')
@@ -87,13 +105,83 @@ _DISK_KEYS = frozenset(('name', 'bytes', 'bus', 'serial', 'wwn',
                         'rotation_rate', 'model', 'readonly'))
 _SCSI_ONLY = ('wwn', 'rotation_rate', 'model')
 _NIC_ID = 'nic0'
+#: Most CPUs and extra NICs a machine may have (QEMU's TCG runs one
+#: thread per CPU; every NIC takes a PCI slot).
+MAX_CPUS = 16
+MAX_EXTRA_NICS = 8
+_MAC = re.compile(r'([0-9a-f]{2}:){5}[0-9a-f]{2}\Z')
+#: The namespace of the machines' SMBIOS system UUIDs (uuid5 of a MAC).
+_SYSTEM_UUID_NAMESPACE = uuid.UUID('9161fcc6-cb5b-497a-9dba-49402055dd8b')
 
 
-def mac_for_port(port):
-    """The NIC's MAC of the machine behind the BMC on UDP ``port``
-    (locally administered, QEMU's 52:54:00 prefix): a fleet's MACs are
-    known before it starts, so its nodes can be enrolled with them."""
-    return '52:54:00:%02x:%02x:%02x' % (0x4c, port >> 8, port & 0xff)
+def mac_for_port(port, nic=0):
+    """The MAC of NIC ``nic`` (0: the one it boots from; 1 up: its extra
+    NICs) of the machine behind the BMC on UDP ``port`` (QEMU's 52:54:00
+    prefix, then 4c + ``nic`` and the port): a fleet's MACs are known
+    before it starts, so its nodes can be enrolled with them."""
+    return '52:54:00:%02x:%02x:%02x' % (0x4c + nic, port >> 8, port & 0xff)
+
+
+def system_uuid_for_port(port):
+    """The SMBIOS system UUID of the machine behind the BMC on UDP
+    ``port`` unless it is given another (``Machine(system_uuid=...)``):
+    what its BMC answers to Get System GUID and its Linux reads in
+    ``/sys/class/dmi/id/product_uuid``, known without asking either."""
+    return _system_uuid_for_mac(mac_for_port(port))
+
+
+def _system_uuid_for_mac(mac):
+    # Name-based (uuid5): the same for the same MAC, in every process.
+    return str(uuid.uuid5(_SYSTEM_UUID_NAMESPACE, mac.lower()))
+
+
+def check_cpus(cpus):
+    """:returns: ``cpus``, an integer from 1 to :data:`MAX_CPUS`.
+    :raises ValueError: saying what is wrong."""
+    if isinstance(cpus, bool) or not isinstance(cpus, int) or not (
+            1 <= cpus <= MAX_CPUS):
+        raise ValueError('cpus must be an integer from 1 to %d, not %r'
+                         % (MAX_CPUS, cpus))
+    return cpus
+
+
+def check_system_uuid(system_uuid):
+    """:returns: ``system_uuid`` as a lower-case canonical UUID (what
+    QEMU's ``-uuid`` takes). :raises ValueError: not a UUID."""
+    try:
+        return str(uuid.UUID(system_uuid))
+    except (TypeError, ValueError, AttributeError):
+        raise ValueError('system_uuid must be a UUID (32 hex digits, as '
+                         '8-4-4-4-12), not %r' % (system_uuid,)) from None
+
+
+def check_extra_macs(extra_macs, mac=None):
+    """``extra_macs``: the MACs of a machine's extra NICs, a list (or
+    tuple) of up to :data:`MAX_EXTRA_NICS` unicast MACs, none twice and
+    none ``mac`` (its NIC 0's). :returns: them as a list, lower-case.
+    :raises ValueError: saying what is wrong."""
+    if not isinstance(extra_macs, (list, tuple)):
+        raise ValueError('extra_macs must be a list of MACs, not %r'
+                         % (extra_macs,))
+    if len(extra_macs) > MAX_EXTRA_NICS:
+        raise ValueError('extra_macs: at most %d extra NICs, not %d'
+                         % (MAX_EXTRA_NICS, len(extra_macs)))
+    checked = []
+    taken = {mac.lower()} if isinstance(mac, str) else set()
+    for address in extra_macs:
+        if not isinstance(address, str) or not _MAC.match(address.lower()):
+            raise ValueError('extra_macs: %r is not a MAC (six hex pairs '
+                             'joined by colons)' % (address,))
+        address = address.lower()
+        if int(address[:2], 16) & 1:
+            raise ValueError('extra_macs: %s is a multicast MAC; a NIC '
+                             'has a unicast one' % address)
+        if address in taken:
+            raise ValueError('extra_macs: %s is the MAC of two NICs of '
+                             'the machine' % address)
+        taken.add(address)
+        checked.append(address)
+    return checked
 
 
 def _word(disk, key, value, limit=20):
@@ -190,18 +278,32 @@ class Machine:
 
     def __init__(self, directory, mac, boot_url, disk_bytes,
                  memory_mb=512, accel='tcg', qemu=QEMU, console_wait=False,
-                 disks=None, boot_mode='bios'):
+                 disks=None, boot_mode='bios', cpus=1, system_uuid=None,
+                 extra_macs=()):
         """``disks``: None (one ``disk.img`` of ``disk_bytes`` on
         ``if=virtio``, as ever) or a list (the module's docstring; then
         ``disk_bytes`` is not used). ``boot_mode``: ``bios`` (SeaBIOS) or
-        ``uefi`` (OVMF). :raises ValueError: bad ``disks`` or
-        ``boot_mode``."""
+        ``uefi`` (OVMF). ``cpus``, ``system_uuid`` (None: derived from
+        ``mac``, as :func:`system_uuid_for_port` is) and ``extra_macs``:
+        the module's docstring. :raises ValueError: bad ``disks``,
+        ``boot_mode``, ``cpus``, ``system_uuid`` or ``extra_macs``."""
         if boot_mode not in BOOT_MODES:
             raise ValueError('boot_mode must be bios or uefi, not %r'
                              % (boot_mode,))
         self.boot_mode = boot_mode
         self.directory = directory
         self.mac = mac
+        self.cpus = check_cpus(cpus)
+        #: The SMBIOS system UUID, lower-case canonical.
+        self.system_uuid = (_system_uuid_for_mac(mac) if system_uuid is None
+                            else check_system_uuid(system_uuid))
+        #: ``{mac: (socket, peer)}`` of the extra NICs, in order: QEMU's
+        #: end of each NIC's wire and where QEMU sends the guest's frames.
+        self.extra_nics = {
+            extra: (os.path.join(directory, 'nic%d.sock' % number),
+                    os.path.join(directory, 'nic%d.peer' % number))
+            for number, extra in enumerate(
+                check_extra_macs(extra_macs, mac), start=1)}
         self.boot_url = boot_url
         self.disk_bytes = disk_bytes
         self.memory_mb = memory_mb
@@ -266,7 +368,8 @@ class Machine:
                         disk.truncate(self._disk_sizes[name])
             if self.boot_mode == 'uefi':
                 self._make_nvram()
-            for stale in (self.qmp_socket, self.serial_socket):
+            for stale in [self.qmp_socket, self.serial_socket] + [
+                    wire for wire, _ in self.extra_nics.values()]:
                 if os.path.exists(stale):
                     os.unlink(stale)
             with open(os.path.join(self.directory, 'qemu.log'), 'ab') as log:
@@ -326,6 +429,7 @@ class Machine:
             boot = 'order=cn'
         return self._common() + [
             '-device', 'virtio-net-pci,netdev=n0,mac=%s' % self.mac,
+        ] + self._extra_nic_options() + [
             '-drive', 'file=%s,format=raw,if=virtio' % _option(self.disk),
             '-boot', boot]
 
@@ -336,6 +440,7 @@ class Machine:
             '-device', 'virtio-net-pci,netdev=n0,mac=%s,id=%s,bootindex=%d'
                        % (self.mac, _NIC_ID,
                           0 if network_first else len(self._layout) + 1)]
+        command += self._extra_nic_options()
         scsi = 0
         for index, disk in enumerate(self._layout, start=1):
             drive = 'drive-%s' % disk['name']
@@ -375,6 +480,7 @@ class Machine:
                           % _option(self.nvram)]
         return [
             self.qemu, '-accel', self.accel, '-m', str(self.memory_mb),
+            '-smp', str(self.cpus), '-uuid', self.system_uuid,
         ] + firmware + [
             '-nographic', '-monitor', 'none',
             '-chardev', 'socket,id=s0,path=%s,server=on,wait=%s,'
@@ -385,6 +491,32 @@ class Machine:
             '-serial', 'chardev:s0',
             '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_socket,
             '-netdev', 'user,id=n0,bootfile=%s' % self.boot_url]
+
+    def _extra_nic_options(self):
+        """The extra NICs: no bootindex, no option ROM, each on its own
+        wire (the module's docstring)."""
+        options = []
+        for number, (extra, (wire, peer)) in enumerate(
+                self.extra_nics.items(), start=1):
+            options += [
+                '-netdev', 'dgram,id=n%d,local.type=unix,local.path=%s,'
+                           'remote.type=unix,remote.path=%s'
+                           % (number, _option(wire), _option(peer)),
+                '-device', 'virtio-net-pci,netdev=n%d,mac=%s,id=nic%d,'
+                           'romfile=' % (number, extra, number)]
+        return options
+
+    def send_frame(self, mac, frame):
+        """Put one Ethernet ``frame`` (bytes, from the destination MAC
+        on) on the wire of the extra NIC ``mac``: the guest receives it
+        if the machine is on (else it is lost, as on a dead link).
+        :raises KeyError: no extra NIC has that MAC."""
+        wire, _ = self.extra_nics[mac.lower()]
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as client:
+            try:
+                client.sendto(frame, wire)
+            except (FileNotFoundError, ConnectionRefusedError):
+                pass  # QEMU is not running: no link.
 
     def power_off(self):
         """Pull the plug. :returns: False if it was already off."""
