@@ -57,7 +57,12 @@ def _text(key, raw):
     return value or None
 
 
-def _disk(line):
+def disk_line(line):
+    """One disk of a report: its line's ``key=value`` words, as
+    :func:`parse` returns each disk.
+
+    :raises: Malformed
+    """
     disk = dict.fromkeys(FIELDS)
     for word in line.split():
         key, sep, raw = word.partition('=')
@@ -111,7 +116,7 @@ def parse(body, allow_none=False):
         raise Malformed('no disk reported')
     if len(lines) > MAX_DISKS:
         raise Malformed('more than %d disks reported' % MAX_DISKS)
-    disks = [_disk(line) for line in lines]
+    disks = [disk_line(line) for line in lines]
     names = [disk['name'] for disk in disks]
     if len(set(names)) != len(names):
         raise Malformed('a disk is reported twice')

@@ -1,8 +1,8 @@
 """The layer rule, read from the code: nothing imports upward.
 
-driver → proxy → {deploy, power, console, network, db, enrolment} →
-{common, conf, exception}; the driver reaches the mechanisms only through
-the proxy. The entry points beside the stack (cli, cmd,
+driver → proxy → {deploy, power, console, network, db, enrolment,
+inspection} → {common, conf, exception}; the driver reaches the mechanisms
+only through the proxy. The entry points beside the stack (cli, cmd,
 scheduler, demo, testing, ramdisk) use the layers below the proxy, never
 the proxy or the driver; no layer imports an entry point.
 """
@@ -22,7 +22,7 @@ RANKS = {
     'driver': 4,
     'proxy': 3,
     'deploy': 2, 'power': 2, 'console': 2, 'network': 2, 'db': 2,
-    'enrolment': 2,
+    'enrolment': 2, 'inspection': 2,
     'common': 1, 'conf': 1, 'exception': 1,
 }
 ENTRY_POINTS = {'cli', 'cmd', 'scheduler', 'demo', 'testing', 'ramdisk'}
