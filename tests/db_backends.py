@@ -131,6 +131,7 @@ def empty_tables(url):
         with engine.begin() as connection:
             connection.execute(sa.text('DELETE FROM bm_deploy_jobs'))
             connection.execute(sa.text('DELETE FROM bm_interfaces'))
+            connection.execute(sa.text('DELETE FROM bm_inventories'))
             connection.execute(sa.text('DELETE FROM bm_nodes'))
             connection.execute(sa.text('DELETE FROM bm_proxies'))
     finally:

@@ -24,6 +24,13 @@ older than clean modes). A cleaning erases per its ``clean_mode`` as the
 real ramdisk does on a disk without hardware secure erase: ``metadata``
 and ``express`` (a note says why no secure erase) zero both ends,
 ``full`` every byte; ``erased[node_name]`` keeps its report's lines.
+
+An inspection (``mode=inspect``) posts ``inventories[node_name]`` (default:
+:func:`inventory` of its MAC and disks) and powers off;
+``inspect_behaviour[node_name]``: ``ok``, ``garbage`` (a report no ramdisk
+sends), ``silent``. A node in ``system_uuids`` has no MAC known to the
+proxy: it boots ``unknown.ipxe`` when no per-MAC script is there and looks
+itself up with that system UUID too.
 """
 
 import hashlib
@@ -56,6 +63,10 @@ class FakeRamdisk:
         self.tables = {}
         self.placements = {}
         self.reports = []
+        self.inventories = {}
+        self.inspect_behaviour = {}
+        #: ``{node name: system UUID}`` of the nodes enrolled without MACs.
+        self.system_uuids = {}
         self.errors = []
         #: ``{node name: (api URL, token, config)}`` of each node's last
         #: lookup: a test may go on as a ramdisk that stayed silent.
@@ -90,16 +101,22 @@ class FakeRamdisk:
             return
         script = self.get('/nodes/%s.ipxe' % mac.replace(':', '-'))
         match = re.search(r'nbm_api=(\S+)', script or '')
+        if match is None and name in self.system_uuids:
+            match = re.search(r'nbm_api=(\S+)',
+                              self.get('/unknown.ipxe') or '')
         if match is None:
             return
         self._seen[name] = boot
         api = match.group(1)
-        token, config = self.lookup(api, [mac])
+        token, config = self.lookup(api, [mac], self.system_uuids.get(name))
         if token is None:
             # As the real one: no token, no power off (the proxy will).
             self.reports.append((name, None, 'lookup refused', config))
             return
         self.tokens[name] = (api, token, config)
+        if config['mode'] == 'inspect':
+            self.inspect(name, port, mac, api, token)
+            return
         behaviour = (self.behaviour if config['mode'] == 'deploy'
                      else self.clean_behaviour).get(name, 'ok')
         if behaviour == 'silent':
@@ -155,6 +172,19 @@ class FakeRamdisk:
     def facts(self, name):
         return self.disk_facts.get(name, 'name=%s size=%d\n'
                                    % (DEVICE, 10 << 30))
+
+    def inspect(self, name, port, mac, api, token):
+        """Report the machine's hardware, as the real ramdisk does."""
+        behaviour = self.inspect_behaviour.get(name, 'ok')
+        if behaviour == 'silent':
+            self.reports.append((name, 'inspect', 'silent', None))
+            return
+        text = self.inventories.get(name) or inventory(mac, self.facts(name))
+        if behaviour == 'garbage':
+            text = 'cpu count=many\n'
+        code = self.post_text(api + '/inventory', token, text)
+        self.reports.append((name, 'inspect', behaviour, code))
+        self.fleet.control(port, power='off')
 
     def clean(self, name, port, api, token, config, behaviour):
         """Erase as the real ramdisk does, and report per disk."""
@@ -221,9 +251,12 @@ class FakeRamdisk:
             request.add_header(TOKEN_HEADER, token)
         return urllib.request.urlopen(request, timeout=30)  # noqa: S310
 
-    def lookup(self, api, macs):
+    def lookup(self, api, macs, system_uuid=None):
         """``(token, config)``, or ``(None, HTTP status)`` if refused."""
-        data = urllib.parse.urlencode({'macs': ','.join(macs)}).encode()
+        fields = {'macs': ','.join(macs)}
+        if system_uuid is not None:
+            fields['system_uuid'] = system_uuid
+        data = urllib.parse.urlencode(fields).encode()
         try:
             with self.open(api + '/lookup', data=data) as response:
                 text = response.read().decode()
@@ -282,6 +315,20 @@ class FakeRamdisk:
                 return response.status
         except urllib.error.HTTPError as e:
             return e.code
+
+
+def inventory(mac, disks, cpus=8, memory_mb=16384, boot_mode='bios'):
+    """An inventory report as the real ramdisk writes it: one NIC
+    (``mac``, the one it booted from) and the disk lines ``disks``."""
+    lines = ['cpu count=%d architecture=x86_64 model=Test%%20CPU' % cpus,
+             'memory total_bytes=%d physical_mb=%d' % (
+                 (memory_mb - 100) << 20, memory_mb),
+             'system vendor=nova-bm product=stand-in serial=SN-%s'
+             % mac.replace(':', ''),
+             'boot mode=%s pxe_mac=%s' % (boot_mode, mac)]
+    lines += ['disk ' + line for line in disks.splitlines() if line.strip()]
+    lines.append('nic name=eth0 mac=%s speed_mbps=10000 carrier=1' % mac)
+    return '\n'.join(lines) + '\n'
 
 
 def disk_image(label, size=1 << 20):

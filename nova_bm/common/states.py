@@ -28,16 +28,24 @@ CLEANING = 'cleaning'
 #: Its cleaning failed or cannot be trusted: in maintenance, waiting for
 #: an operator.
 CLEAN_FAILED = 'clean failed'
+#: Its deploy ramdisk is reading its hardware
+#: (``nova-bm-manage node inspect``); it goes back to where it came from
+#: (an ``enroll`` node to ``manageable``: its BMC answered).
+INSPECTING = 'inspecting'
+#: Its inspection failed: not offered until it is inspected again (or
+#: managed); its disks were never written.
+INSPECT_FAILED = 'inspect failed'
 #: The states in which a node's disks may still hold a tenant's data:
 #: reserved in placement, never offered.
 NOT_CLEAN = frozenset((CLEANING, CLEAN_FAILED))
 #: The node's ramdisk may be running: a job is in flight.
-IN_FLIGHT = frozenset((DEPLOYING, CLEANING))
+IN_FLIGHT = frozenset((DEPLOYING, CLEANING, INSPECTING))
 #: Every provision state, in a node's order of life.
-PROVISION_STATES = (ENROLL, MANAGEABLE, AVAILABLE, DEPLOYING, ACTIVE,
-                    DEPLOY_FAILED, CLEANING, CLEAN_FAILED)
+PROVISION_STATES = (ENROLL, MANAGEABLE, INSPECTING, INSPECT_FAILED,
+                    AVAILABLE, DEPLOYING, ACTIVE, DEPLOY_FAILED, CLEANING,
+                    CLEAN_FAILED)
 #: The states of a node that is not ready for tenants yet.
-NOT_PROVIDED = frozenset((ENROLL, MANAGEABLE))
+NOT_PROVIDED = frozenset((ENROLL, MANAGEABLE, INSPECTING, INSPECT_FAILED))
 #: The states a node may be enrolled in ([baremetal] enrolled_node_state,
 #: a node file's provision_state).
 ENROLLED_STATES = (ENROLL, MANAGEABLE, AVAILABLE)
@@ -65,6 +73,7 @@ FAULTS = (FAULT_BMC, FAULT_CREDENTIALS, FAULT_POWER_OFF, FAULT_CLEAN)
 
 DEPLOY = 'deploy'
 CLEAN = 'clean'
+INSPECT = 'inspect'
 #: Waiting for its ramdisk's report.
 WAITING = 'waiting'
 #: Its ramdisk reported success.

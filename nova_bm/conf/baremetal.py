@@ -338,6 +338,20 @@ deploy_opts = [
              'thread while it waits for its ramdisk, never a Nova build '
              'worker; a waiting one holds nothing.'),
     cfg.IntOpt(
+        'inspect_timeout',
+        default=1800, min=1,
+        help='Seconds an inspection (nova-bm-manage node inspect) may take '
+             'from power on until the deploy ramdisk reports the '
+             'machine\'s hardware; one that does not puts the node in '
+             'inspect failed. Most of it is the firmware\'s power-on self '
+             'test (minutes on large servers) and the ramdisk\'s boot.'),
+    cfg.IntOpt(
+        'max_concurrent_inspections',
+        default=50, min=1,
+        help='Inspections one proxy runs at once; more wait their turn '
+             '(in inspecting). Each running one holds a thread while it '
+             'waits for its ramdisk; a waiting one holds nothing.'),
+    cfg.IntOpt(
         'root_disk_min_gb',
         default=4, min=0,
         help='A node without root device hints gets its image on the '

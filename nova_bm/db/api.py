@@ -22,13 +22,16 @@ and re-exported unchanged:
 * :mod:`~nova_bm.db.claims`: a node given to an instance and freed;
 * :mod:`~nova_bm.db.proxies`: which proxy owns which node (rebalancing);
 * :mod:`~nova_bm.db.interfaces`: NICs and the Neutron ports they carry;
-* :mod:`~nova_bm.db.jobs`: deploy and cleaning jobs, their tokens.
+* :mod:`~nova_bm.db.jobs`: deploy, cleaning and inspection jobs, their
+  tokens;
+* :mod:`~nova_bm.db.inventories`: inspections' outcomes, the hardware
+  found.
 
-They import downwards (claims, interfaces, jobs -> nodes -> session;
-proxies -> session), never this module. A test patching a name that other
-database functions call patches it where it is defined
-(``nova_bm.db.nodes.get_node``); patching it here changes only what
-callers outside ``nova_bm.db`` see.
+They import downwards (claims, interfaces, jobs, inventories -> nodes ->
+session; proxies -> session), never this module. A test patching a name that
+other database functions call patches it where it is defined
+(``nova_bm.db.nodes.get_node``); patching it here changes only what callers
+outside ``nova_bm.db`` see.
 """
 
 from nova_bm.common import states
@@ -42,8 +45,11 @@ from nova_bm.db.interfaces import delete_interface
 from nova_bm.db.interfaces import list_interfaces
 from nova_bm.db.interfaces import release_vifs
 from nova_bm.db.interfaces import update_interface
+from nova_bm.db.inventories import end_inspection
+from nova_bm.db.inventories import get_inventory
 from nova_bm.db.jobs import end_job
 from nova_bm.db.jobs import find_job
+from nova_bm.db.jobs import find_inspection_by_system_uuid
 from nova_bm.db.jobs import find_job_by_macs
 from nova_bm.db.jobs import get_job
 from nova_bm.db.jobs import hand_out_token
@@ -110,6 +116,7 @@ __all__ = [
     'release_vifs', 'delete_interface',
     # deploys and cleanings (nova_bm.deploy)
     'start_job', 'get_job', 'find_job', 'find_job_by_macs',
+    'find_inspection_by_system_uuid', 'end_inspection', 'get_inventory',
     'mark_job_booted', 'hand_out_token', 'suspect_job', 'record_job_call',
     'record_disks', 'record_image_served', 'end_job', 'list_jobs',
 ]

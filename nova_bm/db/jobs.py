@@ -8,7 +8,7 @@ from nova_bm.db import nodes as db_nodes
 from nova_bm.db import session as db_session
 
 
-def start_job(ident, mode, provision_state, **fields):
+def start_job(ident, mode, provision_state, expect=None, **fields):
     """Begin a deploy or cleaning of a node: one transaction.
 
     Any earlier job of the node is deleted (its token dies), the new one
@@ -16,12 +16,21 @@ def start_job(ident, mode, provision_state, **fields):
     node's provision state set, so the node is never seen in its new
     state with an old token alive.
 
+    :param expect: the provision state the node must still be in (one
+        conditional UPDATE): else no job is started.
     :param fields: further ``DeployJob`` columns (instance_uuid,
         image_file, image_size, image_sha256, root_device).
-    :returns: the new job. :raises: NodeNotFound
+    :returns: the new job, or None (``expect`` did not hold).
+    :raises: NodeNotFound
     """
     with db_session.transaction(writer=True) as session:
         node = db_nodes.get_node_in(session, ident)
+        if expect is not None and not session.query(models.Node).filter(
+                models.Node.id == node.id,
+                models.Node.provision_state == expect).update(
+                    {'provision_state': provision_state, 'last_error': None},
+                    synchronize_session=False):
+            return None
         session.query(models.DeployJob).filter(
             models.DeployJob.node_id == node.id).delete(
                 synchronize_session=False)
@@ -72,6 +81,21 @@ def find_job_by_macs(macs):
             return None
         (found,) = nodes.values()
         return found
+
+
+def find_inspection_by_system_uuid(system_uuids):
+    """What a ramdisk's lookup names when its MACs name no node: ``(job,
+    node)`` of the one inspection in flight (waiting, or reported: a
+    lookup then is suspect, as for a job found by MAC) whose BMC reported
+    one of ``system_uuids`` (the GUIDs of one system UUID), or None when
+    none or more than one does. One query."""
+    job = models.DeployJob
+    with db_session.transaction() as session:
+        rows = session.query(job, models.Node).join(
+            models.Node, models.Node.id == job.node_id).filter(
+                job.system_uuid.in_(sorted(system_uuids)),
+                job.mode == states.INSPECT).limit(2).all()
+        return tuple(rows[0]) if len(rows) == 1 else None
 
 
 def mark_job_booted(job_id, now):

@@ -109,9 +109,35 @@ class Node(Base):
     per disk its identity (name, size, serial, WWN, model) and what the
     ramdisk did (method, bytes, seconds, samples read back, note)."""
 
+    last_inspection = sa.Column(
+        db_types.JsonEncodedDict(mysql_as_medium=True), nullable=True)
+    """The record of the node's inspection (``nova-bm-manage node
+    inspect``): ``requested_at`` and ``overwrite`` (what the operator
+    asked), then ``started_at``, ``finished_at``, ``result`` (``ok`` or
+    ``failed``), ``problems``, ``set`` (the fields it filled or changed)
+    and ``disagreements`` (values set by hand that differ from what was
+    found, kept). None: never inspected. The inventory itself is in
+    :class:`Inventory`."""
+
     interfaces = orm.relationship(
         'Interface', back_populates='node', order_by='Interface.id',
         cascade='all, delete-orphan', passive_deletes=True)
+
+
+class Inventory(Base):
+    """The hardware a node's deploy ramdisk read at its last successful
+    inspection, as JSON (validated and bounded by
+    :mod:`nova_bm.inspection.inventory`). A table of its own, so that the
+    bulk queries of every node never read it."""
+
+    __tablename__ = 'bm_inventories'
+
+    node_id = sa.Column(sa.Integer,
+                        sa.ForeignKey('bm_nodes.id', ondelete='CASCADE',
+                                      name='bm_inventories_node_id_fkey'),
+                        primary_key=True, autoincrement=False)
+    inventory = sa.Column(sa.Text().with_variant(mysql.MEDIUMTEXT(),
+                                                 'mysql'), nullable=False)
 
 
 class Proxy(Base):
@@ -185,6 +211,7 @@ class DeployJob(Base):
         sa.UniqueConstraint('node_id', name='uniq_bm_deploy_jobs0node_id'),
         sa.UniqueConstraint('token_hash',
                             name='uniq_bm_deploy_jobs0token_hash'),
+        sa.Index('bm_deploy_jobs_system_uuid_idx', 'system_uuid'),
         # A job is known by its id: SQLite must never reuse one.
         {'sqlite_autoincrement': True},
     )
@@ -225,6 +252,13 @@ class DeployJob(Base):
                                                     'mysql'),
                              nullable=True)
     """A cleaning's per-disk report, as JSON (validated, bounded)."""
+    system_uuid = sa.Column(sa.String(36), nullable=True)
+    """An inspection's: the system GUID the node's BMC reported (lower
+    case), by which a ramdisk whose MACs name no node is found (a node
+    enrolled with its BMC alone)."""
+    inventory = sa.Column(sa.Text().with_variant(mysql.MEDIUMTEXT(),
+                                                 'mysql'), nullable=True)
+    """An inspection's report, as JSON (validated, bounded)."""
     configdrive_file = sa.Column(sa.String(255), nullable=True)
     """The config drive's file in the proxy's config drive directory, or
     None when the instance has none."""

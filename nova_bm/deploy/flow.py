@@ -1,4 +1,4 @@
-"""The steps of a deploy and of a cleaning, on one node.
+"""The steps of a deploy, a cleaning and an inspection, on one node.
 
 The proxy starts a job (:func:`nova_bm.db.api.start_job`) and hands its id
 to a step here; a step returns when its outcome holds or raises, and names
@@ -21,7 +21,13 @@ says, reports per disk what it did and powers off (bounded by ``[baremetal]
 clean_timeout``); the report must cover every disk the way the mode
 requires (:mod:`nova_bm.deploy.erase_report`); its scripts removed.
 
-Neither ends well on anything short of that. A job the ramdisk API found
+Inspection (:meth:`Flow.inspect`): the same boot with an ``inspect`` job
+(a node without MACs through ``unknown.ipxe``, its ramdisk found by its
+system UUID); the ramdisk reports the machine's hardware
+(:mod:`nova_bm.inspection.inventory`) and powers off (bounded by
+``[baremetal] inspect_timeout``).
+
+None ends well on anything short of that. A job the ramdisk API found
 suspect (a second lookup, a token shown from elsewhere, a report too
 early to be real: :mod:`nova_bm.deploy.ramdisk_api`), a report followed
 by no power off, or a job touched after its report, fails with
@@ -245,11 +251,58 @@ class Flow:
                                   json.loads(job.erase_report or '[]'),
                                   previous)
 
+    # -- inspection ------------------------------------------------------
+
+    def inspect(self, node, job_id):
+        """Have the deploy ramdisk read the node's hardware under the job
+        ``job_id`` (an inspection).
+
+        A node without MACs boots the ramdisk through ``unknown.ipxe``
+        (what ``boot.ipxe`` chains to when no NIC has a script) while its
+        inspection runs; its ramdisk is found by the system UUID its BMC
+        reported (the job's ``system_uuid``).
+
+        Outcome: the token holder reported a valid inventory, the BMC then
+        read the node off, the node's scripts are gone and the job is
+        over.
+
+        :param node: with its interfaces loaded.
+        :returns: the inventory (a dict,
+            :func:`nova_bm.inspection.inventory.parse`).
+        :raises: DeployFailed, ProxyStopping
+        """
+        macs = [interface.address for interface in node.interfaces]
+        LOG.info('Inspecting node %s', node.name)
+        with self._stop_on_failure(node, macs, job_id):
+            unknown = (None if macs else
+                       self.scripts.open_to_unknown(self._ramdisk()))
+            try:
+                job = self._boot_and_wait(node, macs, job_id)
+            finally:
+                if unknown is not None:
+                    self.scripts.close_to_unknown(unknown)
+            self.scripts.remove(macs)
+            self._end_trusted(node, job_id)
+        return json.loads(job.inventory)
+
+    def _boot_and_wait(self, node, macs, job_id):
+        self._boot_ramdisk(node, macs, job_id)
+        job = self._wait_report(node, job_id, CONF.baremetal.inspect_timeout,
+                                'inspect_timeout')
+        if job.status == states.FAILED:
+            raise DeployFailed('the deploy ramdisk failed to inspect the '
+                               'node: %s' % job.error)
+        self._wait_off(node, job_id)
+        return job
+
     # -- steps -----------------------------------------------------------
 
+    def _ramdisk(self):
+        return ipxe.deploy_script(self.base_url,
+                                  CONF.baremetal.deploy_kernel_params)
+
     def _boot_ramdisk(self, node, macs, job_id):
-        self.scripts.put(macs, ipxe.deploy_script(
-            self.base_url, CONF.baremetal.deploy_kernel_params))
+        self.scripts.put(macs, self._ramdisk())
         # A node that is on (a rebuild, a node found on) goes off first:
         # "power on" would leave it running what it runs.
         self.power.power_off(node)

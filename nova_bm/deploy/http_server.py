@@ -36,6 +36,7 @@ from nova_bm.deploy import erase_report
 from nova_bm.deploy import http_limits
 from nova_bm.deploy import ipxe
 from nova_bm.deploy import ramdisk_api
+from nova_bm.inspection import inventory as inventory_report
 from nova_bm.common import log_throttle
 from nova_bm.common import safe_text
 
@@ -48,7 +49,8 @@ _MAX_PATH = 512
 _MAX_BODIES = {'/api/v1/lookup': ramdisk_api.MAX_BODY,
                '/api/v1/heartbeat': ramdisk_api.MAX_BODY,
                '/api/v1/done': erase_report.MAX_BODY,
-               '/api/v1/disks': disk_facts.MAX_BODY}
+               '/api/v1/disks': disk_facts.MAX_BODY,
+               '/api/v1/inventory': inventory_report.MAX_BODY}
 # Errors of the API (bugs a client found) are logged once a minute a route.
 _API_ERRORS = log_throttle.Throttle(keys=16)
 # sendfile in pieces: a slow node does not hold one huge call.
@@ -101,6 +103,8 @@ class _Handler(http_limits.LimitedHandler):
         if path == '/boot.ipxe':
             return self._file(os.path.join(self.server.files.root,
                                            'boot.ipxe'), head)
+        if path == '/' + ipxe.UNKNOWN_SCRIPT_NAME:
+            return self._script_file(ipxe.UNKNOWN_SCRIPT_NAME, head)
         match = _SCRIPT_RE.match(path)
         if match:
             return self._script(match.group(1).replace('-', ':'), head)
@@ -135,6 +139,9 @@ class _Handler(http_limits.LimitedHandler):
             return self._api(api.heartbeat)
         if path == '/api/v1/disks':
             return self._api(lambda token, address: api.disks(
+                token, body, address))
+        if path == '/api/v1/inventory':
+            return self._api(lambda token, address: api.inventory(
                 token, body, address))
         return self._api(lambda token, address: api.done(
             token, body, content_type, address))
@@ -202,7 +209,10 @@ class _Handler(http_limits.LimitedHandler):
         self._bytes(data, head)
 
     def _script(self, mac, head):
-        path = os.path.join(self.server.files.root, ipxe.script_name(mac))
+        return self._script_file(ipxe.script_name(mac), head)
+
+    def _script_file(self, name, head):
+        path = os.path.join(self.server.files.root, name)
         if os.path.exists(path):
             return self._file(path, head)
         # The same answer for every MAC without a script, enrolled or not.

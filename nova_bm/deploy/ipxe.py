@@ -8,12 +8,14 @@ writes one for every enrolled NIC of a node it deploys or cleans (the deploy
 ramdisk), turns it into a local boot when the deploy ends (the safety net for
 BMCs that forget a persistent boot device), and removes it when the node is
 released. A MAC without a script is answered :data:`NO_SCRIPT`, which makes
-iPXE try the next NIC, then give up on the network so the firmware boots its
-next device; that answer is the same for every MAC, enrolled or not. Giving up
-is ``exit 1``, never a bare ``exit``: UEFI firmware (EDK2's boot manager) takes
-a boot option that returns success as "show the boot menu" and stops there; an
-error makes it try its next option. The scripts are the same for BIOS and UEFI
-nodes: iPXE itself knows which it runs on.
+iPXE try the next NIC, then ``unknown.ipxe`` (the deploy ramdisk while a node
+enrolled without MACs is being inspected, else :data:`NO_SCRIPT`), then give up
+on the network so the firmware boots its next device; that answer is the same
+for every MAC, enrolled or not. Giving up is ``exit 1``, never a bare ``exit``:
+UEFI firmware (EDK2's boot manager) takes a boot option that returns success as
+"show the boot menu" and stops there; an error makes it try its next option.
+The scripts are the same for BIOS and UEFI nodes: iPXE itself knows which it
+runs on.
 
 Nothing here is a secret: these files are served to anyone who asks (the
 deploy ramdisk gets its token by looking itself up, see
@@ -24,6 +26,7 @@ written whole (a temporary file renamed into place) under
 
 import os
 import tempfile
+import threading
 
 #: The script DHCP hands to iPXE: chain to this machine's own script.
 BOOT_SCRIPT = """#!ipxe
@@ -37,6 +40,7 @@ isset ${nbm-firmware} && goto firmware ||
 inc i
 goto next_nic
 :no_script
+chain --autofree %(base)s/%(unknown)s ||
 echo nova-bm: no script for this machine's NICs; booting the next device
 exit 1
 :firmware
@@ -86,8 +90,14 @@ exit 1
 """
 
 
+#: What boot.ipxe chains to when no NIC of the machine has a script: the
+#: deploy ramdisk while a node enrolled with its BMC alone (no MAC known)
+#: is being inspected, else :data:`NO_SCRIPT`.
+UNKNOWN_SCRIPT_NAME = 'unknown.ipxe'
+
+
 def boot_script(base_url):
-    return BOOT_SCRIPT % {'base': base_url}
+    return BOOT_SCRIPT % {'base': base_url, 'unknown': UNKNOWN_SCRIPT_NAME}
 
 
 def deploy_script(base_url, kernel_params=''):
@@ -109,8 +119,16 @@ class ScriptStore:
 
     def __init__(self, root):
         self.root = root
+        self._unknown = set()
+        self._lock = threading.Lock()
 
     def write_boot_script(self, base_url):
+        """``boot.ipxe``, at the proxy's start: an ``unknown.ipxe`` of an
+        earlier life (a proxy killed mid-inspection) goes, so that no
+        machine boots the ramdisk for nothing."""
+        with self._lock:
+            self._unknown.clear()
+            self._unlink(UNKNOWN_SCRIPT_NAME)
         self._write('boot.ipxe', boot_script(base_url), mode=0o644)
 
     def put(self, macs, text):
@@ -125,6 +143,31 @@ class ScriptStore:
                 os.unlink(os.path.join(self.root, script_name(mac)))
             except FileNotFoundError:
                 pass
+
+    def open_to_unknown(self, text):
+        """Boot ``text`` on machines whose MACs have no script (a node
+        without MACs is being inspected; its ramdisk is found by its
+        system UUID), until every key this returned is closed.
+
+        :returns: the key to give :meth:`close_to_unknown`.
+        """
+        key = object()
+        with self._lock:
+            self._unknown.add(key)
+            self._write(UNKNOWN_SCRIPT_NAME, text)
+        return key
+
+    def close_to_unknown(self, key):
+        with self._lock:
+            self._unknown.discard(key)
+            if not self._unknown:
+                self._unlink(UNKNOWN_SCRIPT_NAME)
+
+    def _unlink(self, name):
+        try:
+            os.unlink(os.path.join(self.root, name))
+        except FileNotFoundError:
+            pass
 
     def read(self, mac):
         """The script of a MAC, or None."""

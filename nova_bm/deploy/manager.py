@@ -235,6 +235,10 @@ class DeployManager:
         """See :meth:`Flow.erase`."""
         return self._flow.erase(node, job_id, previous)
 
+    def inspect(self, node, job_id):
+        """See :meth:`Flow.inspect`."""
+        return self._flow.inspect(node, job_id)
+
     def abandon(self, node, macs):
         """See :meth:`Flow.abandon` (a deploy no process runs any more,
         or one that cannot be recorded)."""

@@ -11,11 +11,15 @@ handed its job's token once:
     job waits for its ramdisk, the answer is ``token=<token>`` followed by
     the job's config (below), and the token is bound to the address the
     lookup came from. Every other case is the same ``404``: unknown MACs
-    and enrolled nodes with nothing to do are not told apart.
+    and enrolled nodes with nothing to do are not told apart. A lookup
+    whose MACs name no node may also give ``system_uuid`` (the SMBIOS
+    system UUID): it finds the one waiting inspection whose node's BMC
+    reported it (a node enrolled with its BMC alone,
+    :mod:`nova_bm.common.system_uuid`).
 
 ``GET /api/v1/config``
     The config again, ``text/plain``, one ``key=value`` per line:
-    ``mode`` (``deploy`` or ``clean``), ``node`` (its UUID), for a
+    ``mode`` (``deploy``, ``clean`` or ``inspect``), ``node`` (its UUID), for a
     cleaning ``clean_mode`` (``metadata``, ``express`` or ``full``), and
     for a deploy ``image_url`` (``/api/v1/image``), ``image_size``
     (bytes), ``image_sha256``, ``root_device`` (empty until the disks are
@@ -36,6 +40,10 @@ handed its job's token once:
     after the drive. When no disk fits (no hint matches, the image or
     the config drive has no room) the proxy fails the job itself, with
     the hints and the disks seen, and answers 409: nothing was written.
+``POST /api/v1/inventory`` (an inspection)
+    The machine's hardware, ``text/plain``
+    (:mod:`nova_bm.inspection.inventory`); the answer is ``ok``. A
+    malformed one fails the inspection with the reason (400).
 ``GET /api/v1/image``
     The deploy's image (only to the token holder).
 ``GET /api/v1/configdrive/<n>``
@@ -82,6 +90,7 @@ from oslo_utils import timeutils
 from nova_bm.common import root_device_hints
 from nova_bm.common import safe_text
 from nova_bm.common import states
+from nova_bm.common import system_uuid
 from nova_bm.conf import CONF
 from nova_bm.db import api as db_api
 from nova_bm.deploy import configdrive
@@ -89,6 +98,7 @@ from nova_bm.deploy import disk_facts
 from nova_bm.deploy import erase_report
 from nova_bm.deploy import partition_table
 from nova_bm.deploy import tokens
+from nova_bm.inspection import inventory as inventory_report
 
 LOG = logging.getLogger(__name__)
 
@@ -105,6 +115,8 @@ _TOKEN_RE = re.compile(tokens.SECRET_PATTERN + r'\Z')
 _SHA256_RE = re.compile(r'[0-9a-f]{64}\Z')
 _DEVICE_RE = re.compile(r'/dev/[A-Za-z0-9][A-Za-z0-9/_.:-]{0,240}\Z')
 _MAC_RE = re.compile(r'[0-9a-f]{2}(?::[0-9a-f]{2}){5}\Z')
+# A UUID-shaped placeholder (all zeros, all ones…): given, never matched.
+_PLACEHOLDER_RE = re.compile(r'[0-9a-fA-F-]{36}\Z')
 
 NOTHING_TO_DO = 'nothing to do for these MACs'
 
@@ -167,12 +179,30 @@ def _form(body, content_type, max_fields=16):
     return fields
 
 
+def parse_lookup(body, content_type):
+    """The lookup's MACs (lower case, colon-separated) and system UUID
+    (canonical, or None when not given or a placeholder).
+
+    :raises: Refused (400) for anything malformed.
+    """
+    fields = _form(body, content_type)
+    given = fields.get('system_uuid', '').strip()
+    found = system_uuid.parse(given) if given else None
+    if given and found is None and not _PLACEHOLDER_RE.match(given):
+        raise Refused(400, 'system_uuid must be a UUID')
+    return _macs(fields), found
+
+
 def parse_macs(body, content_type):
     """The lookup's MACs, lower case, colon-separated.
 
     :raises: Refused (400) for anything malformed.
     """
-    text = _form(body, content_type).get('macs', '')
+    return _macs(_form(body, content_type))
+
+
+def _macs(fields):
+    text = fields.get('macs', '')
     macs = [mac.strip().lower().replace('-', ':')
             for mac in text.split(',') if mac.strip()]
     if not macs:
@@ -289,8 +319,13 @@ class RamdiskAPI:
 
         :raises: Refused (400 malformed, 404 nothing to hand out)
         """
-        macs = parse_macs(body, content_type)
+        macs, machine_uuid = parse_lookup(body, content_type)
         found = db_api.find_job_by_macs(macs)
+        if found is None and machine_uuid is not None:
+            # No node has these MACs: one enrolled with its BMC alone,
+            # being inspected, whose BMC reported this system UUID.
+            found = db_api.find_inspection_by_system_uuid(
+                system_uuid.bmc_guids(machine_uuid))
         if found is None or found[0] is None:
             raise Refused(404, NOTHING_TO_DO)
         job, node = found
@@ -370,6 +405,9 @@ class RamdiskAPI:
             result = self._erase_result(job, body, content_type)
         else:
             result = parse_report(body, content_type)
+        if job.mode == states.INSPECT and result['status'] == states.DONE:
+            # Its success is its inventory (POST /api/v1/inventory).
+            raise Refused(409, 'an inspection reports its inventory')
         if (result['status'] == states.DONE and job.mode == states.DEPLOY
                 and not self._image_read(job)):
             self._suspect(job, node, 'it reported the image written before '
@@ -402,6 +440,37 @@ class RamdiskAPI:
             result['error'] = error[:MAX_ERROR]
         return result
 
+    def inventory(self, token, body, address):
+        """An inspection's report: the machine's hardware, recorded as the
+        job's outcome (the flow applies it once the machine is off).
+
+        :raises: Refused (400 malformed: the job fails with the reason;
+            404 not an inspection; 409 reported already)
+        """
+        job, node = self._job(token, address)
+        if job.mode != states.INSPECT:
+            raise Refused(404, 'this job is not an inspection')
+        now = timeutils.utcnow()
+        try:
+            found = inventory_report.parse(body)
+        except inventory_report.Malformed as e:
+            reason = 'the inventory is malformed: %s' % e
+            if db_api.record_job_call(job.id, now, status=states.FAILED,
+                                      error=reason[:MAX_ERROR]):
+                self._on_report(node.uuid)
+            raise Refused(400, str(e)) from None
+        if not db_api.record_job_call(
+                job.id, now, status=states.DONE,
+                inventory=json.dumps(found, separators=(',', ':'))):
+            raise Refused(409, 'this job has reported already')
+        LOG.info('Node %(node)s: its ramdisk reported its hardware: '
+                 '%(cpus)d CPUs, %(disks)d disks, %(nics)d NICs',
+                 {'node': node.name, 'cpus': found['cpu']['count'],
+                  'disks': len(found['disks']),
+                  'nics': len(found['interfaces'])})
+        self._on_report(node.uuid)
+        return 'ok\n'
+
     def disks(self, token, body, address):
         """A deploy: choose the disk the image goes to (and where the
         config drive goes), or fail the job with the reason. A cleaning:
@@ -411,6 +480,9 @@ class RamdiskAPI:
             reported already)
         """
         job, node = self._job(token, address)
+        if job.mode == states.INSPECT:
+            raise Refused(404, 'an inspection reports its disks in its '
+                               'inventory')
         try:
             disks = disk_facts.parse(body, allow_none=job.mode == states.CLEAN)
         except disk_facts.Malformed as e:

@@ -22,17 +22,14 @@ reserved in placement until it is clean. Callers may rely on:
   the ramdisk said it did, per disk) in ``last_cleaning``.
 """
 
-import collections
-import threading
-
 from oslo_log import log as logging
 from oslo_utils import timeutils
 
 from nova_bm.common import states
 from nova_bm.conf import CONF
-from nova_bm.db import api as db_api
 from nova_bm.deploy import erase_report
 from nova_bm.deploy import flow as deploy_flow
+from nova_bm.proxy import node_queue
 from nova_bm.proxy import provision
 
 LOG = logging.getLogger(__name__)
@@ -100,103 +97,20 @@ def run_cleaning(provisioner, task, steps):
     return True
 
 
-class Cleanings:
-    """The cleanings this proxy runs, and those waiting their turn.
+class Cleanings(node_queue.NodeQueue):
+    """The cleanings this proxy runs, and those waiting their turn."""
 
-    :param parts: the proxy: ``task(node)``, ``deploys``, ``provisioner``,
-        ``cache`` (its ``host``).
-    """
+    what = 'cleaned'
+    thread_prefix = 'nova-bm-clean-'
+    option = 'max_concurrent_cleanings'
 
-    def __init__(self, parts):
-        self._parts = parts
-        self._threads = {}
-        self._queue = collections.OrderedDict()
-        self._lock = threading.Lock()
+    @staticmethod
+    def limit():
+        return CONF.baremetal.max_concurrent_cleanings
 
-    def reset(self):
-        """Forget the threads of an earlier life (they end on their own)
-        and the queue (the next resume fills it again)."""
-        with self._lock:
-            self._threads = {}
-            self._queue.clear()
+    @staticmethod
+    def needs(node):
+        return needs_cleaning(node)
 
-    def resume(self, nodes):
-        """Clean the nodes among ``nodes`` that wait for it: started while
-        fewer than ``max_concurrent_cleanings`` run, queued otherwise."""
-        for node in nodes:
-            if needs_cleaning(node):
-                self.start(node)
-
-    def _may_start(self):
-        """Deploys are started and not stopping (a proxy that stops starts
-        no cleaning: the next start finds the nodes in cleaning)."""
-        deploys = self._parts.deploys
-        return deploys.started() and not deploys.stopping()
-
-    def start(self, node):
-        if not self._may_start():
-            return
-        with self._lock:
-            if node.uuid in self._threads:
-                return
-            if len(self._threads) >= CONF.baremetal.max_concurrent_cleanings:
-                if node.uuid not in self._queue:
-                    LOG.info('Node %(node)s waits to be cleaned: %(n)d '
-                             'cleanings run ([baremetal] '
-                             'max_concurrent_cleanings)',
-                             {'node': node.name, 'n': len(self._threads)})
-                self._queue[node.uuid] = node.name
-                return
-            self._queue.pop(node.uuid, None)
-            thread = self._thread(node.uuid, node.name)
-        thread.start()
-
-    def _thread(self, uuid, name):
-        """A new cleaning thread, registered (the lock held)."""
-        thread = threading.Thread(target=self._clean, args=(uuid,),
-                                  name='nova-bm-clean-%s' % name,
-                                  daemon=True)
-        self._threads[uuid] = thread
-        return thread
-
-    def _clean(self, uuid):
-        try:
-            node = db_api.get_node(uuid, with_interfaces=True)
-            # Still, and still ours: it may have waited its turn while an
-            # operator or another proxy took it.
-            if (needs_cleaning(node)
-                    and node.service_host == self._parts.cache.host):
-                run_cleaning(self._parts.provisioner,
-                             self._parts.task(node), self._parts.deploys)
-        except deploy_flow.ProxyStopping:
-            pass
-        except Exception:
-            LOG.exception('Cleaning of node %s failed', uuid)
-        finally:
-            self._next(uuid)
-
-    def _next(self, uuid):
-        """This cleaning ended: start the longest waiting one."""
-        with self._lock:
-            if self._threads.get(uuid) is threading.current_thread():
-                del self._threads[uuid]
-            thread = None
-            while (self._queue and thread is None
-                   and self._may_start()
-                   and len(self._threads)
-                   < CONF.baremetal.max_concurrent_cleanings):
-                waiting, name = self._queue.popitem(last=False)
-                if waiting not in self._threads:
-                    thread = self._thread(waiting, name)
-        if thread is not None:
-            thread.start()
-
-    def running(self):
-        """UUIDs of the nodes being cleaned now."""
-        with self._lock:
-            return set(self._threads)
-
-    def waiting(self):
-        """UUIDs of the nodes waiting for a cleaning slot, in order."""
-        with self._lock:
-            return list(self._queue)
+    def run(self, task):
+        run_cleaning(self._parts.provisioner, task, self._parts.deploys)

@@ -25,15 +25,16 @@ LOG = logging.getLogger(__name__)
 
 class Cycle:
     """:param parts: the proxy: ``cache``, ``rebalancer``, ``cleanings``,
-        ``consoles``, ``provisioner``, ``deploys``, ``network``,
-        ``task(node)``."""
+        ``inspections``, ``consoles``, ``provisioner``, ``deploys``,
+        ``network``, ``task(node)``."""
 
     def __init__(self, parts):
         self._parts = parts
 
     def reconcile(self, take_share=False):
         """The owned nodes, reloaded (after taking this proxy's share
-        first when ``take_share``); cleanings resumed, consoles followed.
+        first when ``take_share``); cleanings and inspections resumed,
+        consoles followed.
 
         :raises: DatabaseUnavailable, DatabaseNotReady
         """
@@ -41,6 +42,7 @@ class Cycle:
             self._rebalance()
         nodes = self._parts.cache.refresh()
         self._parts.cleanings.resume(nodes)
+        self._parts.inspections.resume(nodes)
         self._follow_consoles(nodes)
         return nodes
 
@@ -97,4 +99,6 @@ class Cycle:
                 task, instance, reason,
                 provision_state=provision.after_doubt(task.node, reason),
                 fault=states.FAULT_POWER_OFF if reason else None)
-        parts.cleanings.resume(parts.cache.refresh())
+        nodes = parts.cache.refresh()
+        parts.cleanings.resume(nodes)
+        parts.inspections.resume(nodes)

@@ -39,6 +39,7 @@ from nova_bm.power import base as power_base
 from nova_bm.power import ipmi
 from nova_bm.proxy import cleaning
 from nova_bm.proxy import cycle
+from nova_bm.proxy import inspection
 from nova_bm.proxy import node_cache
 from nova_bm.proxy import power_sync
 from nova_bm.proxy import provision
@@ -76,6 +77,7 @@ class Proxy:
         self.rebalancer = self._new_rebalancer(CONF.host)
         self.provisioner = provision.Provisioner(self)
         self.cleanings = cleaning.Cleanings(self)
+        self.inspections = inspection.Inspections(self)
         self.cycle = cycle.Cycle(self)
         self._events_server = None
 
@@ -109,6 +111,7 @@ class Proxy:
         self._notifier = notifications.Notifier(host)
         ensure_proxy_identity()
         self.cleanings.reset()
+        self.inspections.reset()
         self.deploys.start()
         try:
             nodes = self.cycle.reconcile(take_share=True)

@@ -1,6 +1,7 @@
 """A node's life with an instance: claim, deploy or netboot, release,
 teardown, rebuild — and the one place a node's ``provision_state`` is
-written (:mod:`nova_bm.proxy.cleaning` asks here for its own transitions).
+written (:mod:`nova_bm.proxy.cleaning` and :mod:`nova_bm.proxy.inspection`
+ask here for their own transitions).
 
 Ironic's ``conductor/deployments.py`` and ``utils.py`` do this over a
 task; here each operation takes a :class:`~nova_bm.proxy.task.NodeTask`
@@ -20,6 +21,7 @@ Callers (the driver) may rely on:
 
 from nova import exception as nova_exception
 from oslo_log import log as logging
+from oslo_utils import timeutils
 
 from nova_bm.common import node_fields
 from nova_bm.common import notifications
@@ -31,6 +33,10 @@ from nova_bm.deploy import image_checks
 from nova_bm import exception
 
 LOG = logging.getLogger(__name__)
+
+#: The state a node enters with a job of each mode.
+_JOB_STATES = {states.DEPLOY: states.DEPLOYING, states.CLEAN: states.CLEANING,
+               states.INSPECT: states.INSPECTING}
 
 #: The boot device a ``netboot`` node is given for its instance: it boots
 #: its operating system from the network, as prepared by the cloud's PXE
@@ -451,10 +457,12 @@ class Provisioner:
 
     @staticmethod
     def start_job(task, mode, **fields):
-        """A deploy or clean job for the node, which enters ``deploying``
-        or ``cleaning`` in the same statement."""
-        state = states.DEPLOYING if mode == states.DEPLOY else states.CLEANING
-        return db_api.start_job(task.node.uuid, mode, state, **fields)
+        """A deploy, clean or inspect job for the node, which enters
+        ``deploying``, ``cleaning`` or ``inspecting`` in the same
+        statement (with ``expect``: only a node still in that state; else
+        None)."""
+        return db_api.start_job(task.node.uuid, mode, _JOB_STATES[mode],
+                                **fields)
 
     @staticmethod
     def _set_state(task, state, **fields):
@@ -481,6 +489,54 @@ class Provisioner:
                               fault=fault, **fields):
             LOG.error('Node %(node)s goes into maintenance: %(reason)s',
                       {'node': task.node.name, 'reason': reason})
+
+    def inspected(self, task, fields, interfaces, inventory, record):
+        """The inspection's outcome applied: the node is ``manageable``
+        with ``fields`` and ``interfaces``, its inventory and ``record``
+        kept; a MAC found that another node has fails it instead.
+
+        :returns: whether the node is manageable now.
+        """
+        record = dict(record, result='ok', problems=[],
+                      finished_at=timeutils.utcnow().isoformat())
+        moved, clash = db_api.end_inspection(
+            task.node.uuid, states.MANAGEABLE,
+            dict(fields, last_inspection=record, last_error=None),
+            interfaces, inventory)
+        if clash is not None:
+            return self.inspect_failed(
+                task, 'a MAC found is enrolled already: %s' % clash, record)
+        self._after_inspection(task, moved, states.MANAGEABLE)
+        if moved:
+            LOG.info('Node %(node)s inspected%(set)s', {
+                'node': task.node.name,
+                'set': ': ' + ', '.join('%s %s' % pair for pair in
+                                        sorted(fields.items()))
+                if fields else ''})
+        return moved
+
+    def inspect_failed(self, task, reason, record):
+        """``inspect failed`` with the reason (in ``last_error`` and
+        ``record``). :returns: False"""
+        record = dict(record, result='failed', problems=[reason],
+                      finished_at=timeutils.utcnow().isoformat())
+        moved, _ = db_api.end_inspection(
+            task.node.uuid, states.INSPECT_FAILED,
+            {'last_error': reason, 'last_inspection': record})
+        self._after_inspection(task, moved, states.INSPECT_FAILED)
+        if moved:
+            LOG.error('The inspection of node %(node)s failed: %(reason)s',
+                      {'node': task.node.name, 'reason': reason})
+        return False
+
+    @staticmethod
+    def _after_inspection(task, moved, state):
+        task.reload()
+        if not moved:
+            LOG.warning('The inspection of node %(node)s ended (%(state)s), '
+                        'but the node is %(now)s now: left as it is',
+                        {'node': task.node.name, 'state': state,
+                         'now': task.node.provision_state})
 
     @staticmethod
     def _end_cleaning(task, state, **fields):

@@ -66,6 +66,9 @@ class RecordingPower(power_base.PowerInterface):
     def get_boot_device(self, node):
         return self._power.get_boot_device(node)
 
+    def get_system_guid(self, node):
+        return self._power.get_system_guid(node)
+
 
 class NodeTask:
     """The proxy's work on one node.

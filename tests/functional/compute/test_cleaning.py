@@ -30,9 +30,9 @@ DISKS = ('name=/dev/vda size=%d serial=VDA1\n'
          % (10 << 30, 4 << 30))
 
 
-class CleaningTestCase(test_deploy.DeployTestCase):
-
-    NODES = 3
+class ManagedTestCase(test_deploy.DeployTestCase):
+    """Deploys with the test as the ramdisk, ``nova-bm-manage`` as an
+    operator runs it, and every node reporting :data:`DISKS`."""
 
     def start_proxy(self):
         proxy = super().start_proxy()
@@ -75,6 +75,12 @@ class CleaningTestCase(test_deploy.DeployTestCase):
             return self.node(name).provision_state == state
         deploy_ramdisk.wait_for(reached, timeout, '%s to be %s (it is %s)' % (
             name, state, self.node(name).provision_state))
+
+
+
+class CleaningTestCase(ManagedTestCase):
+
+    NODES = 3
 
     def test_proof_failure_and_an_operators_cleaning(self):
         self.start_proxy()
