@@ -130,11 +130,36 @@ class LastCleaningColumn(columns.FormattableColumn):
         return self._value
 
 
+class LastInspectionColumn(columns.FormattableColumn):
+    """A node's last inspection: when, the outcome, what it set and
+    where it disagreed with values set by hand, in tables; the stored
+    record in JSON/YAML. Values came from a ramdisk: escaped."""
+
+    def human_readable(self):
+        last = self._value
+        if not last or 'result' not in last:
+            if last and last.get('requested_at'):
+                return 'requested at %s' % last['requested_at']
+            return 'never'
+        lines = ['%s, %s to %s%s' % (
+            last['result'], last.get('started_at'), last.get('finished_at'),
+            ''.join('; ' + p for p in last.get('problems') or ()))]
+        if last.get('set'):
+            lines.append('set: ' + ', '.join(
+                '%s %s' % pair for pair in sorted(last['set'].items())))
+        said = 'replaced: ' if last.get('overwrite') else 'kept: '
+        lines += [said + line for line in last.get('disagreements') or ()]
+        return '\n'.join(safe_text.escape(line) for line in lines)
+
+    def machine_readable(self):
+        return self._value
+
+
 NODE_FIELDS = ('uuid', 'name', 'service_host', 'partition_key', 'cpus',
                'memory_mb', 'local_gb', 'cpu_arch', 'resource_class', 'traits',
                'ipmi_address', 'ipmi_port', 'ipmi_username', 'ipmi_password',
                'interfaces', 'deploy_interface', 'boot_mode', 'clean_mode',
-               'root_device_hints', 'last_cleaning',
+               'root_device_hints', 'last_cleaning', 'last_inspection',
                'instance_uuid',
                'power_state', 'provision_state', 'maintenance',
                'maintenance_reason', 'fault', 'last_error', 'created_at',
@@ -159,6 +184,8 @@ def node_details(node):
                 CONF.baremetal.automated_clean)
         elif field == 'last_cleaning':
             value = LastCleaningColumn(node.last_cleaning)
+        elif field == 'last_inspection':
+            value = LastInspectionColumn(node.last_inspection)
         elif field in ('created_at', 'updated_at'):
             stamp = getattr(node, field)
             value = stamp.isoformat() if stamp else None

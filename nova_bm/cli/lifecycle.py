@@ -1,5 +1,5 @@
-"""``nova-bm-manage node manage|provide|clean``: Ironic's road into
-service, and an operator's cleaning.
+"""``nova-bm-manage node manage|provide|clean|inspect``: Ironic's road
+into service, an operator's cleaning and inspection.
 
 A node is enrolled in ``[baremetal] enrolled_node_state`` (``enroll`` by
 default), never offered to tenants. ``node manage`` reads its power state
@@ -15,10 +15,19 @@ that clean mode, once): an ``image`` node that is ``available`` or
 maintenance; ``available`` again once its cleaning proved done, ``clean
 failed`` and maintenance otherwise. ``node show`` prints the proof.
 
+``node inspect`` has a node's proxy boot it into the deploy ramdisk,
+which reads its hardware: an ``enroll``, ``manageable`` or ``inspect
+failed`` node no instance holds goes to ``inspecting``; ``manageable``
+once its fields and interfaces were filled from what was found
+(:mod:`nova_bm.proxy.inspection`), ``inspect failed`` otherwise.
+
 Each move is one conditional update of a node no instance holds, so a
 command never races a proxy working on the node. The owning proxies are
 told at once on the message bus (:mod:`nova_bm.cli.announce`).
 """
+
+import collections
+import time
 
 from cliff import lister
 from oslo_utils import timeutils
@@ -36,7 +45,8 @@ from nova_bm.power import ipmi_loop
 COLUMNS = ('UUID', 'Name', 'Provision State', 'Result')
 
 #: Where ``node manage`` takes a node from: new, or taken out of service.
-MANAGE_FROM = (states.ENROLL, states.MANAGEABLE, states.AVAILABLE)
+MANAGE_FROM = (states.ENROLL, states.MANAGEABLE, states.AVAILABLE,
+               states.INSPECT_FAILED, states.INSPECTING)
 
 
 def _failed(node, reason):
@@ -60,21 +70,31 @@ class _LifecycleCommand(base.CommandMixin, lister.Lister):
     def take_action(self, parsed_args):
         nodes = base.selected_nodes(parsed_args)
         if parsed_args.all:
-            nodes = [node for node in nodes
-                     if node.provision_state in self.ALL_FROM]
+            nodes = self.selected([node for node in nodes
+                                   if node.provision_state in self.ALL_FROM],
+                                  parsed_args)
         rows, moved, read = self.move(nodes)
+        self.moved = moved
         self.failed = len(nodes) - len(moved)
         told = list(dict.fromkeys(read + [node.uuid for node in moved]))
         if told:
             announce.announce(self.app.stderr, told, power_read=bool(read))
         return self.COLUMNS, rows
 
+    def selected(self, nodes, parsed_args):
+        """Of the nodes ``--all`` selected in :attr:`ALL_FROM`, those to
+        move."""
+        return nodes
+
+    #: What the summary says of the nodes that failed.
+    not_moved = 'did not move'
+
     def run(self, parsed_args):
         self.failed = 0
         status = super().run(parsed_args)
         if status == 0 and self.failed:
-            self.app.stderr.write('%d of the nodes did not move.\n'
-                                  % self.failed)
+            self.app.stderr.write('%d of the nodes %s.\n'
+                                  % (self.failed, self.not_moved))
             return 1
         return status
 
@@ -85,8 +105,9 @@ class _LifecycleCommand(base.CommandMixin, lister.Lister):
 
 class Manage(_LifecycleCommand):
     """Check nodes' BMCs with their credentials; the nodes that answer
-    become manageable (enroll -> manageable; a named available node no
-    instance holds is taken out of service; --all: the enroll nodes)."""
+    become manageable (enroll, inspect failed or inspecting -> manageable,
+    which ends an inspection; a named available node no instance holds is
+    taken out of service; --all: the enroll nodes)."""
 
     ALL_FROM = (states.ENROLL,)
 
@@ -137,6 +158,12 @@ class Provide(_LifecycleCommand):
                 rows.append(_failed(node, 'it is in maintenance (%s): take '
                                           'it out first' %
                                     (node.maintenance_reason or 'no reason')))
+                continue
+            if not node.cpus:
+                rows.append(_failed(node, 'its hardware is not known (it '
+                                          'was enrolled by its BMC alone): '
+                                          'run "nova-bm-manage node '
+                                          'inspect" first'))
                 continue
             cleaned = (node.deploy_interface == states.IMAGE
                        and node_fields.effective_clean_mode(
@@ -232,4 +259,122 @@ class Clean(_LifecycleCommand):
                          'ok: its proxy cleans it (%s), then it is '
                          'available' % (self.mode or node.clean_mode
                                          or 'its default mode')))
+        return rows, moved, []
+
+
+#: Seconds between two looks at inspected nodes (``node inspect --wait``).
+WAIT_INTERVAL = 2
+
+#: Where ``node inspect`` takes a node from: not offered to tenants.
+INSPECT_FROM = (states.ENROLL, states.MANAGEABLE, states.INSPECT_FAILED)
+
+
+def inspected(node):
+    """Whether the node's last inspection succeeded."""
+    return (node.last_inspection or {}).get('result') == 'ok'
+
+
+class Inspect(_LifecycleCommand):
+    """Read nodes' hardware with the deploy ramdisk: enroll, manageable or
+    inspect failed nodes no instance holds, out of maintenance, are
+    inspected by their proxy (the command returns at once; node list and
+    node show show inspecting, then manageable or inspect failed; node
+    inventory shows what was found). --all-uninspected: every such node
+    not inspected yet."""
+
+    ALL_FROM = INSPECT_FROM
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--all-uninspected', action='store_true',
+                            help='Every enroll, manageable or inspect failed '
+                                 'node (of --host, if given) whose last '
+                                 'inspection did not succeed.')
+        parser.add_argument(
+            '--overwrite', action='store_true',
+            help='Replace the values set by hand (CPUs, memory, disk, '
+                 'architecture, boot mode, interfaces\' PXE flags and '
+                 'switch ports) with what is found; without it they are '
+                 'kept and a disagreement is reported.')
+
+        parser.add_argument(
+            '--wait', action='store_true',
+            help='Wait until the nodes are inspected, printing the '
+                 'progress; exit status 1 if any failed.')
+        parser.add_argument(
+            '--timeout', type=int, metavar='SECONDS',
+            help='With --wait: wait at most this long (default: '
+                 '[baremetal] inspect_timeout and a minute).')
+        return parser
+
+    def take_action(self, parsed_args):
+        self.overwrite = parsed_args.overwrite
+        if parsed_args.all_uninspected:
+            if parsed_args.all:
+                raise exception.Invalid('Give --all or --all-uninspected, '
+                                        'not both.')
+            parsed_args.all = True
+        timeout = parsed_args.timeout
+        if timeout is not None and (timeout < 1 or not parsed_args.wait):
+            raise exception.Invalid('--timeout takes --wait and a number '
+                                    'of seconds of at least 1.')
+        heading, rows = super().take_action(parsed_args)
+        if not parsed_args.wait or not self.moved:
+            return heading, rows
+        if timeout is None:
+            timeout = CONF.baremetal.inspect_timeout + 60
+        nodes = self._wait(self.moved, timeout)
+        self.failed += sum(node.provision_state != states.MANAGEABLE
+                           for node in nodes)
+        self.not_moved = 'were not inspected'
+        return heading, [self._outcome(node) for node in nodes]
+
+    def _wait(self, moved, timeout):
+        uuids = [node.uuid for node in moved]
+        deadline = time.monotonic() + timeout
+        said = None
+        while True:
+            nodes = db_api.get_nodes(uuids)
+            counts = collections.Counter(n.provision_state for n in nodes)
+            progress = '%d of %d inspected, %d failed, %d inspecting' % (
+                counts[states.MANAGEABLE], len(nodes),
+                counts[states.INSPECT_FAILED], counts[states.INSPECTING])
+            if progress != said:
+                self.app.stderr.write(progress + '\n')
+                said = progress
+            if not counts[states.INSPECTING] or time.monotonic() > deadline:
+                return nodes
+            time.sleep(WAIT_INTERVAL)
+
+    @staticmethod
+    def _outcome(node):
+        if node.provision_state == states.MANAGEABLE:
+            return (node.uuid, node.name, node.provision_state, 'ok')
+        if node.provision_state == states.INSPECTING:
+            return _failed(node, 'not inspected in time')
+        return _failed(node, node.last_error or 'no reason recorded')
+
+    def selected(self, nodes, parsed_args):
+        if parsed_args.all_uninspected:
+            return [node for node in nodes if not inspected(node)]
+        return nodes
+
+    def move(self, nodes):
+        rows, moved = [], []
+        request = {'requested_at': timeutils.utcnow().isoformat(),
+                   'overwrite': self.overwrite}
+        for node in nodes:
+            try:
+                node = db_api.change_provision_state(
+                    node.uuid, INSPECT_FROM, states.INSPECTING,
+                    'only enroll, manageable and inspect failed nodes no '
+                    'instance holds can be inspected', maintenance=False,
+                    last_inspection=dict(request))
+            except exception.NodeStateRefused as e:
+                rows.append(_failed(node, e))
+                continue
+            moved.append(node)
+            rows.append((node.uuid, node.name, node.provision_state,
+                         'ok: its proxy inspects it, then it is '
+                         'manageable'))
         return rows, moved, []

@@ -16,6 +16,7 @@ from oslo_utils import timeutils
 
 from nova_bm.cli import announce
 from nova_bm.cli import base
+from nova_bm.cli import lifecycle
 from nova_bm.common import node_fields
 from nova_bm.common import notifications
 from nova_bm.common import states
@@ -142,7 +143,7 @@ class Create(base.CommandMixin, show.ShowOne):
         _add_deploy_interface_option(
             parser, ' Default: [baremetal] default_deploy_interface.')
         parser.add_argument('--uuid', help='Node UUID (default: a new one).')
-        _add_hardware_options(parser, required=True)
+        _add_hardware_options(parser, required=False)
         _add_boot_mode_option(parser,
                               ' Default: [baremetal] default_boot_mode.')
         _add_clean_mode_option(parser)
@@ -413,6 +414,12 @@ class Import(base.CommandMixin, command.Command):
                             help='Refuse the file when it has keys nova-bm '
                                  'does not use (by default they are named '
                                  'in one warning line and ignored).')
+        parser.add_argument('--inspect', action='store_true',
+                            help='Enrol every node inspecting: its proxy '
+                                 'reads its hardware with the deploy '
+                                 'ramdisk, then it is manageable (nodes '
+                                 'may then give only their BMC; see '
+                                 '"node inspect").')
         return parser
 
     def take_action(self, parsed_args):
@@ -427,6 +434,8 @@ class Import(base.CommandMixin, command.Command):
                     'this key is' if len(ignored) == 1 else
                     'these %d keys are' % len(ignored),
                     node_file.describe_ignored(ignored)))
+        if parsed_args.inspect:
+            to_inspect(specs, parsed_args.file)
         progress = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
         try:
             nodes, ports = db_api.create_nodes(specs, progress=progress)
@@ -443,6 +452,23 @@ class Import(base.CommandMixin, command.Command):
         rows = [row for row, _ in specs]
         announce.announce(self.app.stderr, [row['uuid'] for row in rows],
                           [(notifications.ENROLLED, rows)])
+
+
+def to_inspect(specs, path):
+    """Enrol the nodes of ``specs`` inspecting (each enroll or manageable,
+    out of maintenance), or refuse the file."""
+    request = {'requested_at': timeutils.utcnow().isoformat(),
+               'overwrite': False}
+    for row, _ in specs:
+        if (row['provision_state'] not in lifecycle.INSPECT_FROM
+                or row['maintenance']):
+            raise exception.NodeFileInvalid(
+                path=path, reason='node %s is %s%s: --inspect enrols only '
+                'enroll or manageable nodes out of maintenance' % (
+                    row['name'], row['provision_state'],
+                    ' in maintenance' if row['maintenance'] else ''))
+        row.update(provision_state=states.INSPECTING,
+                   last_inspection=dict(request))
 
 
 class _ProgressBar:

@@ -29,6 +29,7 @@ import pbr.version
 
 from nova_bm.cli import db as db_commands
 from nova_bm.cli import interface as interface_commands
+from nova_bm.cli import inventory as inventory_commands
 from nova_bm.cli import lifecycle as lifecycle_commands
 from nova_bm.cli import node as node_commands
 from nova_bm.cli import power as power_commands
@@ -52,6 +53,8 @@ COMMANDS = {
     'node manage': lifecycle_commands.Manage,
     'node provide': lifecycle_commands.Provide,
     'node clean': lifecycle_commands.Clean,
+    'node inspect': lifecycle_commands.Inspect,
+    'node inventory': inventory_commands.Inventory,
     'node power status': power_commands.PowerStatus,
     'node power on': power_commands.PowerOn,
     'node power off': power_commands.PowerOff,

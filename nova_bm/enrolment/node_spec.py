@@ -16,6 +16,11 @@ DEFAULT_IPMI_PORT = 623
 
 REQUIRED_FIELDS = ('name', 'service_host', 'cpus', 'memory_mb', 'local_gb',
                    'ipmi_address', 'ipmi_username', 'ipmi_password')
+#: The hardware a node enrolled with its BMC alone leaves to inspection
+#: (``nova-bm-manage node inspect``): all three, or none.
+HARDWARE_FIELDS = ('cpus', 'memory_mb', 'local_gb')
+#: Where a node without its hardware may be enrolled: not offered.
+UNINSPECTED_STATES = (states.ENROLL, states.MANAGEABLE)
 
 # field -> normaliser(value, field); the fields a node may be created with.
 _NORMALISERS = {
@@ -88,11 +93,22 @@ def new_node(values, macs=()):
     if unknown:
         raise exception.InvalidField(field=unknown[0],
                                      reason='is not a node field')
+    state = given.get('provision_state', CONF.baremetal.enrolled_node_state)
+    bmc_only = not any(field in given for field in HARDWARE_FIELDS)
+    if bmc_only and state not in UNINSPECTED_STATES:
+        raise exception.InvalidField(
+            field='cpus', reason='is required to enrol a node %s; without '
+            'cpus, memory_mb and local_gb enrol it enroll or manageable and '
+            'inspect it (nova-bm-manage node inspect)' % state)
     for field in REQUIRED_FIELDS:
+        if field in HARDWARE_FIELDS and bmc_only:
+            continue
         if field not in given:
             raise exception.InvalidField(
                 field=field, reason='is required but missing' + (
                     ' (nova-bm-manage: --host)' if field == 'service_host'
+                    else ' (give cpus, memory_mb and local_gb, or none of '
+                    'them and inspect the node)' if field in HARDWARE_FIELDS
                     else ''))
     row = {
         'uuid': uuidutils.generate_uuid(),
@@ -104,6 +120,9 @@ def new_node(values, macs=()):
         'boot_mode': CONF.baremetal.default_boot_mode,
         'provision_state': CONF.baremetal.enrolled_node_state,
         'maintenance': False,
+        # Not known until inspected: 0 reads "uninspected" (Nova is told
+        # 0, the node is not offered).
+        'cpus': 0, 'memory_mb': 0, 'local_gb': 0,
     }
     for field, value in given.items():
         row[field] = dict(_NORMALISERS, **_ENROLMENT)[field](value, field)

@@ -124,10 +124,13 @@ class NodeCommandsTestCase(base.ManageTestCase):
             self.assertNotIn(PASSWORD, line)
             self.assertEqual(1, self.count(), (option, value))
 
-    def test_missing_required_option_is_a_usage_error(self):
+    def test_part_of_the_hardware_is_refused(self):
+        # All of cpus, memory_mb and local_gb, or none (and inspection).
         code, out, err = self.manage(*create_args(2, **{'--cpus': None}))
         self.assertEqual(2, code)
-        self.assertIn('--cpus', err)
+        self.assertIn('cpus: is required but missing (give cpus, memory_mb '
+                      'and local_gb, or none of them and inspect the node)',
+                      err)
         self.assertEqual(0, self.count())
 
     def test_list_filters(self):

@@ -300,7 +300,9 @@ class AllErrorsTestCase(NodeFileTestCase):
         path = self.write(nodes)
         error = self.refused(path)
         self.assertEqual('%s: nodes[1] (node-1): properties.cpus: is '
-                         'required but missing' % path, str(error))
+                         'required but missing (give cpus, memory_mb and '
+                         'local_gb, or none of them and inspect the node)'
+                         % path, str(error))
 
     def test_at_most_fifty_shown(self):
         nodes = [utils.ironic_node(i) for i in range(60)]
