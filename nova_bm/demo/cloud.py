@@ -41,6 +41,7 @@ from nova.tests.functional.api import client as api_client  # noqa: E402
 from nova.tests.functional import integrated_helpers  # noqa: E402
 import yaml  # noqa: E402
 
+from nova_bm.cli import node as node_commands  # noqa: E402
 from nova_bm.cmd import build_ramdisk  # noqa: E402
 from nova_bm.common import states  # noqa: E402
 from nova_bm.conf import CONF  # noqa: E402
@@ -199,15 +200,32 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
         self.fleet.start()
         self.addCleanup(self.fleet.stop)
 
-        step('enrol %d nodes from a node file (nova-bm-manage node import)'
-             % self.nodes)
         path = self.write_node_file()
-        db_api.create_nodes(node_file.load(path, default_host=PROXY))
+        specs = node_file.load(path, default_host=PROXY)
+        if self.machines:
+            step('enrol %d nodes by their BMC addresses alone, to be '
+                 'inspected (nova-bm-manage node import --inspect: a node '
+                 'file of driver_info and resource_class)' % self.nodes)
+            node_commands.to_inspect(specs, path)
+        else:
+            step('enrol %d nodes from a node file (nova-bm-manage node '
+                 'import)' % self.nodes)
+        db_api.create_nodes(specs)
 
         step('start nova-compute %r with compute_driver = '
              'nova_bm.BareMetalDriver' % PROXY)
         self._start_compute(PROXY)
         self.wait_for_hypervisors()
+        if self.machines:
+            step('inspect them: each boots the deploy ramdisk, which reads '
+                 'its hardware (a machine with no known MAC is found by '
+                 'the system GUID its BMC reports); the nodes are filled '
+                 'from it')
+            self.wait_for_nodes(states.MANAGEABLE, states.INSPECTING)
+            self.progress.show(self.inventory_table())
+            step('provide them (nova-bm-manage node provide --all): each '
+                 'is cleaned, then available')
+            self.provide()
 
         size = self.node_size()
         step('create flavor bm.demo (resources:%s=1)' % PLACEMENT_RC)
@@ -314,30 +332,46 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
         SeaBIOS: both kinds deploy side by side."""
         return states.UEFI if index == 0 else states.BIOS
 
-    def mac(self, index, port):
-        if self.machines:
-            return self.fleet.mac(port)
+    @staticmethod
+    def mac(index):
+        """A node's MAC without machines (a lab machine's own MAC is
+        found by inspection)."""
         return '52:54:00:de:%02x:%02x' % divmod(index, 256)
 
     def write_node_file(self):
         """An Ironic-style node file, as operators keep their inventory."""
+        if self.machines:
+            return self._write_node_file({'nodes': [{
+                'name': self.node_name(i), 'driver': 'ipmi',
+                'resource_class': RESOURCE_CLASS,
+                'driver_info': {'ipmi_address': '127.0.0.1',
+                                'ipmi_port': port,
+                                'ipmi_username': BMC_USER,
+                                'ipmi_password': self.password},
+                # The firmware's boot path, as an operator knows a model's:
+                # the BMC is told it when the node boots the ramdisk.
+                'properties': {
+                    'capabilities': 'boot_mode:%s' % self.boot_mode(i)},
+                'deploy_interface': 'image',
+                'provision_state': 'enroll',
+            } for i, port in enumerate(self.fleet.ports)]})
         document = {'nodes': [{
             'name': self.node_name(i), 'driver': 'ipmi',
             'resource_class': RESOURCE_CLASS,
             'driver_info': {'ipmi_address': '127.0.0.1', 'ipmi_port': port,
                             'ipmi_username': BMC_USER,
                             'ipmi_password': self.password},
-            'properties': dict(self.node_size(), cpu_arch='x86_64', **(
-                # Ironic's boot_mode capability, as its node files say it.
-                {'capabilities': 'boot_mode:%s' % self.boot_mode(i)}
-                if self.machines else {})),
-            'ports': [{'address': self.mac(i, port)}],
+            'properties': dict(self.node_size(), cpu_arch='x86_64'),
+            'ports': [{'address': self.mac(i)}],
             # Power only without machines: no disk to deploy to.
-            'deploy_interface': 'image' if self.machines else 'netboot',
-            # A lab's machines: offered to Nova at once, not enrolled to be
-            # checked first ([baremetal] enrolled_node_state).
+            'deploy_interface': 'netboot',
+            # Offered to Nova at once, not enrolled to be checked first
+            # ([baremetal] enrolled_node_state).
             'provision_state': 'available',
         } for i, port in enumerate(self.fleet.ports)]}
+        return self._write_node_file(document)
+
+    def _write_node_file(self, document):
         path = os.path.join(self.state, 'nodes.yaml')
         with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), 'w') as f:
             yaml.safe_dump(document, f)
@@ -580,19 +614,51 @@ class DemoCloud(integrated_helpers.ProviderUsageBaseTestCase):
                 and linux_image.lines(text)['done'])
 
     def wait_for_cleaning(self):
+        self.wait_for_nodes(states.AVAILABLE, states.CLEANING)
+
+    def wait_for_nodes(self, state, passing):
+        """Until every node is ``state``; one that is neither that nor
+        ``passing`` fails the step."""
         deadline = time.monotonic() + DEPLOY_TIMEOUT
         while True:
-            nodes = {node.name: node.provision_state
+            nodes = {node.name: (node.provision_state, node.last_error)
                      for node in db_api.list_nodes()}
-            if set(nodes.values()) <= {states.AVAILABLE}:
+            if {found for found, _ in nodes.values()} <= {state}:
                 return
             failed = {n: s for n, s in nodes.items()
-                      if s not in (states.AVAILABLE, states.CLEANING)}
+                      if s[0] not in (state, passing)}
             if failed or time.monotonic() > deadline:
-                raise StepFailed('nodes not available after cleaning: %s'
-                                 % ', '.join('%s %s' % i for i in sorted(
-                                     (failed or nodes).items())))
+                raise StepFailed('nodes not %s: %s' % (state, ', '.join(
+                    '%s %s%s' % (name, found, ' (%s)' % error if error
+                                 else '') for name, (found, error) in sorted(
+                        (failed or nodes).items()))))
             time.sleep(0.5)
+
+    def inventory_table(self):
+        """What inspection found and filled in, per node."""
+        rows = []
+        for node in sorted(db_api.list_nodes(), key=lambda n: n.name):
+            found = db_api.get_inventory(node.uuid)
+            rows.append((
+                node.name, node.cpus, node.memory_mb, node.local_gb,
+                node.boot_mode, ', '.join('%s %s' % (
+                    disk['name'], disk['size']) for disk in found['disks']),
+                ', '.join(nic['mac'] for nic in found['interfaces']),
+                node.provision_state))
+        return table(('node', 'cpus', 'memory_mb', 'local_gb', 'boot mode',
+                      'disks (bytes)', 'NICs', 'provision state'), rows)
+
+    def provide(self):
+        """``node provide`` of every node: cleaning, which the proxy
+        starts at its next resource cycle, then available."""
+        for node in db_api.list_nodes():
+            db_api.change_provision_state(
+                node.uuid, (states.MANAGEABLE,), states.CLEANING,
+                'only manageable nodes can be provided', maintenance=False)
+        self._run_periodics()
+        self.wait_for_cleaning()
+        # Placement offers them from the next resource cycle on.
+        self._run_periodics()
 
     def check_released(self):
         for name, (node, state, _boot) in self.read_bmcs().items():

@@ -17,11 +17,26 @@ class LabDemoTestCase(base.TestCase):
         self.assertEqual(0, result.returncode, result.stderr[-3000:])
         self.assertNotIn('Traceback', result.stdout + result.stderr)
         lines = result.stdout.splitlines()
-        delete = next(i for i, line in enumerate(lines)
-                      if 'delete the servers' in line)
-        cleaned = next(i for i, line in enumerate(lines)
-                       if 'read every node over IPMI again' in line)
-        booted = demo_tests.node_rows(lines[:delete])
+
+        def first(text):
+            return next(i for i, line in enumerate(lines) if text in line)
+        # Enrolled by their BMCs alone, then inspected: what each machine
+        # is (1 CPU, 512 MiB, a 4 GiB disk; the first one UEFI).
+        inspected = demo_tests.node_rows(
+            lines[first('inspect them'):first('provide them')])
+        # node | cpus | memory_mb | local_gb | boot mode | disks | NICs |
+        # provision state
+        self.assertEqual(
+            [['bm-00', '1', '512', '4', 'uefi', 'manageable'],
+             ['bm-01', '1', '512', '4', 'bios', 'manageable'],
+             ['bm-02', '1', '512', '4', 'bios', 'manageable']],
+            [row[:5] + row[7:] for row in inspected])
+        self.assertEqual(['/dev/vda 4294967296'] * 3,
+                         [row[5] for row in inspected])
+        delete = first('delete the servers')
+        cleaned = first('read every node over IPMI again')
+        booted = demo_tests.node_rows(
+            lines[first('read every node over IPMI'):delete])
         cleaning = demo_tests.node_rows(lines[delete:cleaned])
         released = demo_tests.node_rows(lines[cleaned:])
         # node | BMC | power | boot device | instance | hypervisor_hostname
