@@ -123,6 +123,13 @@ class PowerSync:
                 self._last_read[uuid] = value
         if changed:
             db_api.record_power_states(changed)
+            # The row object now says what the database says: the next
+            # read of the same state (a deploy polls its node's power)
+            # writes nothing.
+            for uuid, value in changed.items():
+                if not isinstance(value, Exception):
+                    nodes[uuid].power_state = value
+                    nodes[uuid].last_error = None
         for event_type, node, extra in events:
             self._notify(event_type, node, **extra)
 
