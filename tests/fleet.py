@@ -19,23 +19,31 @@ class FleetFixture(fixtures.Fixture):
     """``count`` fake BMCs on free consecutive UDP ports of 127.0.0.1."""
 
     def __init__(self, count, workers=None,
-                 password=fakebmc.DEFAULT_PASSWORD, machines=None):
-        """``machines``: QEMU machines behind the BMCs (``fakebmc.Fleet``)."""
+                 password=fakebmc.DEFAULT_PASSWORD, machines=None,
+                 simulate=None):
+        """``machines``: QEMU machines behind the BMCs (``fakebmc.Fleet``),
+        or a function of the fleet's first port that gives them;
+        ``simulate``: simulated machines instead."""
         super().__init__()
         self.count = count
         self.workers = workers
         self.password = password
         self.machines = machines
+        self.simulate = simulate
 
     def _setUp(self):
         # A range found free can be taken before the fleet binds it (by
         # another test process's fleet): try another range, twice.
         for attempt in range(3):
             base = fakebmc.free_port_range(self.count)
+            machines = self.machines
+            if callable(machines):
+                machines = machines(base)
             self.fleet = fakebmc.Fleet(self.count, base,
                                        workers=self.workers,
                                        password=self.password,
-                                       machines=self.machines)
+                                       machines=machines,
+                                       simulate=self.simulate)
             try:
                 self.fleet.start()
                 break

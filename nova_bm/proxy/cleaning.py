@@ -26,7 +26,6 @@ from oslo_log import log as logging
 from oslo_utils import timeutils
 
 from nova_bm.common import states
-from nova_bm.conf import CONF
 from nova_bm.deploy import erase_report
 from nova_bm.deploy import flow as deploy_flow
 from nova_bm.proxy import node_queue
@@ -103,10 +102,6 @@ class Cleanings(node_queue.NodeQueue):
     what = 'cleaned'
     thread_prefix = 'nova-bm-clean-'
     option = 'max_concurrent_cleanings'
-
-    @staticmethod
-    def limit():
-        return CONF.baremetal.max_concurrent_cleanings
 
     @staticmethod
     def needs(node):

@@ -173,10 +173,6 @@ class Inspections(node_queue.NodeQueue):
     option = 'max_concurrent_inspections'
 
     @staticmethod
-    def limit():
-        return CONF.baremetal.max_concurrent_inspections
-
-    @staticmethod
     def needs(node):
         return needs_inspection(node)
 

@@ -19,6 +19,7 @@ import threading
 
 from oslo_log import log as logging
 
+from nova_bm.conf import CONF
 from nova_bm.db import api as db_api
 from nova_bm.deploy import flow as deploy_flow
 
@@ -27,7 +28,7 @@ LOG = logging.getLogger(__name__)
 
 class NodeQueue:
     """Subclasses say what the job is (:meth:`needs`, :meth:`run`,
-    :meth:`limit`, :attr:`what`, :attr:`thread_prefix`).
+    :attr:`option`, :attr:`what`, :attr:`thread_prefix`).
 
     :param parts: the proxy: ``task(node)``, ``deploys``, ``provisioner``,
         ``cache`` (its ``host``).
@@ -45,10 +46,10 @@ class NodeQueue:
         self._queue = collections.OrderedDict()
         self._lock = threading.Lock()
 
-    @staticmethod
-    def limit():
-        """How many run at once (read at each start: an option)."""
-        raise NotImplementedError
+    def limit(self):
+        """How many run at once: ``[baremetal] <option>``, read at each
+        start."""
+        return getattr(CONF.baremetal, self.option)
 
     @staticmethod
     def needs(node):

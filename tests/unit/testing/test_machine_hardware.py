@@ -5,7 +5,6 @@ fleet's machine spec reaches each machine, and what each fake BMC answers
 to Get System GUID over real UDP.
 """
 
-import io
 import os
 import socket
 import uuid
@@ -16,6 +15,8 @@ from pyghmi.ipmi import command as pyghmi_command
 from nova_bm.testing import fakebmc
 from nova_bm.testing import machine
 from tests import base
+from tests import fleet as fleet_fixture
+from tests.unit.testing import test_machine_disks
 
 PORT = 6230
 MAC = machine.mac_for_port(PORT)
@@ -234,33 +235,7 @@ class FleetHardwareTestCase(base.TestCase):
 class CommandLineTestCase(base.TestCase):
     """``nova-bm-fakebmc --machines DIR --cpus N --extra-nics N``."""
 
-    def main(self, *extra):
-        """:returns: the ``machines`` given to the fleet, or the usage
-        error."""
-        stderr = io.StringIO()
-        self.useFixture(fixtures.MonkeyPatch('sys.stderr', stderr))
-        self.useFixture(fixtures.MonkeyPatch(
-            'shutil.which', lambda name: '/usr/bin/' + name))
-        given = {}
-
-        class Fleet:
-            def __init__(self, *args, **kwargs):
-                given.update(kwargs)
-                raise RuntimeError('stop here')
-
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_bm.testing.fakebmc.Fleet', Fleet))
-        directory = self.useFixture(fixtures.TempDir()).path
-        try:
-            fakebmc.main(['--count', '1', '--base-port', '7001',
-                          '--machines', directory, '--boot-url', URL]
-                         + list(extra))
-        except RuntimeError:
-            return given['machines']
-        except SystemExit as e:
-            self.assertEqual(2, e.code)
-            return stderr.getvalue()
-        raise AssertionError('main() went on')
+    main = test_machine_disks.CommandLineTestCase.main
 
     def test_cpus_and_extra_nics(self):
         machines = self.main('--cpus', '2', '--extra-nics', '1')
@@ -282,19 +257,8 @@ class FakeBmcGuidTestCase(base.TestCase):
 
     def start(self, count, machines=None):
         """A fleet on free ports; ``machines(base_port)``: its spec."""
-        for attempt in range(3):
-            base_port = fakebmc.free_port_range(count)
-            fleet = fakebmc.Fleet(count, base_port, machines=(
-                machines(base_port) if machines else None))
-            try:
-                fleet.start()
-                break
-            except RuntimeError as e:
-                fleet.stop()
-                if 'in use' not in str(e) or attempt == 2:
-                    raise
-        self.addCleanup(fleet.stop)
-        return fleet
+        return self.useFixture(fleet_fixture.FleetFixture(
+            count, machines=machines)).fleet
 
     def raw_guid(self, fleet, port):
         # Credentials as bytes (see test_fakebmc).

@@ -22,6 +22,7 @@ from nova_bm.testing import fakebmc
 from nova_bm.testing import machine
 from nova_bm.testing import simulated_ramdisk
 from tests import base
+from tests import fleet as fleet_fixture
 
 MAC = '52:54:00:4c:01:02'
 MAC2 = '52:54:00:4d:01:02'
@@ -312,18 +313,8 @@ class FleetSimulationTestCase(base.TestCase):
 
     def start(self, count, **simulate):
         simulate.setdefault('base_url', self.proxy.base)
-        for attempt in range(3):
-            base_port = fakebmc.free_port_range(count)
-            fleet = fakebmc.Fleet(count, base_port, simulate=simulate)
-            try:
-                fleet.start()
-                break
-            except RuntimeError as e:
-                fleet.stop()
-                if 'in use' not in str(e) or attempt == 2:
-                    raise
-        self.addCleanup(fleet.stop)
-        return fleet
+        return self.useFixture(fleet_fixture.FleetFixture(
+            count, simulate=simulate)).fleet
 
     @staticmethod
     def ipmi(fleet, port):
