@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
 
 BENCHMARKS = ('enrol', 'power_sweep', 'power_faults', 'resource_cycle',
               'scheduler', 'ownership', 'deploy', 'image_serving',
-              'consoles', 'deploy_http_abuse', 'cleaning')
+              'consoles', 'deploy_http_abuse', 'cleaning', 'inspection')
 
 
 def _ratio(ratio):

@@ -4,8 +4,13 @@ Timing is the benchmarks' business (``tox -e bench``); this only keeps
 them from rotting: each runs end to end and returns a figure per side.
 """
 
+import contextlib
+import io
+import re
+
 from benchmarks import consoles
 from benchmarks import image_serving
+from benchmarks import inspection
 from benchmarks import power_faults
 from benchmarks import resource_cycle
 from benchmarks import scheduler
@@ -50,3 +55,27 @@ class BenchmarksRunTestCase(base.TestCase):
         self.assertEqual(8 * 8 << 20, times['bytes'])
         self.assertEqual([1, 1], [len(times['nova_bm']),
                                   len(times['nginx'])])
+
+    def test_inspection(self):
+        # Raises unless, on both sides, every node was inspected (the
+        # proxy's all manageable) and every simulated machine reported.
+        # A 2 s firmware delay: a machine that powers itself off sooner
+        # than its power on is read back (a busy machine's IPMI round
+        # trips) leaves the power on unconfirmed, on both sides.
+        results = inspection.measure(nodes=20, concurrencies=[5, 20],
+                                     delay=2.0)
+        self.assertEqual([5, 20], [r['concurrency'] for r in results])
+        for result in results:
+            for side in ('floor', 'proxy'):
+                self.assertEqual((20, 0), (result[side]['inspected'],
+                                           result[side]['failed']), side)
+            self.assertGreater(result['proxy']['statements'], 0)
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            rows = inspection.rows(results, delay=2.0)
+        for concurrency in (5, 20):
+            self.assertRegex(printed.getvalue(), re.compile(
+                r'^ *20 +%d +[0-9.]+ +[0-9.]+ +[0-9.]+x ' % concurrency,
+                re.MULTILINE))
+        self.assertEqual(2, len(rows))
+        self.assertTrue(all(row['ratio'] > 0 for row in rows))
